@@ -1,0 +1,80 @@
+// collectors/dockerhub.ts: pulls, stars and last update of every repository of a Docker Hub namespace (or of one repository).
+import { z } from 'zod'
+import { defineCollector, type CollectorContext } from './runtime/define.ts'
+import { ResponseError } from './runtime/errors.ts'
+import { toSeconds } from './runtime/metrics.ts'
+
+const name = '[a-z0-9]+(?:[._-][a-z0-9]+)*'
+
+/** `namespace` (every repository in it) or `namespace/repository` (that one). */
+const namespaceOrRepository = z
+  .string({ invalid_type_error: 'must be a Docker Hub namespace (prom) or namespace/repository (library/nginx)' })
+  .regex(new RegExp(`^${name}(/${name})?$`), 'must be a Docker Hub namespace (prom) or namespace/repository (library/nginx), lower case')
+  .transform((id) => {
+    const [namespace, repository] = id.split('/') as [string, string | undefined]
+    return { id, namespace, repository }
+  })
+
+const repositorySchema = z.object({
+  name: z.string(),
+  namespace: z.string(),
+  pull_count: z.number().nullish(),
+  star_count: z.number().nullish(),
+  last_updated: z.string().nullish(),
+})
+const pageSchema = z.object({ next: z.string().nullish(), results: z.array(repositorySchema) })
+type Repository = z.infer<typeof repositorySchema>
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
+  const parsed = schema.safeParse(body)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new ResponseError(url, `${issue.path.join('.') || 'body'}: ${issue.message}`)
+  }
+  return parsed.data
+}
+
+/** Every repository of a namespace, 100 a page, following `next` on the configured API (not the host it names). */
+async function* repositories(ctx: CollectorContext, api: string, namespace: string): AsyncGenerator<Repository> {
+  let url: string | undefined = `${api}/v2/namespaces/${namespace}/repositories?page_size=100&page=1`
+  while (url) {
+    const page: z.infer<typeof pageSchema> = parse(pageSchema, (await ctx.http.getJson(url)).body, url)
+    yield* page.results
+    url = page.next ? api + new URL(page.next).pathname + new URL(page.next).search : undefined
+  }
+}
+
+export default defineCollector({
+  name: 'dockerhub',
+  description: 'Docker Hub: pulls, stars and last update of the repositories of a namespace',
+  schedule: '*/30 * * * *',
+  targets: namespaceOrRepository,
+  example: 'prom',
+  rateLimitHint: 'Docker Hub limits anonymous API calls per IP; run less often or wait for the reset',
+  metrics: {
+    dockerhub_repository_pulls: { help: 'Image pulls of the repository since it was created, as Docker Hub counts them.', labels: ['namespace', 'repository'] },
+    dockerhub_repository_stars: { help: 'Stars of the repository on Docker Hub.', labels: ['namespace', 'repository'] },
+    dockerhub_repository_last_updated_timestamp_seconds: { help: 'Unix time of the last push to the repository.', labels: ['namespace', 'repository'] },
+    dockerhub_namespace_repositories: { help: 'Public repositories in the namespace (only for namespace targets).', labels: ['namespace'] },
+  },
+  async collect(target, ctx) {
+    const api = (ctx.setting('DOCKERHUB_API_URL') ?? 'https://hub.docker.com').replace(/\/+$/, '')
+    const record = (repo: Repository) => {
+      const labels = { namespace: repo.namespace, repository: repo.name }
+      ctx.metrics.gauge('dockerhub_repository_pulls', repo.pull_count, labels)
+      ctx.metrics.gauge('dockerhub_repository_stars', repo.star_count, labels)
+      ctx.metrics.gauge('dockerhub_repository_last_updated_timestamp_seconds', toSeconds(repo.last_updated), labels)
+    }
+    if (target.repository) {
+      const url = `${api}/v2/namespaces/${target.namespace}/repositories/${target.repository}`
+      record(parse(repositorySchema, (await ctx.http.getJson(url)).body, url))
+      return
+    }
+    let count = 0
+    for await (const repo of repositories(ctx, api, target.namespace)) {
+      record(repo)
+      count++
+    }
+    ctx.metrics.gauge('dockerhub_namespace_repositories', count, { namespace: target.namespace })
+  },
+})

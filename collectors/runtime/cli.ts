@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// `activity`: the platform's command line. Settings come from flags and the environment, never from activity.yml.
+import { parseArgs } from 'node:util'
+import { loadConfig } from './config.ts'
+import type { Target } from './define.ts'
+import { ConfigError, UsageError, oneLine } from './errors.ts'
+import { createLogger, levelFrom } from './log.ts'
+import { loadCollector, loadCollectors, sourceNames } from './registry.ts'
+import { runCollector } from './run.ts'
+
+/** collectors/ next to this file's folder, in the sources (collectors/runtime/cli.ts) and in the bundle (dist/collectors/runtime/cli.js) alike. */
+const collectorsDir = new URL('../', import.meta.url)
+
+const usage = `usage: activity <command>
+
+  collect <source> [--target T]... [--config FILE] [--stdout] [--pushgateway URL]
+      run a collector once: collect every target, then push each target's group
+      (--target runs without a config file; --stdout prints instead of pushing)
+  sources            list the sources (collectors) this build has
+  check [--config FILE]
+      validate activity.yml
+
+environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
+  DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
+  HTTP_RETRIES, LOG_LEVEL`
+
+function numberFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const value = env[name]
+  if (value === undefined || value === '') return undefined
+  const parsed = Number(value)
+  if (!Number.isFinite(parsed) || parsed < 0) throw new UsageError(`${name}=${value} is not a number; unset it or give seconds/counts as digits`)
+  return parsed
+}
+
+async function collect(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      target: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      stdout: { type: 'boolean', default: false },
+      pushgateway: { type: 'string' },
+    },
+  })
+  const [source, ...extra] = positionals
+  if (!source || extra.length) throw new UsageError(`collect takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity collect github --target prometheus --stdout`)
+  const pushgateway = values.stdout ? undefined : (values.pushgateway ?? env.PUSHGATEWAY_URL)
+  if (!values.stdout && !pushgateway) throw new UsageError('no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics')
+
+  let targets: Target[]
+  let options: unknown
+  let schedule: string
+  const collector = await loadCollector(collectorsDir, source)
+  if (values.target?.length) {
+    targets = values.target.map((raw) => {
+      const parsed = collector.targets.safeParse(raw)
+      if (!parsed.success) throw new UsageError(`--target ${raw}: ${parsed.error.issues[0]!.message}; e.g. --target ${collector.example}`)
+      return parsed.data
+    })
+    options = collector.options ? collector.options.parse({}) : {}
+    schedule = collector.schedule
+  } else {
+    const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+    const config = loadConfig(file, await loadCollectors(collectorsDir))
+    const entry = config.sources.find((s) => s.name === source)
+    if (!entry) throw new ConfigError(file, undefined, `sources.${source}`, 'is not configured', `add it under sources:, or pass --target`)
+    ;({ targets, options, schedule } = entry)
+  }
+
+  const log = createLogger({ level: levelFrom(env.LOG_LEVEL) })
+  const timeout = numberFrom(env, 'HTTP_TIMEOUT_SECONDS')
+  const results = await runCollector(
+    { collector, targets, options, schedule, pushgateway, print: (text) => process.stdout.write(text) },
+    { env, log, http: { timeoutMs: timeout === undefined ? undefined : timeout * 1000, retries: numberFrom(env, 'HTTP_RETRIES') } },
+  )
+  const failed = results.filter((r) => !r.ok)
+  for (const result of failed) process.stderr.write(`activity: ${source} ${result.target}: ${result.error}\n`)
+  return failed.length ? 1 : 0
+}
+
+async function check(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } })
+  const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+  const config = loadConfig(file, await loadCollectors(collectorsDir))
+  process.stdout.write(`${file}: ok (${config.sources.map((s) => `${s.name}: ${s.targets.length} targets`).join(', ')})\n`)
+  return 0
+}
+
+async function sources(): Promise<number> {
+  for (const [name, collector] of await loadCollectors(collectorsDir)) {
+    process.stdout.write(`${name.padEnd(12)} ${collector.schedule.padEnd(14)} ${collector.description}\n`)
+  }
+  return 0
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'collect':
+        return await collect(rest, env)
+      case 'check':
+        return await check(rest, env)
+      case 'sources':
+        return await sources()
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(usage + '\n')
+        return command === undefined ? 2 : 0
+      default:
+        throw new UsageError(`unknown command '${command}'; run activity help`)
+    }
+  } catch (error) {
+    process.stderr.write(`activity: ${oneLine(error)}\n`)
+    return error instanceof UsageError || error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env)

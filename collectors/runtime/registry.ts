@@ -1,0 +1,35 @@
+// Finds the collectors: every file in collectors/ is one source, named after the file.
+import { readdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { AnyCollector } from './define.ts'
+import { ConfigError } from './errors.ts'
+
+const sourceFile = /^([a-z][a-z0-9_]*)\.(ts|js)$/
+
+/** Source names available in a collectors folder (from file names, nothing imported). */
+export function sourceNames(dir: URL): string[] {
+  return readdirSync(fileURLToPath(dir))
+    .map((file) => sourceFile.exec(file)?.[1])
+    .filter((name): name is string => name !== undefined)
+    .sort()
+}
+
+/** Imports one collector; an unknown name is a ConfigError naming the ones that exist. */
+export async function loadCollector(dir: URL, name: string, where = 'command line'): Promise<AnyCollector> {
+  const names = sourceNames(dir)
+  if (!names.includes(name)) {
+    throw new ConfigError(where, undefined, 'source', `unknown source '${name}'`, `known sources: ${names.join(', ')}; a new source is one file in collectors/`)
+  }
+  const file = readdirSync(fileURLToPath(dir)).find((f) => sourceFile.exec(f)?.[1] === name)!
+  const module = (await import(new URL(file, dir).href)) as { default?: AnyCollector }
+  if (!module.default || module.default.name !== name) {
+    throw new Error(`collectors/${file} must export default defineCollector({ name: '${name}', ... })`)
+  }
+  return module.default
+}
+
+export async function loadCollectors(dir: URL): Promise<Map<string, AnyCollector>> {
+  const collectors = new Map<string, AnyCollector>()
+  for (const name of sourceNames(dir)) collectors.set(name, await loadCollector(dir, name))
+  return collectors
+}
