@@ -19,10 +19,41 @@ export interface PlatformConfig {
   domain: string
 }
 
+/** How long the platform keeps metrics, and where long-term history goes. */
+export interface MetricsConfig {
+  /** Prometheus --storage.tsdb.retention.time, e.g. 1y, 90d. */
+  retention: string
+  /** Prometheus --storage.tsdb.retention.size, e.g. 50GB; undefined keeps by time only. */
+  retentionSize: string | undefined
+  /** VictoriaMetrics as remote_write long-term storage, with its own retention. */
+  longTerm: { enabled: boolean; retention: string }
+}
+
+/** The nginx access logs in Elasticsearch. */
+export interface LogsConfig {
+  /** Weekly indices are deleted once all their documents are older than this, e.g. 8w. */
+  retention: string
+  /** Elasticsearch nodes: 1, or 3 with discovery across Swarm tasks. */
+  nodes: 1 | 3
+}
+
+/** Scheduled backups of every store (activity data backup). */
+export interface BackupConfig {
+  /** The last N backups are kept; older ones are deleted after each successful backup. */
+  keep: number
+  /** Cron (UTC) of the backup job. */
+  schedule: string
+  /** A backup is a folder, or one archive file. */
+  archive: 'none' | 'tar.gz' | 'tar.zst'
+}
+
 export interface ActivityConfig {
   file: string
   platform: PlatformConfig
   sources: SourceConfig[]
+  metrics: MetricsConfig
+  logs: LogsConfig
+  backup: BackupConfig
 }
 
 const platformSchema = z
@@ -32,10 +63,54 @@ const platformSchema = z
   .strict()
   .default({})
 
+/** A duration in whole hours, days, weeks or years: what Prometheus, VictoriaMetrics and activity all read the same way. */
+const duration = (example: string) => z.string({ invalid_type_error: `expected a duration such as ${example}` }).regex(/^[1-9][0-9]*(h|d|w|y)$/, `must be a number and a unit (h, d, w or y), e.g. ${example}`)
+
+const metricsSchema = z
+  .object({
+    retention: duration('1y').default('1y'),
+    retentionSize: z
+      .string({ invalid_type_error: 'expected a size such as 50GB' })
+      .regex(/^[1-9][0-9]*(KB|MB|GB|TB|PB)$/, 'must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB')
+      .optional(),
+    longTerm: z
+      .object({
+        enabled: z.boolean().default(false),
+        retention: duration('5y').default('5y'),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+  .default({})
+
+const logsSchema = z
+  .object({
+    retention: duration('8w').default('8w'),
+    nodes: z.union([z.literal(1), z.literal(3)], { errorMap: () => ({ message: 'must be 1 or 3 (Elasticsearch needs a majority of 3 to survive losing a node)' }) }).default(1),
+  })
+  .strict()
+  .default({})
+
+const backupSchema = z
+  .object({
+    keep: z.number({ invalid_type_error: 'expected a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(7),
+    schedule: z.string().default('0 3 * * *'),
+    archive: z.enum(['none', 'tar.gz', 'tar.zst'], { errorMap: () => ({ message: 'must be none, tar.gz or tar.zst' }) }).default('none'),
+  })
+  .strict()
+  .default({})
+
+/** Sections after sources: each parsed on its own, so its errors name its own allowed fields. */
+const sections = { metrics: metricsSchema, logs: logsSchema, backup: backupSchema } as const
+
 const topSchema = z
   .object({
     platform: platformSchema,
     sources: z.record(z.unknown(), { required_error: 'is missing' }),
+    metrics: z.unknown(),
+    logs: z.unknown(),
+    backup: z.unknown(),
   })
   .strict()
 
@@ -109,6 +184,26 @@ function allowedKeys(schema: z.ZodTypeAny): string {
   return inner instanceof z.ZodObject ? `allowed: ${Object.keys(inner.shape).join(', ')}` : ''
 }
 
+/** The schema at a path inside a section (for the allowed fields of a nested mapping). */
+function schemaAt(schema: z.ZodTypeAny, path: Path): z.ZodTypeAny {
+  let current = schema
+  for (const key of path) {
+    while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current instanceof z.ZodDefault ? current._def.innerType : current.unwrap()
+    if (!(current instanceof z.ZodObject) || typeof key !== 'string' || !(key in current.shape)) return current
+    current = current.shape[key] as z.ZodTypeAny
+  }
+  return current
+}
+
+function parseSection<K extends keyof typeof sections>(at: Located, name: K, value: unknown): z.output<(typeof sections)[K]> {
+  const schema = sections[name]
+  const parsed = schema.safeParse(value ?? undefined)
+  if (parsed.success) return parsed.data as z.output<(typeof sections)[K]>
+  const issue = parsed.error.issues[0]!
+  const fix = issue.code === 'unrecognized_keys' ? allowedKeys(schemaAt(schema, issue.path)) : undefined
+  throw at.fromZod([name], issue, fix)
+}
+
 /**
  * Parses activity.yml text against the collectors that exist. Throws the first ConfigError in file order.
  * `collectors` maps source names to their collector.
@@ -172,7 +267,20 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     }
     sources.push({ name, collector, schedule, targets, options })
   }
-  return { file, platform: top.data.platform, sources }
+
+  const metrics = parseSection(at, 'metrics', top.data.metrics)
+  const logs = parseSection(at, 'logs', top.data.logs)
+  const backup = parseSection(at, 'backup', top.data.backup)
+  const backupCron = cronProblem(backup.schedule)
+  if (backupCron) throw at.error(['backup', 'schedule'], `'${backup.schedule}' is not a cron schedule (${backupCron})`, "use five fields, e.g. '0 3 * * *' for daily at 03:00 UTC")
+  return {
+    file,
+    platform: top.data.platform,
+    sources,
+    metrics: { retention: metrics.retention, retentionSize: metrics.retentionSize, longTerm: metrics.longTerm },
+    logs: { retention: logs.retention, nodes: logs.nodes },
+    backup,
+  }
 }
 
 export function loadConfig(file: string, collectors: Map<string, AnyCollector>): ActivityConfig {

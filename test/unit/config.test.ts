@@ -85,4 +85,44 @@ test('a missing file says how to point at one', () => {
   }
 })
 
+const minimal = 'sources:\n  dockerhub:\n    targets: [prom]\n'
+
+test('retention, logs and backup settings default to a year of metrics, 8 weeks of logs and 7 daily backups', () => {
+  const config = parseConfig(minimal, 'a.yml', collectors)
+  assert.equal(config.metrics, { retention: '1y', retentionSize: undefined, longTerm: { enabled: false, retention: '5y' } })
+  assert.equal(config.logs, { retention: '8w', nodes: 1 })
+  assert.equal(config.backup, { keep: 7, schedule: '0 3 * * *', archive: 'none' })
+})
+
+test('metrics, logs and backup sections are read as written', () => {
+  const text = `${minimal}metrics:\n  retention: 2y\n  retentionSize: 50GB\n  longTerm: {enabled: true, retention: 10y}\nlogs:\n  retention: 12w\n  nodes: 3\nbackup:\n  keep: 14\n  schedule: "30 2 * * *"\n  archive: tar.gz\n`
+  const config = parseConfig(text, 'a.yml', collectors)
+  assert.equal(config.metrics, { retention: '2y', retentionSize: '50GB', longTerm: { enabled: true, retention: '10y' } })
+  assert.equal(config.logs, { retention: '12w', nodes: 3 })
+  assert.equal(config.backup, { keep: 14, schedule: '30 2 * * *', archive: 'tar.gz' })
+})
+
+test('a retention that is not a duration names the units', () => {
+  assert.is(problem(`${minimal}metrics:\n  retention: one year\n`), 'activity.yml:5: metrics.retention: must be a number and a unit (h, d, w or y), e.g. 1y')
+  assert.is(problem(`${minimal}logs:\n  retention: 8 weeks\n`), 'activity.yml:5: logs.retention: must be a number and a unit (h, d, w or y), e.g. 8w')
+  assert.is(problem(`${minimal}metrics:\n  retentionSize: 50G\n`), 'activity.yml:5: metrics.retentionSize: must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB')
+  assert.is(problem(`${minimal}metrics:\n  longTerm:\n    retention: 0y\n`), 'activity.yml:6: metrics.longTerm.retention: must be a number and a unit (h, d, w or y), e.g. 5y')
+})
+
+test('Elasticsearch runs on 1 or 3 nodes, nothing else', () => {
+  assert.is(problem(`${minimal}logs:\n  nodes: 2\n`), 'activity.yml:5: logs.nodes: must be 1 or 3 (Elasticsearch needs a majority of 3 to survive losing a node)')
+})
+
+test('backup settings are checked: keep at least one, a cron schedule, a known archive', () => {
+  assert.is(problem(`${minimal}backup:\n  keep: 0\n`), 'activity.yml:5: backup.keep: must be at least 1')
+  assert.is(problem(`${minimal}backup:\n  keep: many\n`), 'activity.yml:5: backup.keep: expected a whole number')
+  assert.match(problem(`${minimal}backup:\n  schedule: nightly\n`), /^activity\.yml:5: backup\.schedule: 'nightly' is not a cron schedule \(.+\); use five fields, e\.g\. '0 3 \* \* \*' for daily at 03:00 UTC$/)
+  assert.is(problem(`${minimal}backup:\n  archive: zip\n`), 'activity.yml:5: backup.archive: must be none, tar.gz or tar.zst')
+})
+
+test('an unknown field in a nested section names the fields allowed there', () => {
+  assert.is(problem(`${minimal}metrics:\n  longTerm:\n    enable: true\n`), 'activity.yml:6: metrics.longTerm.enable: unknown field; allowed: enabled, retention')
+  assert.is(problem(`${minimal}backup:\n  kept: 3\n`), 'activity.yml:5: backup.kept: unknown field; allowed: keep, schedule, archive')
+})
+
 test.run()

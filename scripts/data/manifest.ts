@@ -1,0 +1,85 @@
+// manifest.json of a backup: what it holds, when and from which commit it was taken, and each part's size and sha256.
+import { existsSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { BackupError } from './errors.ts'
+import { hashFile, type Progress } from './files.ts'
+import type { StoreKind } from './store.ts'
+
+/** The manifest format this code writes and reads; a newer backup is refused rather than half-understood. */
+export const FORMAT = 1
+
+export interface Part {
+  name: string
+  store: StoreKind
+  file: string
+  size: number
+  sha256: string
+  detail: Record<string, string | number>
+}
+
+export interface Manifest {
+  format: number
+  /** ISO time the backup started. */
+  createdAt: string
+  /** The platform repository's commit deployed when it was taken, when known. */
+  commit: string | null
+  /** The activity version that wrote it. */
+  tool: string
+  parts: Part[]
+  /** Stores that could not be backed up this time, with the reason. */
+  failed: { name: string; error: string }[]
+}
+
+const partSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  store: z.enum(['prometheus', 'pushgateway', 'sqlite', 'postgres', 'elasticsearch']),
+  file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain file name'),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  detail: z.record(z.union([z.string(), z.number()])).default({}),
+})
+
+const manifestSchema = z.object({
+  format: z.number().int().positive(),
+  createdAt: z.string().datetime(),
+  commit: z.string().nullable(),
+  tool: z.string(),
+  parts: z.array(partSchema),
+  failed: z.array(z.object({ name: z.string(), error: z.string() })).default([]),
+})
+
+export const MANIFEST = 'manifest.json'
+
+/** Reads and checks a backup folder's manifest; `label` names the backup in errors. */
+export function readManifest(dir: string, label: string): Manifest {
+  const path = join(dir, MANIFEST)
+  if (!existsSync(path)) throw new BackupError(label, undefined, 'has no manifest.json', 'it is not a backup, or it was not finished: use another one (activity data list)')
+  let raw: unknown
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (error) {
+    throw new BackupError(label, undefined, `manifest.json is not JSON (${(error as Error).message})`, 'the backup is damaged: use another one (activity data list)')
+  }
+  const format = (raw as { format?: unknown } | null)?.format
+  if (typeof format === 'number' && format > FORMAT) {
+    throw new BackupError(label, undefined, `was written by a newer activity (manifest format ${format}; this one reads up to ${FORMAT})`, 'restore it with that version or newer; nothing was changed')
+  }
+  const parsed = manifestSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!
+    throw new BackupError(label, undefined, `manifest.json: ${issue.path.join('.') || '(top)'}: ${issue.message}`, 'the backup is damaged: use another one (activity data list)')
+  }
+  return parsed.data
+}
+
+/** Checks that a part's file is there, whole, and matches its checksum. Throws a BackupError naming the part. */
+export async function verifyPart(dir: string, part: Part, label: string, progress: Progress): Promise<void> {
+  const path = join(dir, part.file)
+  const nothing = 'nothing was changed; use another backup (activity data list)'
+  if (!existsSync(path)) throw new BackupError(label, part.name, `(${part.file}) is missing`, nothing)
+  const size = statSync(path).size
+  if (size !== part.size) throw new BackupError(label, part.name, `(${part.file}) is ${size < part.size ? 'truncated' : 'longer than written'}: ${size} of ${part.size} bytes`, nothing)
+  const { sha256 } = await hashFile(path, `verify: ${part.name}`, progress)
+  if (sha256 !== part.sha256) throw new BackupError(label, part.name, `(${part.file}) fails its checksum (sha256 ${sha256.slice(0, 12)}…, manifest says ${part.sha256.slice(0, 12)}…)`, nothing)
+}

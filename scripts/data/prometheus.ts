@@ -1,0 +1,150 @@
+// A Prometheus (metrics or monitoring): backed up by a TSDB snapshot through its admin API, restored by putting the blocks back.
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createReadStream } from 'node:fs'
+import { pipeline } from 'node:stream/promises'
+import { create as createTar, extract as extractTar } from 'tar'
+import { StoreError } from './errors.ts'
+import { formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
+import type { Part } from './manifest.ts'
+import { answers, waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+
+export interface PrometheusOptions {
+  name: string
+  /** Where its HTTP API answers, e.g. http://metrics_prometheus:9090 (the admin API is internal only). */
+  url: string
+  /** Its --storage.tsdb.path as seen from here: a local folder, or a Swarm volume mounted into the backup job. */
+  dataDir: string
+  control?: Control
+}
+
+const ulid = /^[0-9A-HJKMNP-TV-Z]{26}$/
+
+interface BlockMeta {
+  minTime: number
+  maxTime: number
+  stats?: { numSamples?: number; numSeries?: number }
+}
+
+/** The persisted blocks in a TSDB folder (the head and WAL are not blocks). */
+export function blocksIn(dir: string): BlockMeta[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((entry) => ulid.test(entry) && existsSync(join(dir, entry, 'meta.json')))
+    .map((entry) => JSON.parse(readFileSync(join(dir, entry, 'meta.json'), 'utf8')) as BlockMeta)
+}
+
+function day(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10)
+}
+
+function describeBlocks(blocks: BlockMeta[]): string {
+  const from = Math.min(...blocks.map((b) => b.minTime))
+  const to = Math.max(...blocks.map((b) => b.maxTime))
+  return `${blocks.length} block${blocks.length === 1 ? '' : 's'} of history (${day(from)} to ${day(to)})`
+}
+
+export function prometheusStore(options: PrometheusOptions): Store {
+  const { name, url, dataDir } = options
+  const where = `Prometheus at ${url}, data ${dataDir}`
+  const fail = (problem: string, fix?: string) => new StoreError(name, where, problem, fix)
+
+  async function snapshot(): Promise<string> {
+    let response: Response
+    try {
+      response = await fetch(`${url}/api/v1/admin/tsdb/snapshot`, { method: 'POST', signal: AbortSignal.timeout(10 * 60_000) })
+    } catch (error) {
+      throw fail(`cannot be reached (${(error as Error).cause ? ((error as Error).cause as Error).message : (error as Error).message})`, 'is it running, and is this URL its address on the internal network?')
+    }
+    const text = await response.text()
+    let body: { status?: string; error?: string; data?: { name?: string } } = {}
+    try {
+      body = JSON.parse(text) as typeof body
+    } catch {
+      // not JSON: reported below with the status
+    }
+    if (body.error === 'admin APIs disabled') throw fail('its admin API is off', 'start it with --web.enable-admin-api (the stacks do; the admin API is reachable on the internal network only)')
+    if (!response.ok || body.status !== 'success' || !body.data?.name) throw fail(`snapshot refused: ${response.status} ${body.error ?? text.slice(0, 200)}`, 'see the Prometheus log')
+    return body.data.name
+  }
+
+  return {
+    name,
+    kind: 'prometheus',
+    where,
+    control: options.control,
+
+    async backup(dir: string, progress: Progress): Promise<PartWritten> {
+      progress(`${name}: snapshot through ${url}/api/v1/admin/tsdb/snapshot`)
+      const snapshotName = await snapshot()
+      const snapshotDir = join(dataDir, 'snapshots', snapshotName)
+      try {
+        if (!existsSync(snapshotDir)) {
+          throw fail(`snapshot ${snapshotName} was taken but is not in ${join(dataDir, 'snapshots')}`, 'point data: at the folder this Prometheus writes (its --storage.tsdb.path)')
+        }
+        const blocks = blocksIn(snapshotDir)
+        progress(`${name}: snapshot ${snapshotName}: ${blocks.length ? describeBlocks(blocks) : 'no data yet'}`)
+        const file = `${name}.prometheus.tar`
+        // Chunks are already compressed (Gorilla encoding): a plain tar costs no CPU and gzip would gain little.
+        const tar = createTar({ cwd: snapshotDir, portable: true }, readdirSync(snapshotDir))
+        const written = await writeHashed(tar, join(dir, file), `${name}: ${file}`, progress)
+        progress(`${name}: ${file} ${formatBytes(written.size)}`)
+        return {
+          file,
+          ...written,
+          detail: {
+            snapshot: snapshotName,
+            blocks: blocks.length,
+            ...(blocks.length
+              ? {
+                  from: new Date(Math.min(...blocks.map((b) => b.minTime))).toISOString(),
+                  to: new Date(Math.max(...blocks.map((b) => b.maxTime))).toISOString(),
+                  samples: blocks.reduce((sum, b) => sum + (b.stats?.numSamples ?? 0), 0),
+                }
+              : {}),
+          },
+        }
+      } finally {
+        // The admin API has no call to delete a snapshot; its hard links would keep old blocks on disk forever.
+        await rm(snapshotDir, { recursive: true, force: true })
+      }
+    },
+
+    async holds(): Promise<string | undefined> {
+      const blocks = blocksIn(dataDir)
+      return blocks.length ? `${describeBlocks(blocks)} in ${dataDir}` : undefined
+    },
+
+    async check(): Promise<void> {
+      if (!options.control && (await answers(`${url}/-/ready`))) {
+        throw fail('is running', 'stop it before restoring (it would overwrite the restored blocks), or give the store a service: so activity stops and starts it')
+      }
+    },
+
+    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+      if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true })
+      const owner = ownerOf(dataDir)
+      progress(`${name}: clearing ${dataDir}`)
+      for (const entry of readdirSync(dataDir)) await rm(join(dataDir, entry), { recursive: true, force: true })
+      progress(`${name}: writing ${part.detail.blocks ?? '?'} blocks into ${dataDir}`)
+      await pipeline(createReadStream(join(dir, part.file)), extractTar({ cwd: dataDir, uid: owner.uid, gid: owner.gid, strict: true }))
+      const blocks = blocksIn(dataDir)
+      if (blocks.length !== Number(part.detail.blocks ?? blocks.length)) throw fail(`restored ${blocks.length} blocks, the backup holds ${part.detail.blocks}`, 'check the disk (space, permissions) and restore again')
+    },
+
+    async ready(timeoutMs: number): Promise<void> {
+      await waitUntil(`${name} to answer at ${url}/-/ready`, () => answers(`${url}/-/ready`), timeoutMs)
+    },
+  }
+}
+
+/** Total bytes of a TSDB folder, for progress and benchmarks. */
+export function folderBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    total += entry.isDirectory() ? folderBytes(path) : statSync(path).size
+  }
+  return total
+}

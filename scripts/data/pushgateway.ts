@@ -1,0 +1,80 @@
+// The Pushgateway's persistence file: the groups the collectors pushed last. Copied as it is (the gateway replaces it atomically).
+import { createReadStream, existsSync, statSync } from 'node:fs'
+import { copyFile, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { StoreError } from './errors.ts'
+import { chownTree, formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
+import type { Part } from './manifest.ts'
+import { answers, waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+
+export interface PushgatewayOptions {
+  name: string
+  url: string
+  /** Its --persistence.file as seen from here. */
+  file: string
+  control?: Control
+}
+
+/** The groups a running Pushgateway holds, or undefined when it does not answer. */
+export async function gatewayGroups(url: string): Promise<number | undefined> {
+  try {
+    const response = await fetch(`${url}/api/v1/metrics`, { signal: AbortSignal.timeout(5000) })
+    if (!response.ok) return undefined
+    const body = (await response.json()) as { data?: unknown[] }
+    return body.data?.length
+  } catch {
+    return undefined
+  }
+}
+
+export function pushgatewayStore(options: PushgatewayOptions): Store {
+  const { name, url, file } = options
+  const where = `Pushgateway at ${url}, file ${file}`
+  const fail = (problem: string, fix?: string) => new StoreError(name, where, problem, fix)
+
+  return {
+    name,
+    kind: 'pushgateway',
+    where,
+    control: options.control,
+
+    async backup(dir: string, progress: Progress): Promise<PartWritten> {
+      if (!existsSync(file)) throw fail('has no persistence file', `start it with --persistence.file=${file}, or point file: at the one it writes`)
+      const groups = await gatewayGroups(url)
+      const part = `${name}.pushgateway`
+      // The gateway writes a new file and renames it over the old one, so the file opened here is whole.
+      const written = await writeHashed(createReadStream(file), join(dir, part), `${name}: ${part}`, progress)
+      progress(`${name}: ${part} ${formatBytes(written.size)}${groups === undefined ? '' : `, ${groups} groups`}`)
+      return { file: part, ...written, detail: groups === undefined ? {} : { groups } }
+    },
+
+    async holds(): Promise<string | undefined> {
+      const groups = await gatewayGroups(url)
+      if (groups !== undefined) return groups ? `${groups} groups` : undefined
+      if (existsSync(file) && statSync(file).size > 0) return `a persistence file of ${formatBytes(statSync(file).size)} at ${file}`
+      return undefined
+    },
+
+    async check(): Promise<void> {
+      if (!options.control && (await answers(`${url}/-/ready`))) {
+        throw fail('is running', 'stop it before restoring (it would write its own groups over the file), or give the store a service: so activity stops and starts it')
+      }
+    },
+
+    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+      const folder = dirname(file)
+      if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the gateway\'s persistence file')
+      const owner = ownerOf(existsSync(file) ? file : folder)
+      const temporary = join(folder, `.${basename(file)}.restoring`)
+      progress(`${name}: writing ${file}`)
+      await rm(temporary, { force: true })
+      await copyFile(join(dir, part.file), temporary)
+      await chownTree(temporary, owner)
+      await rename(temporary, file)
+    },
+
+    async ready(timeoutMs: number): Promise<void> {
+      await waitUntil(`${name} to answer at ${url}/-/ready`, () => answers(`${url}/-/ready`), timeoutMs)
+    },
+  }
+}
