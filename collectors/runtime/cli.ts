@@ -120,4 +120,4 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
 }
 
-process.exitCode = await main(process.argv.slice(2), process.env)
+void main(process.argv.slice(2), process.env).then((code) => (process.exitCode = code))
