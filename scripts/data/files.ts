@@ -43,7 +43,7 @@ export function counter(report: (bytes: number) => void, everyMs = 2000): Transf
 }
 
 /** Writes a stream to a new file, hashing it on the way; `label` names it in progress lines. */
-export async function writeHashed(source: Readable, path: string, label: string, progress: Progress): Promise<Written> {
+export async function writeHashed(source: Readable | AsyncIterable<Buffer>, path: string, label: string, progress: Progress): Promise<Written> {
   const hash = createHash('sha256')
   const count = counter((bytes) => progress(`${label}: ${formatBytes(bytes)} written`))
   const hashing = new Transform({

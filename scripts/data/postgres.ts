@@ -5,7 +5,7 @@ import { StoreError } from './errors.ts'
 import { formatBytes, hashFile, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { runProgram } from './programs.ts'
-import { waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+import { waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
 export interface PostgresOptions {
   name: string
@@ -86,7 +86,7 @@ export function postgresStore(options: PostgresOptions): Store {
       })
     },
 
-    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+    async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       progress(`${name}: pg_restore into ${redacted(url)}`)
       await runProgram('pg_restore', ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', `--dbname=${url}`, join(dir, part.file)], { env: env() })
     },

@@ -8,7 +8,7 @@ import { create as createTar, extract as extractTar } from 'tar'
 import { StoreError } from './errors.ts'
 import { formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
-import { answers, waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
 export interface PrometheusOptions {
   name: string
@@ -122,7 +122,7 @@ export function prometheusStore(options: PrometheusOptions): Store {
       }
     },
 
-    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+    async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       if (!existsSync(dataDir)) mkdirSync(dataDir, { recursive: true })
       const owner = ownerOf(dataDir)
       progress(`${name}: clearing ${dataDir}`)

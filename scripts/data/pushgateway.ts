@@ -5,7 +5,7 @@ import { basename, dirname, join } from 'node:path'
 import { StoreError } from './errors.ts'
 import { chownTree, formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
-import { answers, waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
 export interface PushgatewayOptions {
   name: string
@@ -61,7 +61,7 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
       }
     },
 
-    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+    async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       const folder = dirname(file)
       if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the gateway\'s persistence file')
       const owner = ownerOf(existsSync(file) ? file : folder)

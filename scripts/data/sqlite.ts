@@ -10,7 +10,7 @@ import { StoreError } from './errors.ts'
 import { chownTree, formatBytes, hashFile, ownerOf, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { runProgram } from './programs.ts'
-import { answers, waitUntil, type Control, type PartWritten, type Store } from './store.ts'
+import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
 export interface SqliteOptions {
   name: string
@@ -90,7 +90,7 @@ export function sqliteStore(options: SqliteOptions): Store {
       }
     },
 
-    async restore(part: Part, dir: string, progress: Progress): Promise<void> {
+    async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       const folder = dirname(file)
       if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the database')
       const owner = ownerOf(existsSync(file) ? file : folder)

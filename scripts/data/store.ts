@@ -20,6 +20,12 @@ export interface PartWritten {
   detail: Record<string, string | number>
 }
 
+/** Where a restore reads a part: the (verified) backup folder, and a scratch folder of this restore for anything unpacked. */
+export interface PartSource {
+  dir: string
+  scratch: string
+}
+
 export interface Store {
   /** The part's name in a backup: metrics, monitoring, pushgateway, grafana, logs. */
   readonly name: string
@@ -32,9 +38,9 @@ export interface Store {
   /** What the store holds that a restore would replace, in a few words; undefined when it holds nothing worth keeping. */
   holds(): Promise<string | undefined>
   /** Checks, before anything is touched, that this part can be restored here. */
-  check(part: Part, dir: string): Promise<void>
+  check(part: Part, from: PartSource): Promise<void>
   /** Replaces the store's data with the part (the store is stopped, or does not need to be). */
-  restore(part: Part, dir: string, progress: Progress): Promise<void>
+  restore(part: Part, from: PartSource, progress: Progress): Promise<void>
   /** Waits until the store answers again. */
   ready(timeoutMs: number): Promise<void>
 }

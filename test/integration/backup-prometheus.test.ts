@@ -1,0 +1,140 @@
+// Backup and restore of a real Prometheus (Debian's, admin API on, loopback): days of history written with promtool
+// plus live pushes through a real Pushgateway, snapshot, wipe, restore into a fresh Prometheus, same answers.
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { restoreBackup, takeBackup } from '../../scripts/data/backup.ts'
+import { blocksIn, prometheusStore } from '../../scripts/data/prometheus.ts'
+import type { Control } from '../../scripts/data/store.ts'
+import { startPushgateway, queryPrometheus, type Pushgateway } from '../support/prometheus.ts'
+import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
+import { createHistory, historyValue, rangeQuery, startPrometheusOn } from '../support/tsdb.ts'
+
+const test = suite('Prometheus backup and restore')
+const work = tempDir('backup-prometheus')
+const dataDir = join(work.path, 'prometheus')
+const backups = join(work.path, 'backups')
+const now = Math.floor(Date.now() / 1000)
+const from = now - 5 * 86_400 // five days of history
+const to = now - 3 * 3600
+let gateway: Pushgateway
+let prometheus: Started | undefined
+const lines: string[] = []
+const progress = (line: string) => lines.push(line)
+
+/** Stops and starts the test's Prometheus on the same port and data folder, as a Swarm service scaled to 0 and back. */
+const control: Control = {
+  describe: 'the test Prometheus',
+  stop: async () => {
+    await prometheus?.stop()
+    prometheus = undefined
+  },
+  start: async () => {
+    prometheus = await startPrometheusOn(dataDir, { pushgateways: [gateway.url], port })
+  },
+}
+let port: number
+const store = (withControl = true) => prometheusStore({ name: 'metrics', url: `http://127.0.0.1:${port}`, dataDir, control: withControl ? control : undefined })
+
+async function push(value: number): Promise<void> {
+  const response = await fetch(`${gateway.url}/metrics/job/dockerhub/target/prom`, { method: 'PUT', body: `dockerhub_repository_pulls{namespace="prom",repository="prometheus"} ${value}\n` })
+  assert.ok(response.ok, `push answered ${response.status}`)
+}
+
+test.before(async () => {
+  mkdirSync(dataDir)
+  await createHistory(dataDir, { series: 20, from, to, stepSeconds: 300 })
+  gateway = await startPushgateway()
+  prometheus = await startPrometheusOn(dataDir, { pushgateways: [gateway.url] })
+  port = prometheus.port
+  for (const value of [100, 200, 300]) {
+    await push(value)
+    await waitFor(`Prometheus to scrape pulls = ${value}`, async () => (await queryPrometheus(prometheus!.url, 'dockerhub_repository_pulls'))[0]?.value === value)
+  }
+})
+test.after(async () => {
+  await Promise.all([prometheus?.stop(), gateway?.stop()])
+  work.remove()
+})
+
+test('a Prometheus restored from a backup answers the same range queries with identical values', async () => {
+  const history = await rangeQuery(prometheus!.url, 'activity_history_value', from, to, 3600)
+  assert.is(history.length, 20)
+  const seventh = history.find((h) => h.metric.series === '00007')!
+  assert.is(Number(seventh.values[3]![1]), historyValue(7, seventh.values[3]![0]))
+  // The last pushed value was scraped before now; once a second has passed, nothing more can land in the queried range.
+  const liveEnd = Math.ceil(Date.now() / 1000)
+  await waitFor('the clock to pass the end of the live range', () => Date.now() / 1000 > liveEnd + 1)
+  const live = await rangeQuery(prometheus!.url, 'dockerhub_repository_pulls', liveEnd - 120, liveEnd, 1)
+  assert.equal([...new Set(live[0]!.values.map(([, v]) => v))], ['100', '200', '300'])
+
+  const { path, manifest } = await takeBackup({ stores: [store()], to: backups, keep: 3, archive: 'none', commit: null, tool: 'test', progress })
+  assert.equal(manifest.failed, [])
+  assert.is(manifest.parts[0]!.name, 'metrics')
+  assert.ok(Number(manifest.parts[0]!.detail.blocks) > 1, 'history and the head are in the snapshot')
+  assert.not.ok(existsSync(join(dataDir, 'snapshots', String(manifest.parts[0]!.detail.snapshot))), 'the snapshot is removed from the data folder once copied')
+
+  await control.stop()
+  rmSync(dataDir, { recursive: true })
+  mkdirSync(dataDir)
+  await restoreBackup({ source: path, stores: [store()], force: false, progress })
+  assert.ok(prometheus, 'restore started Prometheus again and waited for it')
+
+  assert.equal(await rangeQuery(prometheus!.url, 'activity_history_value', from, to, 3600), history)
+  assert.equal(await rangeQuery(prometheus!.url, 'dockerhub_repository_pulls', liveEnd - 120, liveEnd, 1), live)
+  assert.ok(lines.some((l) => /restore: \[1\/1\] metrics: restored and answering/.test(l)), lines.join('\n'))
+})
+
+test('a restore refuses to replace a Prometheus that holds history, and leaves it as it was', async () => {
+  const [backup] = readdirSync(backups)
+  const before = blocksIn(dataDir).map((b) => `${b.minTime}-${b.maxTime}`).sort()
+  try {
+    await restoreBackup({ source: join(backups, backup!), stores: [store()], force: false, progress })
+    assert.unreachable('restore should refuse')
+  } catch (error) {
+    assert.match((error as Error).message, /^metrics \(restore refused\): holds \d+ blocks of history \(\d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d\) in .+; restore with --force to replace it; nothing was changed$/)
+  }
+  assert.ok(prometheus, 'Prometheus was not stopped')
+  assert.equal(blocksIn(dataDir).map((b) => `${b.minTime}-${b.maxTime}`).sort(), before)
+})
+
+test('without a way to stop it, a running Prometheus is not restored over', async () => {
+  const [backup] = readdirSync(backups)
+  try {
+    await restoreBackup({ source: join(backups, backup!), stores: [store(false)], force: true, progress })
+    assert.unreachable('restore should refuse')
+  } catch (error) {
+    assert.match((error as Error).message, /^metrics \(Prometheus at http:\/\/127\.0\.0\.1:\d+, data .+\): is running; stop it before restoring/)
+  }
+})
+
+test('with --force, a restore replaces the history a Prometheus holds', async () => {
+  const [backup] = readdirSync(backups)
+  await restoreBackup({ source: join(backups, backup!), stores: [store()], force: true, progress })
+  const history = await rangeQuery(prometheus!.url, 'activity_history_value{series="00003"}', from, to, 3600)
+  assert.is(Number(history[0]!.values.at(-1)![1]), historyValue(3, history[0]!.values.at(-1)![0]))
+})
+
+test('a Prometheus without the admin API is named with the flag to add', async () => {
+  const plain = tempDir('prometheus-no-admin')
+  const bare = await startProgram(requireBinary('prometheus', 'prometheus'), (p) => [`--storage.tsdb.path=${plain.path}/data`, '--config.file=/dev/null', `--web.listen-address=127.0.0.1:${p}`], '/-/ready')
+  try {
+    const result = await takeBackup({
+      stores: [prometheusStore({ name: 'monitoring', url: bare.url, dataDir: join(plain.path, 'data') })],
+      to: join(plain.path, 'backups'),
+      keep: 1,
+      archive: 'none',
+      commit: null,
+      tool: 'test',
+      progress,
+    })
+    assert.equal(result.manifest.failed, [{ name: 'monitoring', error: `monitoring (Prometheus at ${bare.url}, data ${plain.path}/data): its admin API is off; start it with --web.enable-admin-api (the stacks do; the admin API is reachable on the internal network only)` }])
+    assert.equal(result.removed, [], 'an incomplete backup removes no older one')
+  } finally {
+    await bare.stop()
+    plain.remove()
+  }
+})
+
+test.run()
