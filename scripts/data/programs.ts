@@ -45,5 +45,7 @@ export function notInstalled(program: string, error: NodeJS.ErrnoException): Err
 function fixFor(program: string): string {
   if (program.startsWith('pg_') || program === 'psql') return 'check the database URL, its password file, and that the server is up'
   if (program === 'docker') return 'run this on a Swarm manager, as a user who may use docker'
-  return 'see the message above'
+  if (program === 'sqlite3') return 'check that the file is a SQLite database this user may read and write beside, and retry when its writer is less busy'
+  if (program === 'zstd') return 'the archive may be damaged; use another backup'
+  return 'see its documentation'
 }

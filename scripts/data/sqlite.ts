@@ -68,8 +68,10 @@ export function sqliteStore(options: SqliteOptions): Store {
       const part = `${name}.sqlite`
       const target = join(dir, part)
       progress(`${name}: online backup of ${file} (${formatBytes(statSync(file).size)})`)
-      // .timeout makes each backup step wait for a busy writer instead of failing; a write during the copy restarts it.
-      await runProgram('sqlite3', [file, `.timeout ${options.busyTimeoutMs ?? 30_000}`, `.backup main ${quoted(target)}`])
+      // .backup copies 100 pages a step, and a write by another process between two steps restarts it: under a busy
+      // Grafana it might never end. Holding one read transaction (BEGIN + a SELECT) over all steps copies a single
+      // consistent snapshot instead; .timeout makes the start wait for a writer's lock rather than fail.
+      await runProgram('sqlite3', ['-bail', file, `.timeout ${options.busyTimeoutMs ?? 30_000}`, 'BEGIN', 'SELECT count(*) FROM sqlite_master', `.backup main ${quoted(target)}`, 'COMMIT'])
       const integrity = (await runProgram('sqlite3', ['-readonly', target, 'PRAGMA integrity_check'])).trim()
       if (integrity !== 'ok') throw fail(`the copy fails PRAGMA integrity_check (${integrity.split('\n')[0]})`, 'the database itself may be damaged: run sqlite3 FILE "PRAGMA integrity_check"')
       const written = await hashFile(target)
