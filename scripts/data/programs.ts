@@ -31,7 +31,8 @@ export function runProgram(program: string, args: string[], options: RunOptions 
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(stdout)
       const last = stderr.trim().split('\n').filter(Boolean).pop() ?? `exited with ${code ?? signal}`
-      reject(new ProgramError(program, last.trim(), fixFor(program)))
+      // Programs often start their own messages with their name ("pg_dump: error: ..."): said once is enough.
+      reject(new ProgramError(program, last.trim().replace(new RegExp(`^${program}: (error: )?`), '').replace(/\s+/g, ' '), fixFor(program)))
     })
     child.stdin.end(options.input ?? '')
   })
