@@ -22,11 +22,11 @@ export interface RunOptions {
 /** Runs a program to completion; its stdout, or a ProgramError with the last line it printed on stderr. */
 export function runProgram(program: string, args: string[], options: RunOptions = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(program, args, { env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.stdout!.on('data', (chunk) => (stdout += chunk))
+    child.stderr!.on('data', (chunk) => (stderr += chunk))
     child.on('error', (error: NodeJS.ErrnoException) => reject(notInstalled(program, error)))
     child.on('close', (code, signal) => {
       if (code === 0) return resolve(stdout)
@@ -34,7 +34,10 @@ export function runProgram(program: string, args: string[], options: RunOptions 
       // Programs often start their own messages with their name ("pg_dump: error: ..."): said once is enough.
       reject(new ProgramError(program, last.trim().replace(new RegExp(`^${program}: (error: )?`), '').replace(/\s+/g, ' '), fixFor(program)))
     })
-    child.stdin.end(options.input ?? '')
+    if (child.stdin) {
+      child.stdin.on('error', () => {}) // a program that exits without reading its input: its exit code says what happened
+      child.stdin.end(options.input)
+    }
   })
 }
 

@@ -9,14 +9,16 @@ import { answers, waitUntil, type Control, type PartSource, type PartWritten, ty
 
 export interface PushgatewayOptions {
   name: string
-  url: string
+  /** Where it answers; without one, only its file is looked at (a gateway that is not running). */
+  url?: string
   /** Its --persistence.file as seen from here. */
   file: string
   control?: Control
 }
 
 /** The groups a running Pushgateway holds, or undefined when it does not answer. */
-export async function gatewayGroups(url: string): Promise<number | undefined> {
+export async function gatewayGroups(url: string | undefined): Promise<number | undefined> {
+  if (!url) return undefined
   try {
     const response = await fetch(`${url}/api/v1/metrics`, { signal: AbortSignal.timeout(5000) })
     if (!response.ok) return undefined
@@ -29,7 +31,7 @@ export async function gatewayGroups(url: string): Promise<number | undefined> {
 
 export function pushgatewayStore(options: PushgatewayOptions): Store {
   const { name, url, file } = options
-  const where = `Pushgateway at ${url}, file ${file}`
+  const where = `Pushgateway ${url ? `at ${url}, ` : ''}file ${file}`
   const fail = (problem: string, fix?: string) => new StoreError(name, where, problem, fix)
 
   return {
@@ -56,7 +58,7 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
     },
 
     async check(): Promise<void> {
-      if (!options.control && (await answers(`${url}/-/ready`))) {
+      if (!options.control && url && (await answers(`${url}/-/ready`))) {
         throw fail('is running', 'stop it before restoring (it would write its own groups over the file), or give the store a service: so activity stops and starts it')
       }
     },
@@ -74,6 +76,10 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
     },
 
     async ready(timeoutMs: number): Promise<void> {
+      if (!url) {
+        if (!existsSync(file)) throw fail('has no persistence file after the restore', 'check the disk (space, permissions) and restore again')
+        return
+      }
       await waitUntil(`${name} to answer at ${url}/-/ready`, () => answers(`${url}/-/ready`), timeoutMs)
     },
   }

@@ -75,7 +75,7 @@ test('a restore refuses a persistence file that holds groups, and leaves it as i
   const file = join(work.path, 'occupied.store')
   writeFileSync(file, 'groups of some other gateway')
   try {
-    await restoreBackup({ source: join(backups, backup!), stores: [pushgatewayStore({ name: 'pushgateway', url: 'http://127.0.0.1:9', file })], force: false, progress })
+    await restoreBackup({ source: join(backups, backup!), stores: [pushgatewayStore({ name: 'pushgateway', file })], force: false, progress })
     assert.unreachable('restore should refuse')
   } catch (error) {
     assert.is((error as Error).message, `pushgateway (restore refused): holds a persistence file of 28 B at ${file}; restore with --force to replace it; nothing was changed`)
@@ -85,7 +85,7 @@ test('a restore refuses a persistence file that holds groups, and leaves it as i
 
 test('a gateway without a persistence file is named with the flag to add', async () => {
   const result = await takeBackup({
-    stores: [pushgatewayStore({ name: 'pushgateway', url: 'http://127.0.0.1:9', file: join(work.path, 'none', 'metrics.store') })],
+    stores: [pushgatewayStore({ name: 'pushgateway', file: join(work.path, 'none', 'metrics.store') })],
     to: join(work.path, 'other-backups'),
     keep: 2,
     archive: 'none',
@@ -93,7 +93,7 @@ test('a gateway without a persistence file is named with the flag to add', async
     tool: 'test',
     progress,
   })
-  assert.match(result.manifest.failed[0]!.error, /^pushgateway \(Pushgateway at http:\/\/127\.0\.0\.1:9, file .+\/none\/metrics\.store\): has no persistence file; start it with --persistence\.file=/)
+  assert.match(result.manifest.failed[0]!.error, /^pushgateway \(Pushgateway file .+\/none\/metrics\.store\): has no persistence file; start it with --persistence\.file=/)
 })
 
 test.run()
