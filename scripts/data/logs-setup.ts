@@ -27,7 +27,7 @@ export function esDuration(duration: string, extraDays = 0): string {
 
 export interface LogsDefinitions {
   repository: { type: 'fs'; settings: { location: string; compress: boolean } }
-  policy: { _meta: Record<string, string>; phases: Record<string, { min_age: string; actions: Record<string, Record<string, unknown>> }> }
+  policy: { phases: Record<string, { min_age: string; actions: Record<string, Record<string, unknown>> }>; _meta: Record<string, string> }
   template: typeof template
   snapshotPolicy: {
     name: string
@@ -45,12 +45,12 @@ export function logsDefinitions(logs: LogsConfig): LogsDefinitions {
   return {
     repository: { type: 'fs', settings: { location: logsNames.repositoryLocation, compress: true } },
     policy: {
-      _meta: { managed_by: 'activity logs setup', retention: logs.retention },
       phases: {
         hot: { min_age: '0ms', actions: { set_priority: { priority: 100 } } },
         // A weekly index is created with the week's first request; waiting a week more keeps every request for at least logs.retention.
         delete: { min_age: esDuration(logs.retention, 7), actions: { delete: { delete_searchable_snapshot: true } } },
       },
+      _meta: { managed_by: 'activity logs setup', retention: logs.retention },
     },
     template,
     snapshotPolicy: {
