@@ -134,8 +134,11 @@ export async function startElasticsearchApi(state: ElasticsearchState = emptyEla
       if (!state.repositories[second]) return esError(404, 'repository_missing_exception', `[${second}] missing`)
       const list = (state.snapshots[second] ??= [])
       if (third === '_current' && method === 'GET') {
+        if (state.running?.repository === second) {
+          if (state.running.finishAfter <= 0) state.running = undefined
+          else state.running.finishAfter--
+        }
         const running = state.running?.repository === second ? state.running : undefined
-        if (running && running.finishAfter-- <= 0) state.running = undefined
         return ok({ snapshots: running ? [{ snapshot: running.snapshot, uuid: 'running', state: 'IN_PROGRESS', indices: [] }] : [], total: running ? 1 : 0, remaining: 0 })
       }
       if (method === 'PUT' && !fourth) {
