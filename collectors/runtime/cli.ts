@@ -22,6 +22,10 @@ const usage = `usage: activity <command>
       the collectors stack for activity.yml; the config hashes a stack file needs
   validate [--root DIR]
       check every stack, config file, rule, dashboard and image pin (needs docker, promtool, nginx)
+  data backup|restore|list
+      back up every store (Prometheus, Pushgateway, Grafana, Elasticsearch), restore one, list them
+  logs setup
+      put the access-log index template, ILM and SLM policies into Elasticsearch (idempotent)
 
 environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
@@ -99,6 +103,11 @@ async function sources(): Promise<number> {
   return 0
 }
 
+/** activity.yml, parsed against the collectors this build has (for commands that read its other sections). */
+async function configLoader(file: string) {
+  return (await import('./config.ts')).loadConfig(file, await loadCollectors(collectorsDir))
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const [command, ...rest] = argv
   try {
@@ -113,6 +122,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return await (await import('../../stacks/render.ts')).renderCommand(rest, env, collectorsDir)
       case 'validate':
         return await (await import('../../stacks/validate.ts')).validateCommand(rest, env, collectorsDir)
+      case 'data':
+        return await (await import('../../scripts/data/cli.ts')).dataCommand(rest, env, configLoader)
+      case 'logs':
+        return await (await import('../../scripts/data/cli.ts')).logsCommand(rest, env, configLoader)
       case undefined:
       case 'help':
       case '--help':

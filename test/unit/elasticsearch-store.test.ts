@@ -74,7 +74,7 @@ test('a snapshot refused because another one started meanwhile is one line sayin
 test('a restore refuses indices that hold documents; with --force it deletes them by name and restores the snapshot', async () => {
   const { path } = await backup()
   api.state.indices['nginx-access-2026.48']!.docs = 900 // more requests came in since
-  const refused = await restoreBackup({ source: path, stores: [store()], force: false, progress }).catch((e: Error) => e.message)
+  const refused = await restoreBackup({ source: path, stores: [store()], force: false, progress }).then(() => 'restored', (e: Error) => e.message)
   assert.is(refused, 'logs (restore refused): holds 2400 documents in 2 indices; restore with --force to replace it; nothing was changed')
   assert.equal(api.writes().filter((r) => r.method === 'DELETE' || r.url.includes('_restore')), [])
 
@@ -115,7 +115,7 @@ test('without a copy of the repository, a snapshot the cluster does not know is 
   const { path } = await backup()
   await api.close()
   api = await startElasticsearchApi()
-  const message = await restoreBackup({ source: path, stores: [store()], force: false, progress }).catch((e: Error) => e.message)
+  const message = await restoreBackup({ source: path, stores: [store()], force: false, progress }).then(() => 'restored', (e: Error) => e.message)
   assert.match(message, /^logs \(Elasticsearch at .+, repository activity-backups\): snapshot activity-20261125t030000z is not in repository activity-backups, and this backup holds no copy of the repository; copy the repository folder back/)
   assert.equal(api.writes().filter((r) => r.method !== 'PUT' || r.url.split('?')[0] !== '/_snapshot/activity-backups'), [])
 })
