@@ -6,10 +6,10 @@ import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createReadStream } from 'node:fs'
 import { pipeline } from 'node:stream/promises'
-import { create as createTar, extract as extractTar } from 'tar'
+import { extract as extractTar } from 'tar'
 import { ElasticsearchError, StoreError } from './errors.ts'
 import { connect, requireHealthy, type Elasticsearch, type ElasticsearchSettings } from './elasticsearch.ts'
-import { chownTree, formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
+import { chownTree, formatBytes, ownerOf, writeTarHashed, type Progress } from './files.ts'
 import { logsDefinitions, logsNames } from './logs-setup.ts'
 import type { Part } from './manifest.ts'
 import type { Control, PartSource, PartWritten, Store } from './store.ts'
@@ -101,7 +101,7 @@ export function elasticsearchStore(options: ElasticsearchStoreOptions): Store {
           entries.push('repository')
         }
         const file = `${name}.elasticsearch.tar`
-        const written = await writeHashed(createTar({ cwd: staging, portable: true, follow: true }, entries), join(dir, file), `${name}: ${file}`, progress)
+        const written = writeTarHashed(staging, entries, join(dir, file), `${name}: ${file}`, progress)
         progress(`${name}: ${file} ${formatBytes(written.size)} (${record.indices.length} indices${options.repositoryPath ? ', repository copied' : ', repository not copied: set repositoryPath to copy it'})`)
         return { file, ...written, detail: { snapshot: snapshotName, indices: record.indices.length, repository: options.repositoryPath ? 'copied' : 'left in Elasticsearch' } }
       } finally {

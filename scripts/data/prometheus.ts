@@ -2,11 +2,9 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createReadStream } from 'node:fs'
-import { pipeline } from 'node:stream/promises'
-import { create as createTar, extract as extractTar } from 'tar'
+import { extract as extractTar } from 'tar'
 import { StoreError } from './errors.ts'
-import { formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
+import { formatBytes, ownerOf, writeTarHashed, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
@@ -87,8 +85,7 @@ export function prometheusStore(options: PrometheusOptions): Store {
         progress(`${name}: snapshot ${snapshotName}: ${blocks.length ? describeBlocks(blocks) : 'no data yet'}`)
         const file = `${name}.prometheus.tar`
         // Chunks are already compressed (Gorilla encoding): a plain tar costs no CPU and gzip would gain little.
-        const tar = createTar({ cwd: snapshotDir, portable: true }, readdirSync(snapshotDir))
-        const written = await writeHashed(tar, join(dir, file), `${name}: ${file}`, progress)
+        const written = writeTarHashed(snapshotDir, readdirSync(snapshotDir), join(dir, file), `${name}: ${file}`, progress)
         progress(`${name}: ${file} ${formatBytes(written.size)}`)
         return {
           file,
@@ -128,7 +125,7 @@ export function prometheusStore(options: PrometheusOptions): Store {
       progress(`${name}: clearing ${dataDir}`)
       for (const entry of readdirSync(dataDir)) await rm(join(dataDir, entry), { recursive: true, force: true })
       progress(`${name}: writing ${part.detail.blocks ?? '?'} blocks into ${dataDir}`)
-      await pipeline(createReadStream(join(dir, part.file)), extractTar({ cwd: dataDir, uid: owner.uid, gid: owner.gid, strict: true }))
+      extractTar({ file: join(dir, part.file), cwd: dataDir, uid: owner.uid, gid: owner.gid, strict: true, sync: true, maxReadSize: 4 << 20 })
       const blocks = blocksIn(dataDir)
       if (blocks.length !== Number(part.detail.blocks ?? blocks.length)) throw fail(`restored ${blocks.length} blocks, the backup holds ${part.detail.blocks}`, 'check the disk (space, permissions) and restore again')
     },

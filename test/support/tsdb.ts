@@ -10,7 +10,11 @@ import { requireBinary, startProgram, tempDir, type Started } from './servers.ts
  * Writes `series` gauges sampled every `stepSeconds` from `from` to `to` (seconds) as OpenMetrics and turns them into
  * TSDB blocks in `dataDir` with promtool. Values are a function of series and time, so a test can know them.
  */
-export async function createHistory(dataDir: string, options: { series: number; from: number; to: number; stepSeconds: number; metric?: string; maxBlockDuration?: string }): Promise<{ samples: number; textBytes: number }> {
+export async function createHistory(
+  dataDir: string,
+  options: { series: number; from: number; to: number; stepSeconds: number; metric?: string; maxBlockDuration?: string; value?: (series: number, time: number) => number },
+): Promise<{ samples: number; textBytes: number }> {
+  const value = options.value ?? historyValue
   const promtool = requireBinary('promtool', 'prometheus')
   const metric = options.metric ?? 'activity_history_value'
   const scratch = tempDir('openmetrics')
@@ -22,7 +26,7 @@ export async function createHistory(dataDir: string, options: { series: number; 
     for (let s = 0; s < options.series; s++) {
       const labels = `{series="${String(s).padStart(5, '0')}",repository="repo-${s % 100}"}`
       for (let t = options.from; t <= options.to; t += options.stepSeconds) {
-        buffer += `${metric}${labels} ${historyValue(s, t)} ${t}\n`
+        buffer += `${metric}${labels} ${value(s, t)} ${t}\n`
         samples++
         if (buffer.length > 1 << 20) {
           if (!out.write(buffer)) await once(out, 'drain')

@@ -1,0 +1,123 @@
+// Backup and restore of a Prometheus holding 10,000 series over 30 days, beside a plain `cp -a` of its data folder
+// (the floor: the same bytes read and written with nothing else done). Target: a backup within 2x of the floor.
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { restoreBackup, takeBackup } from '../../scripts/data/backup.ts'
+import { formatBytes } from '../../scripts/data/files.ts'
+import { folderBytes, prometheusStore } from '../../scripts/data/prometheus.ts'
+import type { Started } from '../support/servers.ts'
+import { tempDir } from '../support/servers.ts'
+import { createHistory, startPrometheusOn } from '../support/tsdb.ts'
+
+const series = Number(process.env.BENCH_SERIES ?? 10_000)
+const days = Number(process.env.BENCH_DAYS ?? 30)
+// 15-minute samples: 2,880 a series over 30 days. Values walk like download counters, so they compress like real ones.
+const stepSeconds = Number(process.env.BENCH_STEP_SECONDS ?? 900)
+const work = tempDir('bench-backup')
+const data = join(work.path, 'prometheus')
+const seconds = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e9
+let prometheus: Started | undefined
+
+function counter(s: number, t: number): number {
+  // A deterministic pseudo-random walk: each step adds 0..199 downloads, different per series.
+  const step = Math.floor(t / stepSeconds)
+  return s * 1e6 + step * 100 + ((step * 2654435761 + s * 40503) % 200)
+}
+
+const runs = Number(process.env.BENCH_RUNS ?? 5)
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+function cpFloor(from: string, to: string): number {
+  const start = process.hrtime.bigint()
+  const copy = spawnSync('cp', ['-a', from, to])
+  if (copy.status !== 0) throw new Error(`cp -a failed: ${copy.stderr}`)
+  return seconds(start)
+}
+
+try {
+  mkdirSync(data)
+  const now = Math.floor(Date.now() / 1000)
+  let start = process.hrtime.bigint()
+  const history = await createHistory(data, { series, from: now - days * 86_400, to: now - 3600, stepSeconds, maxBlockDuration: `${days * 24 + 24}h`, value: counter })
+  console.log(`data: ${series} series over ${days} days, ${history.samples} samples, ${formatBytes(folderBytes(data))} on disk (promtool: ${seconds(start).toFixed(1)} s)`)
+  prometheus = await startPrometheusOn(data)
+  const url = prometheus.url
+
+  // Interleaved runs, each result removed before the next run, after one untimed run of each: the page cache, memory
+  // and the JIT are in the same state for both. The median of each is reported (the machine is shared).
+  const floors: number[] = []
+  const backups: number[] = []
+  const snapshots: number[] = []
+  const copies: number[] = []
+  const store = prometheusStore({ name: 'metrics', url, dataDir: data })
+  let clock = Date.now()
+  let last: Awaited<ReturnType<typeof takeBackup>> | undefined
+  for (let i = -1; i < runs; i++) {
+    const floorRun = cpFloor(data, join(work.path, 'copy'))
+    rmSync(join(work.path, 'copy'), { recursive: true })
+    if (last) rmSync(last.path, { recursive: true })
+    start = process.hrtime.bigint()
+    // The progress lines mark the end of the snapshot call and of the copy, for the breakdown.
+    const marks: Record<string, number> = {}
+    const progress = (line: string) => {
+      if (/: snapshot through /.test(line)) marks.asked = seconds(start)
+      else if (/: snapshot \S+: /.test(line)) marks.snapshot = seconds(start)
+      else if (/\.prometheus\.tar \d/.test(line)) marks.copied = seconds(start)
+    }
+    last = await takeBackup({ stores: [store], to: join(work.path, 'backups'), keep: runs + 2, archive: 'none', commit: null, tool: 'bench', progress, now: () => new Date((clock += 1000)) })
+    const backupRun = seconds(start)
+    if (last.manifest.failed.length) throw new Error(last.manifest.failed[0]!.error)
+    if (i >= 0) {
+      floors.push(floorRun)
+      backups.push(backupRun)
+      snapshots.push(marks.snapshot! - marks.asked!)
+      copies.push(marks.copied! - marks.snapshot!)
+    }
+  }
+  const floor = median(floors)
+  const backup = median(backups)
+  const copied = folderBytes(data)
+  const { path, manifest } = last!
+  const part = manifest.parts[0]!
+
+  await prometheus.stop()
+  prometheus = undefined
+  rmSync(data, { recursive: true })
+  mkdirSync(data)
+  const port = Number(new URL(url).port)
+  let filesRestored = 0
+  start = process.hrtime.bigint()
+  await restoreBackup({
+    source: path,
+    stores: [
+      prometheusStore({
+        name: 'metrics',
+        url,
+        dataDir: data,
+        control: {
+          describe: 'the bench Prometheus',
+          stop: async () => {},
+          start: async () => {
+            filesRestored = seconds(start)
+            prometheus = await startPrometheusOn(data, { port })
+          },
+        },
+      }),
+    ],
+    force: false,
+    progress: () => {},
+  })
+  const restore = seconds(start)
+
+  const ratio = backup / floor
+  console.log(`cp -a (floor): ${floor.toFixed(3)} s for ${formatBytes(copied)} (median of ${runs})`)
+  console.log(`backup: ${backup.toFixed(3)} s (median of ${runs}), part ${formatBytes(part.size)} (${part.detail.blocks} blocks, sha256 included); ratio to the floor ${ratio.toFixed(2)}x (target <= 2x)`)
+  console.log(`backup breakdown: snapshot API ${(median(snapshots) * 1000).toFixed(0)} ms, tar + sha256 of the snapshot ${(median(copies) * 1000).toFixed(0)} ms (${(median(copies) / floor).toFixed(2)}x the floor), the rest (manifest, retention) ${((backup - median(snapshots) - median(copies)) * 1000).toFixed(0)} ms`)
+  console.log(`restore: ${restore.toFixed(3)} s until Prometheus answers again (checksum + files ${filesRestored.toFixed(3)} s, ${(filesRestored / floor).toFixed(2)}x the floor)`)
+  console.log(`disk: ${(part.size / history.samples).toFixed(2)} bytes per sample in the backup`)
+  process.exitCode = ratio <= 2 ? 0 : 1
+} finally {
+  await prometheus?.stop()
+  work.remove()
+}
