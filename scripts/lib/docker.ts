@@ -75,19 +75,20 @@ export interface EngineInfo {
 
 /** The engine's version and swarm state, or undefined when no engine answers. */
 export async function engineInfo(): Promise<EngineInfo | undefined> {
-  const text = await dockerMaybe(['info', '--format', '{{json .}}'])
-  if (!text) return undefined
-  const info = JSON.parse(text) as {
+  const [infoText, apiVersion] = await Promise.all([
+    dockerMaybe(['info', '--format', '{{json .}}']),
+    dockerMaybe(['version', '--format', '{{.Server.APIVersion}}']),
+  ])
+  if (!infoText) return undefined
+  const info = JSON.parse(infoText) as {
     ServerVersion?: string
     MemTotal?: number
     Swarm?: { LocalNodeState?: string; ControlAvailable?: boolean; NodeAddr?: string }
-    ServerErrors?: string[]
   }
   if (!info.ServerVersion) return undefined
-  const version = await dockerMaybe(['version', '--format', '{{.Server.APIVersion}}'])
   return {
     serverVersion: info.ServerVersion,
-    apiVersion: version?.trim() ?? '',
+    apiVersion: apiVersion?.trim() ?? '',
     memoryBytes: info.MemTotal ?? 0,
     swarmState: info.Swarm?.LocalNodeState ?? 'inactive',
     swarmManager: info.Swarm?.ControlAvailable ?? false,
