@@ -270,7 +270,7 @@ class Validation {
       this.report(path, `cannot be read (${(error as NodeJS.ErrnoException).code})`)
       return undefined
     }
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true })
     if (doc.errors.length) {
       const first = doc.errors[0]!
       this.report(path, `YAML: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, first.linePos?.[0]?.line)
