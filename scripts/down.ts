@@ -30,10 +30,19 @@ async function poll(what: string, timeoutMs: number, check: () => Promise<boolea
 
 const stackLabel = 'com.docker.stack.namespace'
 
-async function containersOf(stacks: string[]): Promise<number> {
-  let count = 0
-  for (const stack of stacks) count += (await docker(['ps', '-aq', '--filter', `label=${stackLabel}=${stack}`])).split('\n').filter(Boolean).length
-  return count
+/**
+ * Containers of the stacks still present. Swarm removes a service's containers with it, except those of finished
+ * job tasks, which stay as exited containers: those are removed here, so their volumes and networks are free.
+ */
+async function containersLeft(stacks: string[]): Promise<number> {
+  let left = 0
+  for (const stack of stacks) {
+    const containers = jsonLines<{ ID: string; State: string }>(await docker(['ps', '-a', '--filter', `label=${stackLabel}=${stack}`, '--format', '{{json .}}']))
+    const finished = containers.filter((c) => c.State === 'exited' || c.State === 'created' || c.State === 'dead')
+    if (finished.length) await dockerMaybe(['rm', '-f', ...finished.map((c) => c.ID)])
+    left += containers.length - finished.length
+  }
+  return left
 }
 
 async function platformVolumes(): Promise<string[]> {
@@ -58,7 +67,7 @@ export async function down(options: DownOptions, out: Output): Promise<DownResul
   }
   await poll('removing the services', options.timeoutSeconds * 1000, async () => {
     for (const stack of order) if ((await stackServices(stack)).length) return false
-    return (await containersOf(order)) === 0
+    return (await containersLeft([...deployOrder])) === 0
   })
   out.step('stacks', order.length ? `removed ${order.join(', ')} (${seconds(started)})` : 'none deployed')
 
