@@ -298,7 +298,8 @@ function recordRepository(ctx: Context, repository: Repository): void {
   gauge('github_repository_releases', repository.releases.totalCount, labels)
   gauge('github_repository_latest_release_timestamp_seconds', toSeconds(repository.latestRelease?.publishedAt), labels)
   const recent = repository.releases.nodes
-  if (recent) {
+  // No releases: no downloads to speak of (recorded as absent, not as 0).
+  if (recent?.length) {
     let downloads = 0
     for (const release of recent) {
       if (!release) continue
