@@ -203,7 +203,7 @@ function explain(error: unknown, target: string, api: Api, hint: string): Error 
       return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
     }
     const missing = errors.find((e) => e.type === 'NOT_FOUND')
-    if (missing) return new GitHubError(target, `GitHub: ${missing.message}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
+    if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
     return new ResponseError(api.graphqlUrl, `GraphQL errors: ${errors.map((e) => `${e.type ? `${e.type} ` : ''}${e.message}`).join('; ')}`)
   }
   return error instanceof Error ? error : new Error(String(error))

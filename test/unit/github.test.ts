@@ -289,7 +289,7 @@ test('an owner or repository GitHub does not know fails with a one-line error na
   const unknownOwner = await collect(api, 'nobody')
   assert.is(unknownOwner.result.error, "nobody: GitHub has no user or organization 'nobody'; check the name in activity.yml")
   const unknownRepository = await collect(api, 'acme/nothing')
-  assert.is(unknownRepository.result.error, "acme/nothing: GitHub: Could not resolve to a Repository with the name 'acme/nothing'.; check the name in activity.yml (a renamed owner or repository needs its new name)")
+  assert.is(unknownRepository.result.error, "acme/nothing: GitHub: Could not resolve to a Repository with the name 'acme/nothing'; check the name in activity.yml (a renamed owner or repository needs its new name)")
   const tokenless = await collect(api, 'nobody', { env: { GITHUB_TOKEN: '' } })
   assert.match(tokenless.result.error!, /^nobody: GitHub has no such user or organization \(404 at .*\/users\/nobody\/repos\?per_page=100&page=1\); check the name in activity.yml$/)
   for (const run of [unknownOwner, unknownRepository, tokenless]) assert.equal(run.data, [])
