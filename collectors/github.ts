@@ -223,14 +223,14 @@ async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: 
     request: { fetch: ctx.http.fetch },
   })
   const spent: Spent = { points: 0 }
-  const ask = async <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
+  const ask = async <T extends { rateLimit: z.infer<typeof rateLimitSchema> }>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
     let data: unknown
     try {
       data = await client(document, variables)
     } catch (error) {
       throw explain(error, target.id, api, hint)
     }
-    const answer = parse(schema, data, api.graphqlUrl) as T & { rateLimit: z.infer<typeof rateLimitSchema> }
+    const answer = parse(schema, data, api.graphqlUrl)
     if (answer.rateLimit) {
       spent.points += answer.rateLimit.cost
       spent.remaining = answer.rateLimit.remaining
