@@ -43,7 +43,7 @@ export async function status(out: Output): Promise<StatusResult> {
       if (state.kind === 'job') line += state.finishedAt ? `, last run finished ${ago(state.finishedAt)}` : ', running'
       if (state.problem && !state.ready) line += `: ${state.problem}`
       out.line(line)
-      if (state.kind === 'job' && state.failed) for (const log of await lastLogLines(state.name, 2)) out.line(`         ${log}`)
+      if (state.kind === 'job' && state.failed) for (const log of await lastLogLines(state.telling ?? state.name, 2)) out.line(`         ${log}`)
     }
   }
 

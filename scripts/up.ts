@@ -1,6 +1,7 @@
 #!/usr/bin/env -S npx tsx
 // `npm run up`: the whole platform on the local Docker Engine as a single-node swarm, every stack deployed, URLs and first results printed.
-// Run it again and it changes nothing. Usage: npm run up -- [--config FILE] [--overlay DIR]... [--without a,b] [--node-image IMAGE] [--timeout S]
+// Run it again and it changes nothing.
+// Usage: npm run up -- [--config FILE] [--overlay DIR]... [--without svc,...] [--node-image IMAGE] [--endpoint-mode dnsrr] [--timeout S]
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -33,6 +34,8 @@ export interface UpOptions {
   nodeImage?: string
   timeoutSeconds: number
   advertiseAddress: string
+  /** Endpoint mode of the rendered collectors' services: 'dnsrr' where the engine has no IPVS (the e2e's machine). */
+  endpointMode?: 'vip' | 'dnsrr'
   env: Record<string, string | undefined>
 }
 
@@ -75,7 +78,7 @@ async function renderAll(options: UpOptions, config: ActivityConfig, tag: string
     deployOrder.map(async (name) => {
       const overlays = overlayFiles(name, options.overlays)
       if (name === 'collectors' && settings) overlays.push(settings)
-      const plan = renderStack(name, { root, config, overlays, outDir: workDir })
+      const plan = renderStack(name, { root, config, overlays, outDir: workDir, endpointMode: options.endpointMode })
       try {
         return await resolveStack({ name, files: plan.files, env: { ...plan.env, REGISTRY: registry, ACTIVITY_TAG: tag } }, options.without)
       } finally {
@@ -231,7 +234,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     const failed = states.filter((s) => s.failed || !s.ready)
     for (const state of failed) {
       out.line(`FAILED ${state.name}: ${describe(state)}${state.problem ? `: ${state.problem}` : ''}`)
-      for (const line of await lastLogLines(state.name)) out.line(`    ${line}`)
+      for (const line of await lastLogLines(state.telling ?? state.name)) out.line(`    ${line}`)
     }
     out.line()
     if (failed.length) {
@@ -283,10 +286,13 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
       'node-image': { type: 'string' },
       timeout: { type: 'string', default: '300' },
       'advertise-addr': { type: 'string', default: '127.0.0.1' },
+      'endpoint-mode': { type: 'string' },
     },
   })
   const timeoutSeconds = Number(values.timeout)
   if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new StepError('options', `--timeout ${values.timeout} is not a number of seconds`, 'e.g. --timeout 300')
+  const endpointMode = values['endpoint-mode']
+  if (endpointMode !== undefined && endpointMode !== 'vip' && endpointMode !== 'dnsrr') throw new StepError('options', `--endpoint-mode ${endpointMode} is not vip or dnsrr`, 'use --endpoint-mode dnsrr where the engine has no IPVS')
   return {
     configFile: values.config ?? env.ACTIVITY_CONFIG ?? join(root, 'activity.yml'),
     overlays: values.overlay ?? [],
@@ -294,6 +300,7 @@ export function parseUpArgs(argv: string[], env: Record<string, string | undefin
     nodeImage: values['node-image'],
     timeoutSeconds,
     advertiseAddress: values['advertise-addr']!,
+    endpointMode,
     env,
   }
 }

@@ -39,6 +39,8 @@ export interface ServiceState {
   failed: boolean
   /** When the latest task of the current run finished (jobs). */
   finishedAt?: string
+  /** The task whose logs tell what went wrong: the latest failed one, or for jobs the latest finished one. */
+  telling?: string
   tasks: TaskJson[]
 }
 
@@ -84,6 +86,7 @@ export function serviceState(service: ServiceJson, tasks: TaskJson[], since = 0,
       problem: lastFailed && done < wanted ? taskProblem(lastFailed) : undefined,
       exitCode: finished?.Status.ContainerStatus?.ExitCode,
       finishedAt: finished?.Status.Timestamp,
+      telling: (lastFailed ?? finished)?.ID,
       tasks: sorted,
     }
   }
@@ -103,6 +106,7 @@ export function serviceState(service: ServiceJson, tasks: TaskJson[], since = 0,
     ready: running >= wanted && !updating && !updateFailed,
     failed,
     problem: updateFailed ? `update ${update}: ${service.UpdateStatus?.Message ?? ''}` : running < wanted && lastFailure ? taskProblem(lastFailure) : undefined,
+    telling: sorted.filter((t) => failedStates.has(t.Status.State)).at(-1)?.ID,
     tasks: sorted,
   }
 }

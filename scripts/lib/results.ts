@@ -123,10 +123,10 @@ export async function collectorResults(prometheusService: string): Promise<Resul
   return { health, headlines }
 }
 
-/** Last lines a service's tasks printed (a failed job's reason). */
-export async function lastLogLines(service: string, lines = 3): Promise<string[]> {
+/** Last lines a task printed (a failed job's reason); `docker service logs` takes a task ID as well as a service. */
+export async function lastLogLines(serviceOrTask: string, lines = 3): Promise<string[]> {
   // A task's stderr comes back on the CLI's stderr: read both, in order.
-  const result = await $({ quiet: true, nothrow: true })`docker service logs --raw --no-task-ids --tail ${String(lines)} ${service} 2>&1`
+  const result = await $({ quiet: true, nothrow: true })`docker service logs --raw --no-task-ids --tail ${String(lines)} ${serviceOrTask} 2>&1`
   return result.exitCode === 0 ? [...new Set(result.stdout.split('\n').filter(Boolean))].slice(-lines) : []
 }
 
