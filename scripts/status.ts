@@ -5,7 +5,7 @@ import { describe, serviceStates, type ServiceState } from './lib/converge.ts'
 import { deployedStacks, stackServices } from './lib/deploy.ts'
 import { engineInfo } from './lib/docker.ts'
 import { createOutput, runScript, StepError, type Output } from './lib/output.ts'
-import { collectorResults, lastLogLines } from './lib/results.ts'
+import { lastLogLines, pushedTargets } from './lib/results.ts'
 
 export interface StatusResult {
   states: ServiceState[]
@@ -47,14 +47,19 @@ export async function status(out: Output): Promise<StatusResult> {
     }
   }
 
-  const health = present.includes('metrics') ? (await collectorResults('metrics_prometheus'))?.health : undefined
-  if (health?.length) {
+  const pushed = present.includes('metrics') ? await pushedTargets('metrics_pushgateway') : undefined
+  if (pushed?.length) {
     out.line()
-    out.line('collectors (last run, from the metrics Prometheus)')
-    for (const h of health) out.line(`  ${h.ok ? 'ok  ' : 'FAIL'} ${h.source.padEnd(10)} ${h.target.padEnd(30)} ${h.ok ? `${h.samples} samples` : 'last run failed; previous values kept'}`)
+    out.line('collectors (each target as the Pushgateway holds it)')
+    for (const t of pushed) {
+      const run = t.lastRunAt ? `last run ${ago(new Date(t.lastRunAt * 1000).toISOString())}` : 'no run recorded'
+      const success = t.lastSuccessAt ? `last success ${ago(new Date(t.lastSuccessAt * 1000).toISOString())}` : 'never succeeded'
+      const detail = t.lastRunOk ? `${run}, ${t.samples ?? 0} samples` : `${run} FAILED; ${success}${t.lastSuccessAt ? ' (its values stay)' : ''}`
+      out.line(`  ${t.lastRunOk ? 'ok  ' : 'FAIL'} ${t.source.padEnd(10)} ${t.target.padEnd(30)} ${detail}`)
+    }
   }
   const unhealthy = states.filter((s) => !s.ready)
-  const failedTargets = (health ?? []).filter((h) => !h.ok)
+  const failedTargets = (pushed ?? []).filter((t) => !t.lastRunOk)
   out.line()
   out.line(unhealthy.length || failedTargets.length ? `status: ${unhealthy.length} service${unhealthy.length === 1 ? '' : 's'} not ready or failed, ${failedTargets.length} collector target${failedTargets.length === 1 ? '' : 's'} failing` : `status: all ${states.length} services ready`)
   return { states, healthy: !unhealthy.length && !failedTargets.length }

@@ -123,6 +123,56 @@ export async function collectorResults(prometheusService: string): Promise<Resul
   return { health, headlines }
 }
 
+export interface PushedTarget {
+  source: string
+  target: string
+  /** From the health group: the last run, successful or not. */
+  lastRunOk?: boolean
+  lastRunAt?: number
+  samples?: number
+  /** From the data group: the last successful run, whose values Prometheus keeps serving. */
+  lastSuccessAt?: number
+}
+
+interface PushedGroupJson {
+  labels: Record<string, string>
+  [metric: string]: { metrics?: { value: string }[] } | Record<string, string>
+}
+
+/**
+ * Each collector target as the Pushgateway holds it now (fresher than Prometheus, which scrapes it once a minute),
+ * read with the wget of the Pushgateway's own image; undefined when it does not run on this node.
+ */
+export async function pushedTargets(pushgatewayService: string): Promise<PushedTarget[] | undefined> {
+  const container = await localContainer(pushgatewayService)
+  if (!container) return undefined
+  const text = await dockerMaybe(['exec', container, 'wget', '-qO-', 'http://localhost:9091/api/v1/metrics'])
+  if (text === undefined) return undefined
+  const groups = (JSON.parse(text) as { data: PushedGroupJson[] }).data
+  const value = (group: PushedGroupJson, metric: string) => {
+    const family = group[metric] as { metrics?: { value: string }[] } | undefined
+    const raw = family?.metrics?.[0]?.value
+    return raw === undefined ? undefined : Number(raw)
+  }
+  const targets = new Map<string, PushedTarget>()
+  for (const group of groups) {
+    const { job, target, group: kind } = group.labels
+    if (!job || !target) continue
+    const key = `${job} ${target}`
+    const entry = targets.get(key) ?? { source: job, target }
+    if (kind === 'health') {
+      const success = value(group, 'activity_collector_last_run_success')
+      entry.lastRunOk = success === undefined ? undefined : success === 1
+      entry.lastRunAt = value(group, 'activity_collector_last_run_timestamp_seconds')
+      entry.samples = value(group, 'activity_collector_samples')
+    } else if (kind === undefined) {
+      entry.lastSuccessAt = value(group, 'activity_collector_last_success_timestamp_seconds')
+    }
+    targets.set(key, entry)
+  }
+  return [...targets.values()].sort((a, b) => `${a.source} ${a.target}`.localeCompare(`${b.source} ${b.target}`))
+}
+
 /** Last lines a task printed (a failed job's reason); `docker service logs` takes a task ID as well as a service. */
 export async function lastLogLines(serviceOrTask: string, lines = 3): Promise<string[]> {
   // A task's stderr comes back on the CLI's stderr: read both, in order.

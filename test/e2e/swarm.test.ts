@@ -196,6 +196,8 @@ swarm('an API answering 500 fails the collector job visibly, and the last good v
   assert.is(status.code, 1, 'status exits non-zero while a job fails')
   for (const source of prepared!.sources) assert.match(status.output, new RegExp(`FAIL collectors_${source} .*exit 1`))
   assert.match(status.output, /answered 500/)
+  // Its collector table reads the Pushgateway: the failed run and the success whose values stay.
+  for (const target of ['prom', 'grafana/grafana']) assert.match(status.output, new RegExp(`FAIL dockerhub\\s+${target}\\s+last run .* FAILED; last success .* \\(its values stay\\)`))
 
   // The health group says the run failed; the data group keeps the last successful push.
   const health = await poll('the failed runs to reach the metrics Prometheus', async () => {
