@@ -1,7 +1,7 @@
 // The project's own images (collectors, gitops): their tag, their build from the real Dockerfiles, skipped when nothing changed.
 import { createHash, X509Certificate } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, relative } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import { $ } from 'zx'
 import { dockerStreaming, imageLabel } from './docker.ts'
@@ -25,7 +25,7 @@ function filesUnder(path: string): string[] {
 export function sourceHash(root: string): string {
   const hash = createHash('sha256')
   for (const input of buildInputs) {
-    for (const file of filesUnder(join(root, input))) hash.update(file.slice(root.length)).update('\0').update(readFileSync(file)).update('\0')
+    for (const file of filesUnder(join(root, input))) hash.update(relative(root, file)).update('\0').update(readFileSync(file)).update('\0')
   }
   return hash.digest('hex').slice(0, 12)
 }

@@ -5,7 +5,9 @@ import * as assert from 'uvu/assert'
 import { serviceStates } from '../../scripts/lib/converge.ts'
 import { docker, dockerMaybe } from '../../scripts/lib/docker.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
-import { absentServices, cleanUp, hostPorts, npmRun, platformServices, poll, prepare, query, volumeExists, type Prepared } from './platform.ts'
+import { activityTag, buildImage, imageName } from '../../scripts/lib/images.ts'
+import { absentServices, cleanUp, hostPorts, npmRun, platformServices, poll, prepare, query, root, volumeExists, type Prepared } from './platform.ts'
+import { nodeStandIn } from './standins.ts'
 import { failingApi } from './test-apis.ts'
 
 const swarm = suite('npm run up on a single-node swarm')
@@ -60,6 +62,22 @@ swarm('up deploys every stack that has stand-ins and every service converges', a
   const states = await serviceStates(services)
   const notReady = states.filter((s) => !s.ready).map((s) => `${s.name}: ${s.problem ?? 'not ready'}`)
   assert.equal(notReady, [], 'every deployed service runs (jobs: completed)')
+})
+
+swarm("the project's images build from their Dockerfiles and run the bundle as a non-root user", async () => {
+  const tag = await activityTag(root)
+  const progress: string[] = []
+  // up built the collectors image; the gitops image (its stack is left out here) goes through the same build.
+  await buildImage('gitops', { root, registry: '127.0.0.1:5000', tag, nodeImage: nodeStandIn.tag, env: { ...process.env, DOCKER_BUILDKIT: '0' }, progress: (line) => progress.push(line) })
+  for (const image of ['collectors', 'gitops'] as const) {
+    const name = imageName('127.0.0.1:5000', image, tag)
+    const user = await docker(['run', '--rm', '--entrypoint', 'id', name, '-u'])
+    assert.is(user.trim(), '1000', `${image} runs as the node user`)
+    const sources = await docker(['run', '--rm', '--entrypoint', 'node', name, '/app/dist/collectors/runtime/cli.js', 'sources'])
+    for (const source of prepared!.sources) assert.match(sources, new RegExp(`^${source}\\s`, 'm'), `${image} has the ${source} collector`)
+    const modules = await dockerMaybe(['run', '--rm', '--entrypoint', 'ls', name, '/app/node_modules'])
+    assert.is(modules, undefined, `${image} ships the bundle without node_modules`)
+  }
 })
 
 swarm('the collector jobs complete with exit code 0', async () => {
