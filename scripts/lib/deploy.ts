@@ -3,11 +3,9 @@ import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
+import { deployOrder } from '../../stacks/stacks.ts'
 import { docker, dockerMaybe, jsonLines } from './docker.ts'
 import { StepError } from './output.ts'
-
-/** Dependency order: shared services first (registry, Grafana), data before the things that feed it, the deployer last. */
-export const stackOrder = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'collectors', 'gitops'] as const
 
 /** The part of a Compose file the scripts read. */
 export interface ComposeService {
@@ -194,7 +192,7 @@ export async function removeStack(stack: string): Promise<void> {
 
 export async function deployedStacks(): Promise<string[]> {
   const stacks = jsonLines<{ Name: string }>(await docker(['stack', 'ls', '--format', '{{json .}}'])).map((s) => s.Name)
-  return stacks.filter((s) => (stackOrder as readonly string[]).includes(s))
+  return stacks.filter((s) => (deployOrder as readonly string[]).includes(s))
 }
 
 /** External networks and secrets the services of a stack need from outside it. */

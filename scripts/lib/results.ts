@@ -1,6 +1,6 @@
 // What `up` and `status` show of the running platform: its URLs (from Traefik's router rules) and the collectors' latest numbers.
 import { $ } from 'zx'
-import { docker, dockerMaybe } from './docker.ts'
+import { dockerMaybe } from './docker.ts'
 import type { ResolvedStack } from './deploy.ts'
 
 export interface Endpoint {
@@ -178,13 +178,4 @@ export async function lastLogLines(serviceOrTask: string, lines = 3): Promise<st
   // A task's stderr comes back on the CLI's stderr: read both, in order.
   const result = await $({ quiet: true, nothrow: true })`docker service logs --raw --no-task-ids --tail ${String(lines)} ${serviceOrTask} 2>&1`
   return result.exitCode === 0 ? [...new Set(result.stdout.split('\n').filter(Boolean))].slice(-lines) : []
-}
-
-export async function serviceExists(service: string): Promise<boolean> {
-  return (await dockerMaybe(['service', 'inspect', service])) !== undefined
-}
-
-export async function volumesOf(stack: string): Promise<string[]> {
-  const text = await docker(['volume', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`])
-  return text.split('\n').filter(Boolean)
 }

@@ -1,5 +1,5 @@
 // The swarm the platform runs on: a single-node swarm when none is active, the overlay networks and secrets the stacks share.
-import { docker, engineInfo, jsonLines, type EngineInfo } from './docker.ts'
+import { docker, jsonLines, type EngineInfo } from './docker.ts'
 import { StepError } from './output.ts'
 
 /** Label on what the scripts create outside the stacks (networks, secrets), so `down` removes only those. */
@@ -17,12 +17,6 @@ export async function ensureSwarm(info: EngineInfo, advertiseAddress: string): P
   // A single-node swarm needs no address others can reach: loopback avoids choosing between several interfaces.
   await docker(['swarm', 'init', '--advertise-addr', advertiseAddress])
   return `initialised a single-node swarm (advertise address ${advertiseAddress}; leave it with docker swarm leave --force)`
-}
-
-export async function currentEngine(): Promise<EngineInfo> {
-  const info = await engineInfo()
-  if (!info) throw new StepError('swarm', 'the Docker Engine stopped answering', 'check it with docker info')
-  return info
 }
 
 export async function networkNames(): Promise<Set<string>> {
