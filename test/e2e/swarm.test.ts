@@ -62,6 +62,13 @@ swarm('up deploys every stack that has stand-ins and every service converges', a
   const states = await serviceStates(services)
   const notReady = states.filter((s) => !s.ready).map((s) => `${s.name}: ${s.problem ?? 'not ready'}`)
   assert.equal(notReady, [], 'every deployed service runs (jobs: completed)')
+
+  // The token became a Swarm secret, mounted for the github collector, and was never printed.
+  const secret = await docker(['secret', 'inspect', '--format', '{{json .Spec.Labels}}', 'github_token'])
+  assert.equal(JSON.parse(secret), { 'activity.platform': 'true' })
+  assert.not.ok(run.output.includes(prepared!.env.GITHUB_TOKEN!), 'the token is not in the output')
+  const mounted = await docker(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}', 'collectors_github'])
+  assert.match(mounted, /"SecretName":"github_token"/)
 })
 
 swarm("the project's images build from their Dockerfiles and run the bundle as a non-root user", async () => {
