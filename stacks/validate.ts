@@ -576,7 +576,7 @@ class Validation {
         return tested.status === 0 ? [] : promtoolTestFailures(tested.stdout + tested.stderr).map((failure) => this.problem(tests, `promtool test rules: ${failure}`))
       })
     }
-    this.checked.push(`${configs.length} Prometheus configs, ${rules.length} rule files with their tests`)
+    this.checked.push(`${configs.length} Prometheus configs, ${rules.length} rule file${rules.length === 1 ? '' : 's'} with unit tests`)
   }
 
   nginx(file: string): void {
