@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 // `activity`: the platform's command line. Settings come from flags and the environment, never from activity.yml.
 import { parseArgs } from 'node:util'
-import { loadConfig } from './config.ts'
 import type { Target } from './define.ts'
 import { ConfigError, UsageError, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
@@ -62,6 +61,7 @@ async function collect(args: string[], env: NodeJS.ProcessEnv): Promise<number> 
     schedule = collector.schedule
   } else {
     const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+    const { loadConfig } = await import('./config.ts') // yaml is half the bundle: only load it for a config file
     const config = loadConfig(file, await loadCollectors(collectorsDir))
     const entry = config.sources.find((s) => s.name === source)
     if (!entry) throw new ConfigError(file, undefined, `sources.${source}`, 'is not configured', `add it under sources:, or pass --target`)
@@ -82,6 +82,7 @@ async function collect(args: string[], env: NodeJS.ProcessEnv): Promise<number> 
 async function check(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } })
   const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+  const { loadConfig } = await import('./config.ts')
   const config = loadConfig(file, await loadCollectors(collectorsDir))
   process.stdout.write(`${file}: ok (${config.sources.map((s) => `${s.name}: ${s.targets.length} targets`).join(', ')})\n`)
   return 0

@@ -115,7 +115,7 @@ function allowedKeys(schema: z.ZodTypeAny): string {
  */
 export function parseConfig(text: string, file: string, collectors: Map<string, AnyCollector>): ActivityConfig {
   const lines = new LineCounter()
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true })
   if (doc.errors.length) {
     const first = doc.errors[0]!
     const line = first.linePos?.[0]?.line
@@ -127,9 +127,13 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
 
   const top = topSchema.safeParse(raw)
   if (!top.success) {
-    const issue = top.error.issues[0]!
-    const fix = issue.code === 'unrecognized_keys' ? `allowed: ${Object.keys(topSchema.shape).join(', ')}` : issue.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
-    throw at.fromZod([], issue, fix)
+    const errors = top.error.issues.map((issue) => {
+      const fix = issue.code === 'unrecognized_keys' ? `allowed: ${Object.keys(topSchema.shape).join(', ')}` : issue.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
+      return { unknown: issue.code === 'unrecognized_keys', error: at.fromZod([], issue, fix) }
+    })
+    // A misspelt key usually explains the missing one, so it is named first.
+    errors.sort((a, b) => Number(b.unknown) - Number(a.unknown) || (a.error.line ?? 0) - (b.error.line ?? 0))
+    throw errors[0]!.error
   }
 
   const known = [...collectors.keys()].join(', ')

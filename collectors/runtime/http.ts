@@ -132,7 +132,7 @@ export function createHttp(options: HttpOptions): Http {
         const wait = asked ?? backoff
         if (wait > maxRateLimitWaitMs) return 0
         options.log.warn('retrying', { url: error.options.url?.toString(), status, attempt: attemptCount, waitMs: Math.round(wait) })
-        return wait
+        return Math.max(wait, 1) // got reads 0 as: do not retry
       },
     },
     hooks: {

@@ -55,8 +55,8 @@ export interface Started {
 }
 
 /** Starts a real program on a loopback port and waits until `readyPath` answers 200. */
-export async function startProgram(command: string, args: (port: number) => string[], readyPath: string, options: { cwd?: string } = {}): Promise<Started> {
-  const port = await freePort()
+export async function startProgram(command: string, args: (port: number) => string[], readyPath: string, options: { cwd?: string; port?: number } = {}): Promise<Started> {
+  const port = options.port ?? (await freePort())
   const child = spawn(command, args(port), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout!.on('data', (chunk) => (output += chunk))
