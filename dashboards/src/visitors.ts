@@ -1,18 +1,14 @@
 // Website visitors: the nginx access log as Logstash indexes it (GeoIP, user agent), from the Elasticsearch datasource.
 import { AdHocVariableBuilder, QueryVariableBuilder, RowBuilder, VariableRefresh, VariableSort } from '@grafana/grafana-foundation-sdk/dashboard'
 import {
-  AverageBuilder,
-  CountBuilder,
   DataqueryBuilder,
   DateHistogramBuilder,
   FilterBuilder,
   FiltersBuilder,
   GeoHashGridBuilder,
-  PercentilesBuilder,
-  SumBuilder,
   TermsBuilder,
   TermsOrder,
-  UniqueCountBuilder,
+  type MetricAggregation,
 } from '@grafana/grafana-foundation-sdk/elasticsearch'
 import { bars, dashboard, datasource, finish, geomap, pie, redFrom, stat, table, timeseries, type PanelSpec } from './common.ts'
 
@@ -20,20 +16,26 @@ import { bars, dashboard, datasource, finish, geomap, pie, redFrom, stat, table,
 const sites = 'host:$host'
 const timeField = '@timestamp'
 
-type Metric = CountBuilder | SumBuilder | AverageBuilder | PercentilesBuilder | UniqueCountBuilder
+/**
+ * A metric aggregation as Grafana's Elasticsearch query editor saves it. Written here rather than with the SDK's
+ * metric builders: those (11.6.0-cogv0.0.x) emit `"type": "unknown"`, their code generator lost the discriminator.
+ */
+interface Metric {
+  type: 'count' | 'avg' | 'sum' | 'cardinality' | 'percentiles'
+  field?: string
+  settings?: { percents?: string[] }
+}
 type Bucket = DateHistogramBuilder | TermsBuilder | FiltersBuilder | GeoHashGridBuilder
 
-function search(metrics: Metric[], buckets: Bucket[], query = sites, alias?: string): DataqueryBuilder {
-  metrics.forEach((metric, index) => metric.id(String(index + 1)))
+function search(metrics: Metric[], buckets: Bucket[], query = sites): DataqueryBuilder {
+  const aggregations = metrics.map((metric, index) => ({ build: (): MetricAggregation => ({ ...metric, id: String(index + 1) }) }))
   buckets.forEach((bucket, index) => bucket.id(String(metrics.length + index + 1)))
-  const built = new DataqueryBuilder().datasource(datasource.elasticsearch).query(query).timeField(timeField).metrics(metrics).bucketAggs(buckets)
-  if (alias) built.alias(alias)
-  return built
+  return new DataqueryBuilder().datasource(datasource.elasticsearch).query(query).timeField(timeField).metrics(aggregations).bucketAggs(buckets)
 }
 
 const overTime = () => new DateHistogramBuilder().field(timeField).settings({ interval: 'auto', min_doc_count: '0', trimEdges: '0' })
 const top = (field: string, size: number) => new TermsBuilder().field(field).settings({ size: String(size), order: TermsOrder.Desc, orderBy: '_count', min_doc_count: '1' })
-const count = () => new CountBuilder()
+const count = (): Metric => ({ type: 'count' })
 
 const statusClasses = [
   ['2xx', 'status:[200 TO 299]'],
@@ -82,9 +84,9 @@ export function visitors() {
     stat({ ...es, title: 'Server errors', description: 'Responses with a 5xx status in the selected range.', unit: 'short', reduce: 'sum', steps: redFrom(1), targets: [search([count()], [overTime()], `${sites} AND status:[500 TO 599]`)] }),
   )
   board.withPanel(
-    stat({ ...es, title: 'Daily visitors', description: 'Distinct client addresses per day (cardinality of `client_ip`), averaged over the days of the range.', unit: 'short', reduce: 'mean', targets: [search([new UniqueCountBuilder().field('client_ip')], [new DateHistogramBuilder().field(timeField).settings({ interval: '1d', min_doc_count: '0' })])] }),
+    stat({ ...es, title: 'Daily visitors', description: 'Distinct client addresses per day (cardinality of `client_ip`), averaged over the days of the range.', unit: 'short', reduce: 'mean', targets: [search([{ type: 'cardinality', field: 'client_ip' }], [new DateHistogramBuilder().field(timeField).settings({ interval: '1d', min_doc_count: '0' })])] }),
   )
-  board.withPanel(stat({ ...es, title: 'Data sent', description: 'Response bytes sent in the selected range (sum of `bytes`).', unit: 'bytes', reduce: 'sum', targets: [search([new SumBuilder().field('bytes')], [overTime()])] }))
+  board.withPanel(stat({ ...es, title: 'Data sent', description: 'Response bytes sent in the selected range (sum of `bytes`).', unit: 'bytes', reduce: 'sum', targets: [search([{ type: 'sum', field: 'bytes' }], [overTime()])] }))
   board.withPanel(
     timeseries({ ...es, title: 'Requests by status', description: 'Requests over time, stacked by status class (2xx ok, 3xx redirects, 4xx client errors, 5xx server errors).', unit: 'short', bars: true, stacking: 'normal', targets: [search([count()], [byStatusClass(), overTime()])] }),
   )
@@ -104,7 +106,7 @@ export function visitors() {
       title: 'Response time',
       description: 'Median and 95th percentile of the time nginx took to answer (`request_time`, seconds).',
       unit: 's',
-      targets: [search([new PercentilesBuilder().field('request_time').settings({ percents: ['50', '95'] })], [overTime()])],
+      targets: [search([{ type: 'percentiles', field: 'request_time', settings: { percents: ['50', '95'] } }], [overTime()])],
     }),
   )
   board.withPanel(bars({ ...es, title: 'Status codes', description: 'Requests per status code in the selected range (terms on `status`).', unit: 'short', rows: true, targets: [search([count()], [top('status', 20)])] }))
@@ -127,7 +129,7 @@ export function visitors() {
       keep: ['path'],
       columns: [{ title: 'Requests', unit: 'short' }, { title: 'Mean response time', unit: 's' }, { title: 'Bytes sent', unit: 'bytes' }],
       valueColumns: ['Count', 'Average request_time', 'Sum bytes'],
-      targets: [search([count(), new AverageBuilder().field('request_time'), new SumBuilder().field('bytes')], [top('path', 20)])],
+      targets: [search([count(), { type: 'avg', field: 'request_time' }, { type: 'sum', field: 'bytes' }], [top('path', 20)])],
     }),
   )
   board.withPanel(topList('Top referrers', 'referrer', 'referrers (pages that linked to the site; direct visits excluded)', { w: 12, h: 10, targets: [search([count()], [top('referrer', 10)], `${sites} AND NOT referrer:"-"`)] }))
