@@ -130,7 +130,7 @@ export function panelQueries(file: DashboardFile): QueryRef[] {
       ((panel.targets ?? []) as unknown as RawTarget[]).map((target) => {
         const own = target.datasource && panel.datasource?.uid === '-- Mixed --' ? target.datasource : panel.datasource
         return {
-          where: `${file.file} "${panel.title}" ${target.refId ?? '?'}`,
+          where: `${file.file} #${panel.id} "${panel.title}" ${target.refId ?? '?'}`,
           panelType: panel.type,
           datasource: resolveDatasource(dashboard, own),
           expr: target.expr,
