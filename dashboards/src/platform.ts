@@ -1,10 +1,12 @@
-// Platform: nodes, containers, Swarm services and job runs, both Prometheus servers, the Pushgateway, Traefik and firing alerts.
-import { MappingType, RowBuilder, type DataSourceRef, type ValueMapping } from '@grafana/grafana-foundation-sdk/dashboard'
-import { bars, dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, mixed, okFailed, prom, stat, states, table, timeseries, type PromQuery } from './common.ts'
+// Platform: nodes, containers, Swarm services and job runs, both Prometheus servers, the Pushgateway, Traefik and alerts, from the monitoring Prometheus.
+import { MappingType, RowBuilder, type ValueMapping } from '@grafana/grafana-foundation-sdk/dashboard'
+import { bars, dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, mixed, okFailed, prom, stat, states, table, timeseries } from './common.ts'
 
 /** Node-exporter series of the selected nodes, labelled with the node's host name (node_uname_info). */
 const onNode = (expr: string) => `(${expr}) * on (instance) group_left (nodename) node_uname_info{instance=~"$instance"}`
 const node = '{instance=~"$instance"}'
+/** Real filesystems only, as the DiskFilling alert counts them (stacks/monitoring/rules.yml). */
+const disk = '{instance=~"$instance", fstype!~"tmpfs|ramfs|squashfs|overlay|nsfs"}'
 const physical = 'device!~"lo|veth.*|docker.*|br-.*|virbr.*"'
 
 /** cAdvisor keeps the Docker labels of each container; Swarm sets these on every task's container. */
@@ -14,15 +16,6 @@ const inSwarm = `{${service}!=""}`
 
 const upDown: ValueMapping[] = [{ type: MappingType.ValueToText, options: { '0': { text: 'down', color: 'red', index: 0 }, '1': { text: 'up', color: 'green', index: 1 } } }]
 const never: ValueMapping[] = [{ type: MappingType.ValueToText, options: { '0': { text: 'never', color: 'green', index: 0 } } }]
-
-/** The same query on both Prometheus servers, for a mixed panel: the metrics one (collectors) and the monitoring one (platform). */
-function onBoth(expr: string, legend: string, options: Omit<PromQuery, 'expr' | 'legend' | 'source'> = {}) {
-  const servers: [string, DataSourceRef][] = [
-    ['metrics', datasource.prometheus],
-    ['monitoring', datasource.monitoring],
-  ]
-  return servers.map(([name, source]) => prom(expr, { ...options, source, legend: `${name}: ${legend}` }))
-}
 
 export function platform() {
   const board = dashboard({
@@ -62,7 +55,7 @@ export function platform() {
         [0.8, 'orange'],
         [0.9, 'red'],
       ],
-      targets: [prom(`max(1 - node_filesystem_avail_bytes${node} / node_filesystem_size_bytes${node})`, { instant: true, legend: 'disk' })],
+      targets: [prom(`max(1 - node_filesystem_avail_bytes${disk} / node_filesystem_size_bytes${disk})`, { instant: true, legend: 'disk' })],
     }),
   )
   board.withPanel(
@@ -114,11 +107,11 @@ export function platform() {
   board.withPanel(
     timeseries({
       title: 'Disk use',
-      description: 'Use of each filesystem of each node (node-exporter already leaves out pseudo filesystems such as proc, overlay and tmpfs mounts it excludes).',
+      description: 'Use of each real filesystem of each node (tmpfs, overlay and other pseudo filesystems left out).',
       unit: 'percentunit',
       min: 0,
       max: 1,
-      targets: [prom(onNode(`1 - node_filesystem_avail_bytes${node} / node_filesystem_size_bytes${node}`), { legend: '{{nodename}} {{mountpoint}}' })],
+      targets: [prom(onNode(`1 - node_filesystem_avail_bytes${disk} / node_filesystem_size_bytes${disk}`), { legend: '{{nodename}} {{mountpoint}}' })],
     }),
   )
   board.withPanel(
@@ -198,104 +191,93 @@ export function platform() {
   board.withPanel(
     states({
       title: 'Scrape targets',
-      description: 'Whether each scrape target of each Prometheus answered its last scrape (up): the metrics Prometheus (Pushgateway, itself) and the monitoring one (node-exporter, cAdvisor, Traefik, ...).',
+      description:
+        'Whether each scrape target answered its last scrape (up), as each Prometheus sees it: the monitoring Prometheus scrapes the platform (both Prometheus servers, node-exporter, cAdvisor, Traefik, the Pushgateway, gitops, ...); the metrics Prometheus scrapes only the Pushgateway, the collected data.',
       source: mixed,
       mappings: upDown,
       steps: greenFrom(1),
       h: 9,
-      targets: onBoth('up', '{{job}} {{instance}}'),
+      targets: [prom('up', { source: datasource.monitoring, legend: 'monitoring: {{job}} {{instance}}' }), prom('up', { source: datasource.prometheus, legend: 'metrics: {{job}} {{instance}}' })],
     }),
   )
-  board.withPanel(timeseries({ title: 'Series in memory', description: 'Active series in the head block of each Prometheus (prometheus_tsdb_head_series).', source: mixed, unit: 'short', w: 8, targets: onBoth('prometheus_tsdb_head_series', '{{instance}}') }))
+  const prometheus = 'job=~"prometheus|metrics-prometheus"'
+  board.withPanel(
+    timeseries({ title: 'Series in memory', description: 'Active series in the head block of each Prometheus (prometheus_tsdb_head_series), as the monitoring Prometheus scrapes them.', unit: 'short', w: 8, targets: [prom(`prometheus_tsdb_head_series{${prometheus}}`, { legend: '{{job}}' })] }),
+  )
   board.withPanel(
     timeseries({
       title: 'Samples ingested',
       description: 'Samples appended per second by each Prometheus (prometheus_tsdb_head_samples_appended_total).',
-      source: mixed,
       unit: 'short',
       w: 8,
-      targets: onBoth('rate(prometheus_tsdb_head_samples_appended_total[$__rate_interval])', '{{instance}}'),
+      targets: [prom(`rate(prometheus_tsdb_head_samples_appended_total{${prometheus}}[$__rate_interval])`, { legend: '{{job}}' })],
     }),
   )
   board.withPanel(
-    timeseries({ title: 'Scrape duration', description: 'How long each scrape took (scrape_duration_seconds), per job.', source: mixed, unit: 's', w: 8, targets: onBoth('max by (job) (scrape_duration_seconds)', '{{job}}') }),
+    timeseries({ title: 'Storage', description: 'Bytes of the persisted blocks of each Prometheus (prometheus_tsdb_storage_blocks_bytes): the history the backups keep.', unit: 'bytes', w: 8, targets: [prom(`prometheus_tsdb_storage_blocks_bytes{${prometheus}}`, { legend: '{{job}}' })] }),
   )
   board.withPanel(
     stat({
       title: 'Configuration loaded',
       description: 'Whether the last configuration reload of each Prometheus succeeded (prometheus_config_last_reload_successful).',
-      source: mixed,
       mappings: okFailed,
       steps: greenFrom(1),
       w: 6,
-      targets: onBoth('min(prometheus_config_last_reload_successful)', 'config', { instant: true }),
+      h: 8,
+      targets: [prom(`min by (job) (prometheus_config_last_reload_successful{${prometheus}})`, { instant: true, legend: '{{job}}' })],
     }),
   )
   board.withPanel(
     timeseries({
       title: 'Rule evaluation failures',
-      description: 'Recording and alerting rules that failed to evaluate, per second (prometheus_rule_evaluation_failures_total); anything above zero is a broken rule.',
-      source: mixed,
+      description: 'Alert rules that failed to evaluate, per second (prometheus_rule_evaluation_failures_total of the monitoring Prometheus, which holds the rules); anything above zero is a broken rule.',
       unit: 'short',
-      w: 6,
-      targets: onBoth('sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total[$__rate_interval]))', '{{rule_group}}'),
+      w: 9,
+      targets: [prom('sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total{job="prometheus"}[$__rate_interval]))', { legend: '{{rule_group}}' })],
     }),
   )
   board.withPanel(
-    timeseries({
-      title: 'Storage',
-      description: 'Bytes of the persisted blocks of each Prometheus (prometheus_tsdb_storage_blocks_bytes): the history the backups keep.',
-      source: mixed,
-      unit: 'bytes',
-      w: 6,
-      targets: onBoth('prometheus_tsdb_storage_blocks_bytes', '{{instance}}'),
-    }),
+    timeseries({ title: 'Scrape duration', description: 'How long the scrapes of each job took (scrape_duration_seconds).', unit: 's', w: 9, targets: [prom('max by (job) (scrape_duration_seconds)', { legend: '{{job}}' })] }),
   )
-  const metrics = { source: datasource.prometheus }
   board.withPanel(
     stat({
-      ...metrics,
       title: 'Pushgateway',
-      description: 'Whether the metrics Prometheus reaches the Pushgateway (up joined with pushgateway_build_info), and its version.',
+      description: 'Whether the Pushgateway answers its scrapes (up joined with pushgateway_build_info), and its version.',
       mappings: upDown,
       steps: greenFrom(1),
-      w: 6,
-      targets: [prom('max by (version) (up * on (job, instance) group_left (version) pushgateway_build_info)', { ...metrics, instant: true, legend: 'version {{version}}' })],
+      w: 4,
+      h: 8,
+      targets: [prom('max by (version) (up * on (job, instance) group_left (version) pushgateway_build_info)', { instant: true, legend: 'version {{version}}' })],
     }),
   )
   board.withPanel(
     table({
-      ...metrics,
       title: 'Pushgateway groups',
       description: 'Every group in the Pushgateway (one per collector target, and its health group): when it was last pushed (push_time_seconds) and when a push to it last failed (push_failure_time_seconds, "never" if none).',
-      w: 12,
+      w: 10,
+      h: 8,
       keep: ['job', 'target', 'group'],
       columns: [{ title: 'Last push', unit: 'dateTimeFromNow' }, { title: 'Last failed push', unit: 'dateTimeFromNow', mappings: never }],
       sortBy: 'Last push',
-      targets: [
-        prom('max by (job, target, group) (push_time_seconds) * 1000', { ...metrics, instant: true, table: true }),
-        prom('max by (job, target, group) (push_failure_time_seconds) * 1000', { ...metrics, instant: true, table: true }),
-      ],
+      targets: [prom('max by (job, target, group) (push_time_seconds) * 1000', { instant: true, table: true }), prom('max by (job, target, group) (push_failure_time_seconds) * 1000', { instant: true, table: true })],
     }),
   )
   board.withPanel(
     timeseries({
-      ...metrics,
       title: 'Pushgateway requests',
       description: 'Requests per second the Pushgateway answered, by handler and status code (pushgateway_http_requests_total): pushes are handler "push".',
       unit: 'reqps',
-      w: 12,
-      targets: [prom('sum by (handler, code) (rate(pushgateway_http_requests_total[$__rate_interval]))', { ...metrics, legend: '{{handler}} {{code}}' })],
+      w: 5,
+      targets: [prom('sum by (handler, code) (rate(pushgateway_http_requests_total[$__rate_interval]))', { legend: '{{handler}} {{code}}' })],
     }),
   )
   board.withPanel(
     timeseries({
-      ...metrics,
       title: 'Pushgateway memory',
       description: 'Resident memory of the Pushgateway process (process_resident_memory_bytes of the scrape job that has pushgateway_build_info).',
       unit: 'bytes',
-      w: 12,
-      targets: [prom('process_resident_memory_bytes * on (job, instance) group_left () pushgateway_build_info', { ...metrics, legend: '{{instance}}' })],
+      w: 5,
+      targets: [prom('process_resident_memory_bytes * on (job, instance) group_left () pushgateway_build_info', { legend: '{{instance}}' })],
     }),
   )
 
@@ -331,24 +313,23 @@ export function platform() {
   board.withRow(new RowBuilder('Alerts'))
   board.withPanel(
     table({
-      title: 'Firing alerts',
-      description: 'Alerts firing now on either Prometheus (ALERTS{alertstate="firing"}), with how many series fire each. Alertmanager routes them.',
-      source: mixed,
+      title: 'Alerts',
+      description: 'Alerts of the monitoring Prometheus (stacks/monitoring/rules.yml) that fire now, or are pending (their condition holds, not yet for long enough), with how many series each (ALERTS). Alertmanager routes the firing ones.',
       w: 12,
-      keep: ['alertname', 'severity'],
-      columns: [{ title: 'Firing (metrics Prometheus)', unit: 'short' }, { title: 'Firing (monitoring Prometheus)', unit: 'short' }],
-      targets: onBoth('sum by (alertname, severity) (ALERTS{alertstate="firing"})', '{{alertname}}', { instant: true, table: true }),
+      keep: ['alertname', 'alertstate', 'severity'],
+      columns: [{ title: 'Series', unit: 'short' }],
+      sortBy: 'Series',
+      targets: [prom('sum by (alertname, alertstate, severity) (ALERTS)', { instant: true, table: true })],
     }),
   )
   board.withPanel(
     timeseries({
-      title: 'Firing alerts over time',
-      description: 'Series firing per alert over time (ALERTS{alertstate="firing"}).',
-      source: mixed,
+      title: 'Alerts over time',
+      description: 'Series per alert and state over time (ALERTS): pending first, firing once the rule held for its `for` duration.',
       unit: 'short',
       w: 12,
       bars: true,
-      targets: onBoth('count by (alertname) (ALERTS{alertstate="firing"})', '{{alertname}}'),
+      targets: [prom('count by (alertname, alertstate) (ALERTS)', { legend: '{{alertname}} {{alertstate}}' })],
     }),
   )
   return finish(board)

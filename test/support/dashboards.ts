@@ -45,6 +45,7 @@ export interface Datasource {
   name: string
   type: string
   uid: string
+  url: string
   timeInterval?: string
 }
 
@@ -56,8 +57,8 @@ export function provisionedDatasources(file = datasourcesFile): Datasource[] {
   } catch {
     throw new Error(`${relative(root, file)} cannot be read: the admin stack's Grafana provisioning must exist (merge the stacks branch)`)
   }
-  const parsed = parseYaml(text) as { datasources?: { name: string; type: string; uid?: string; jsonData?: { timeInterval?: string } }[] }
-  return (parsed.datasources ?? []).map((d) => ({ name: d.name, type: d.type, uid: d.uid ?? '', timeInterval: d.jsonData?.timeInterval }))
+  const parsed = parseYaml(text) as { datasources?: { name: string; type: string; uid?: string; url?: string; jsonData?: { timeInterval?: string } }[] }
+  return (parsed.datasources ?? []).map((d) => ({ name: d.name, type: d.type, uid: d.uid ?? '', url: d.url ?? '', timeInterval: d.jsonData?.timeInterval }))
 }
 
 /** Variables in a text: $name, ${name}, ${name:format}, [[name]]. */
