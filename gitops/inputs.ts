@@ -1,0 +1,94 @@
+// What each stack and image is made from, and a fingerprint of those inputs at a commit: a stack is deployed when its fingerprint changes.
+import { createHash } from 'node:crypto'
+import type { SimpleGit } from 'simple-git'
+import { parse } from 'yaml'
+
+export const stacks = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'collectors', 'gitops'] as const
+export type Stack = (typeof stacks)[number]
+/** Dependency order: networks and Grafana first, then what feeds it, then what uses them, gitops (which restarts us) last. */
+export const deployOrder: readonly Stack[] = stacks
+
+export const images = ['collectors', 'gitops'] as const
+export type Image = (typeof images)[number]
+
+interface Inputs {
+  /** Files (path prefixes or exact paths) whose content the stack or image is made of. */
+  files: (path: string) => boolean
+  /** Sections of activity.yml that shape it. */
+  settings: string[]
+  /** Project images it runs. */
+  images: Image[]
+}
+
+const stackFiles = (stack: string) => (path: string) =>
+  path === `stacks/${stack}.yml` || (path.startsWith(`stacks/${stack}.`) && path.endsWith('.yml')) || path.startsWith(`stacks/${stack}/`)
+
+const bundle = (path: string) => path === 'package.json' || path === 'package-lock.json' || path === 'tsconfig.json'
+
+export const imageInputs: Record<Image, (path: string) => boolean> = {
+  collectors: (path) => bundle(path) || (path.startsWith('collectors/') && !path.endsWith('.md')),
+  gitops: (path) => bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || (path.startsWith('stacks/') && path.endsWith('.ts')),
+}
+
+export const stackInputs: Record<Stack, Inputs> = {
+  admin: { files: (p) => stackFiles('admin')(p) || (p.startsWith('dashboards/') && p.endsWith('.json')), settings: ['platform'], images: [] },
+  metrics: { files: stackFiles('metrics'), settings: ['platform', 'metrics'], images: [] },
+  logs: { files: stackFiles('logs'), settings: ['platform', 'logs'], images: [] },
+  monitoring: { files: stackFiles('monitoring'), settings: ['platform'], images: [] },
+  app: { files: stackFiles('app'), settings: ['platform'], images: [] },
+  collectors: { files: (p) => p === 'stacks/collectors.yml' || p.startsWith('stacks/collectors/'), settings: ['platform', 'sources', 'backup'], images: ['collectors'] },
+  gitops: { files: stackFiles('gitops'), settings: ['platform'], images: ['gitops'] },
+}
+
+/** Every file of a commit with its blob id: git's own content hash, so nothing is read or checked out. */
+export async function treeOf(git: SimpleGit, commit: string): Promise<Map<string, string>> {
+  const out = await git.raw(['ls-tree', '-r', '--full-tree', commit])
+  const tree = new Map<string, string>()
+  for (const line of out.split('\n')) {
+    const match = /^\d+ blob ([0-9a-f]+)\t(.+)$/.exec(line)
+    if (match) tree.set(match[2]!, match[1]!)
+  }
+  return tree
+}
+
+function digest(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 16)
+}
+
+export interface Fingerprints {
+  stacks: Record<Stack, string>
+  images: Record<Image, string>
+}
+
+/** Fingerprints of every stack and image at a commit. activity.yml counts section by section, so a change to sources does not redeploy Grafana. */
+export async function fingerprints(git: SimpleGit, commit: string): Promise<Fingerprints> {
+  const tree = await treeOf(git, commit)
+  let settings: Record<string, unknown> = {}
+  if (tree.has('activity.yml')) {
+    try {
+      settings = (parse(await git.show([`${commit}:activity.yml`])) as Record<string, unknown> | null) ?? {}
+    } catch {
+      // An unparseable activity.yml is caught by validation; here it just counts as changed everywhere.
+      settings = { unparseable: tree.get('activity.yml') }
+    }
+  }
+  const filesOf = (match: (path: string) => boolean) => [...tree].filter(([path]) => match(path)).map(([path, blob]) => `${path} ${blob}`).sort()
+  const imageDigests = Object.fromEntries(images.map((image) => [image, digest(filesOf(imageInputs[image]))])) as Record<Image, string>
+  const stackDigests = Object.fromEntries(
+    stacks.map((stack) => {
+      const inputs = stackInputs[stack]
+      const parts = [
+        ...filesOf(inputs.files),
+        ...inputs.settings.map((section) => `activity.yml#${section} ${JSON.stringify(settings[section] ?? settings.unparseable ?? null)}`),
+        ...inputs.images.map((image) => `image ${image} ${imageDigests[image]}`),
+      ]
+      return [stack, digest(parts)]
+    }),
+  ) as Record<Stack, string>
+  return { stacks: stackDigests, images: imageDigests }
+}
+
+/** Stacks whose fingerprint differs from what is deployed (a stack never deployed counts as changed), in deploy order. */
+export function changedStacks(current: Record<Stack, string>, deployed: Partial<Record<Stack, string>>): Stack[] {
+  return deployOrder.filter((stack) => current[stack] !== deployed[stack])
+}
