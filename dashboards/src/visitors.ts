@@ -132,7 +132,7 @@ export function visitors() {
       targets: [search([count(), { type: 'avg', field: 'request_time' }, { type: 'sum', field: 'bytes' }], [top('path', 20)])],
     }),
   )
-  board.withPanel(topList('Top referrers', 'referrer', 'referrers (pages that linked to the site; direct visits excluded)', { w: 12, h: 10, targets: [search([count()], [top('referrer', 10)], `${sites} AND NOT referrer:"-"`)] }))
+  board.withPanel(topList('Top referrers', 'referrer', 'referrers (pages that linked to the site; direct visits, which send none, left out)', { w: 12, h: 10, targets: [search([count()], [top('referrer', 10)], `${sites} AND referrer:?*`)] }))
   board.withPanel(shares('Methods', 'method', 'HTTP method'))
   board.withPanel(topList('Sites', 'host', 'host names asked for'))
   board.withPanel(topList('Top clients', 'client_ip', 'client addresses (crawlers and heavy users stand out)'))
