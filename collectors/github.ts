@@ -203,7 +203,7 @@ function explain(error: unknown, target: string, api: Api, hint: string): Error 
       return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
     }
     const missing = errors.find((e) => e.type === 'NOT_FOUND')
-    if (missing) return new GitHubError(target, `GitHub: ${missing.message}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
+    if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
     return new ResponseError(api.graphqlUrl, `GraphQL errors: ${errors.map((e) => `${e.type ? `${e.type} ` : ''}${e.message}`).join('; ')}`)
   }
   return error instanceof Error ? error : new Error(String(error))
@@ -223,14 +223,14 @@ async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: 
     request: { fetch: ctx.http.fetch },
   })
   const spent: Spent = { points: 0 }
-  const ask = async <T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
+  const ask = async <T extends { rateLimit: z.infer<typeof rateLimitSchema> }>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
     let data: unknown
     try {
       data = await client(document, variables)
     } catch (error) {
       throw explain(error, target.id, api, hint)
     }
-    const answer = parse(schema, data, api.graphqlUrl) as T & { rateLimit: z.infer<typeof rateLimitSchema> }
+    const answer = parse(schema, data, api.graphqlUrl)
     if (answer.rateLimit) {
       spent.points += answer.rateLimit.cost
       spent.remaining = answer.rateLimit.remaining

@@ -6,9 +6,7 @@ import { buildClientSchema, parse, validate } from 'graphql'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import github from '../../collectors/github.ts'
-import type { AnyCollector } from '../../collectors/runtime/define.ts'
-import { createLogger } from '../../collectors/runtime/log.ts'
-import { runTarget, type TargetResult } from '../../collectors/runtime/run.ts'
+import { collectOnce, valueOf, type CollectOnce, type Sample } from '../support/collect.ts'
 import {
   asset,
   badGateway,
@@ -28,51 +26,22 @@ import {
 } from '../support/github-api.ts'
 import { tempDir } from '../support/servers.ts'
 
-interface Sample {
-  name: string
-  labels: Record<string, string>
-  value: number
-}
-
-/** Samples of Prometheus exposition text (what --stdout prints). */
-function samplesOf(text: string): Sample[] {
-  const samples: Sample[] = []
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
-    if (!match) throw new Error(`not an exposition line: ${line}`)
-    const labels: Record<string, string> = {}
-    for (const pair of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[pair[1]!] = pair[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) })
-  }
-  return samples
-}
-
 interface Run {
-  result: TargetResult
-  /** Data samples (empty when nothing was recorded/pushed). */
+  result: CollectOnce['result']
+  /** The github_* samples (none when the run failed: nothing is pushed then). */
   data: Sample[]
-  health: Sample[]
-  logs: { level: string; msg: string; [field: string]: unknown }[]
+  /** Everything printed: data, success time and health. */
+  samples: Sample[]
+  logs: { level?: unknown; msg?: unknown; [field: string]: unknown }[]
   value(name: string, labels?: Record<string, string>): number | undefined
 }
 
 const fast = { timeoutMs: 2000, retries: 2, retryBaseMs: 10 }
 
 async function collect(fake: FakeGitHub, target: string, options: { env?: Record<string, string>; releases?: number; http?: typeof fast } = {}): Promise<Run> {
-  const printed: string[] = []
-  const logs: Run['logs'] = []
-  const result = await runTarget(
-    { collector: github as unknown as AnyCollector, targets: [], options: github.options!.parse({ releases: options.releases }), schedule: github.schedule, print: (text) => printed.push(text) },
-    github.targets.parse(target),
-    { env: { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_test', ...options.env }, log: createLogger({ level: 'debug', write: (line) => logs.push(JSON.parse(line)) }), http: options.http ?? fast },
-  )
-  const dataText = printed.find((text) => text.startsWith('# github target='))
-  const data = dataText ? samplesOf(dataText).filter((s) => s.name !== 'activity_collector_last_success_timestamp_seconds') : []
-  const health = samplesOf(printed.filter((text) => text !== dataText).join('\n'))
-  const value = (name: string, labels: Record<string, string> = {}) =>
-    data.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v) && Object.keys(s.labels).length >= Object.keys(labels).length)?.value
-  return { result, data, health, logs, value }
+  const run = await collectOnce(github, target, { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_test', ...options.env }, { http: options.http ?? fast, collectorOptions: github.options!.parse({ releases: options.releases }) })
+  const data = run.samples.filter((s) => s.name.startsWith('github_'))
+  return { result: run.result, data, samples: run.samples, logs: run.logs, value: (name, labels = {}) => valueOf(data, name, labels) }
 }
 
 /** What the collector should record for a repository, computed from the fake's data by GitHub's rules. */
@@ -108,7 +77,7 @@ function assertRepository(run: Run, login: string, repo: RepositoryData, release
   assert.is(info?.value, 1)
 }
 
-const health = (run: Run, name: string) => run.health.find((s) => s.name === `activity_collector_${name}`)?.value
+const health = (run: Run, name: string) => valueOf(run.samples, `activity_collector_${name}`)
 
 let fake: FakeGitHub | undefined
 async function serve(data: GitHubData): Promise<FakeGitHub> {
@@ -300,7 +269,7 @@ test('without a token, the REST listing gives what it can and one log line names
   assert.is(run.value('github_owner_stars', { owner: 'acme' }), org.repositories.reduce((sum, r) => sum + r.stargazerCount, 0))
   const warnings = run.logs.filter((l) => l.level === 'warn')
   assert.is(warnings.length, 1)
-  assert.match(warnings[0]!.msg, /GITHUB_TOKEN or GITHUB_TOKEN_FILE/)
+  assert.match(String(warnings[0]!.msg), /GITHUB_TOKEN or GITHUB_TOKEN_FILE/)
   assert.ok((warnings[0]!.missing as string[]).includes('github_repository_open_issues'))
   assert.is(health(run, 'rate_limit_remaining'), 60 - 3, 'GitHub’s anonymous REST limit, from its headers')
 })
@@ -320,7 +289,7 @@ test('an owner or repository GitHub does not know fails with a one-line error na
   const unknownOwner = await collect(api, 'nobody')
   assert.is(unknownOwner.result.error, "nobody: GitHub has no user or organization 'nobody'; check the name in activity.yml")
   const unknownRepository = await collect(api, 'acme/nothing')
-  assert.is(unknownRepository.result.error, "acme/nothing: GitHub: Could not resolve to a Repository with the name 'acme/nothing'.; check the name in activity.yml (a renamed owner or repository needs its new name)")
+  assert.is(unknownRepository.result.error, "acme/nothing: GitHub: Could not resolve to a Repository with the name 'acme/nothing'; check the name in activity.yml (a renamed owner or repository needs its new name)")
   const tokenless = await collect(api, 'nobody', { env: { GITHUB_TOKEN: '' } })
   assert.match(tokenless.result.error!, /^nobody: GitHub has no such user or organization \(404 at .*\/users\/nobody\/repos\?per_page=100&page=1\); check the name in activity.yml$/)
   for (const run of [unknownOwner, unknownRepository, tokenless]) assert.equal(run.data, [])
