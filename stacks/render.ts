@@ -32,7 +32,7 @@ export const sourceSecrets: Record<string, { secret: string; env: string }[]> = 
  * `activity collect <source>` once per deploy or scheduler run, never more services than sources.
  * The schedule is the service label activity.schedule, which the gitops scheduler reads.
  */
-export function renderCollectors(config: ActivityConfig): string {
+export function renderCollectors(config: ActivityConfig, options: { endpointMode?: 'vip' | 'dnsrr' } = {}): string {
   const activityFile = resolve(config.file)
   const hash = contentHash(activityFile)
   const services: Record<string, unknown> = {}
@@ -65,6 +65,8 @@ export function renderCollectors(config: ActivityConfig): string {
           'activity.schedule': source.schedule,
         },
         resources: { limits: { memory: '256M' } },
+        // dnsrr for the Swarm e2e on machines without IPVS (test/e2e/overlay/README.md).
+        ...(options.endpointMode ? { endpoint_mode: options.endpointMode } : {}),
       },
     }
   }

@@ -294,6 +294,8 @@ export interface RenderOptions extends StackOptions {
   overlays?: readonly string[]
   /** Where a rendered file is written; default a new temporary folder, removed by cleanup(). */
   outDir?: string
+  /** Endpoint mode of the rendered collectors' services; 'dnsrr' where there is no IPVS (the Swarm e2e). */
+  endpointMode?: 'vip' | 'dnsrr'
 }
 
 export interface DeployPlan {
@@ -329,7 +331,7 @@ export function renderStack(stack: StackName, options: RenderOptions = {}): Depl
   if (!options.config) throw new Error('the collectors stack is rendered from activity.yml: pass its parsed config')
   const made = options.outDir ? undefined : mkdtempSync(join(tmpdir(), 'activity-collectors-'))
   const file = join(options.outDir ?? made!, 'collectors.yml')
-  writeFileSync(file, renderCollectors(options.config))
+  writeFileSync(file, renderCollectors(options.config, { endpointMode: options.endpointMode }))
   return {
     stack,
     files: [file, ...overlays],
@@ -373,7 +375,7 @@ export function dockerWithStackConfig(env: NodeJS.ProcessEnv = process.env): Doc
   for (const path of candidates) {
     const help = spawnSync(path, ['stack', 'config', '--help'], { encoding: 'utf8', timeout: 20_000 })
     if (help.status === 0 && help.stdout.includes('--compose-file')) return { path }
-    const version = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 20_000 }).stdout.trim()
+    const version = help.error ? '' : (spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '').trim()
     tried.push(`${path}${version ? ` (${version})` : ''}`)
   }
   return {

@@ -1,7 +1,7 @@
 // `activity validate`: everything a deploy would trip over, found before it. Stack files (YAML, `docker stack config`,
 // pinned images, declared configs and secrets, published ports), Prometheus configs and rules (promtool), nginx.conf
 // (nginx -t), Grafana provisioning and dashboards. Each problem is one line naming its file.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative, resolve } from 'node:path'
@@ -182,8 +182,36 @@ function publishedPorts(value: unknown, env: Record<string, string | undefined>)
   return published
 }
 
+interface Ran {
+  status: number | null
+  stdout: string
+  stderr: string
+  error?: Error
+}
+
+/** Runs a program to its end, collecting its output (the checks run side by side: docker, promtool and nginx each take a moment). */
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000)
+    child.stdout.on('data', (chunk) => (stdout += chunk))
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', (error) => {
+      clearTimeout(timer)
+      resolve({ status: null, stdout, stderr, error })
+    })
+    child.on('close', (status) => {
+      clearTimeout(timer)
+      resolve({ status, stdout, stderr })
+    })
+  })
+}
+
 class Validation {
-  readonly problems: Problem[] = []
+  /** Problems in the order the checks were started, whether they came at once or from a program still running. */
+  private readonly slots: (Problem[] | Promise<Problem[]>)[] = []
   readonly checked: string[] = []
   private readonly temp: string[] = []
 
@@ -197,8 +225,21 @@ class Validation {
     return relative(this.root, path) || path
   }
 
+  problem(file: string, message: string, line?: number): Problem {
+    return { file: this.rel(resolve(this.root, file)), line, message }
+  }
+
   report(file: string, message: string, line?: number): void {
-    this.problems.push({ file: this.rel(resolve(this.root, file)), line, message })
+    this.slots.push([this.problem(file, message, line)])
+  }
+
+  /** A check whose problems come later (a program runs); they keep their place in the report. */
+  later(check: () => Promise<Problem[]>): void {
+    this.slots.push(check())
+  }
+
+  async problems(): Promise<Problem[]> {
+    return (await Promise.all(this.slots)).flat()
   }
 
   tempDir(prefix: string): string {
@@ -289,29 +330,32 @@ class Validation {
       } else if (!(name in baseServices)) {
         this.report(file.path, `services.${name}: has no image`, at())
       }
-      for (const source of referenced(service.configs)) {
-        if (!declaredConfigs.has(source)) this.report(file.path, `services.${name}.configs: '${source}' is not declared under configs:`, at('configs'))
-      }
-      for (const source of referenced(service.secrets)) {
-        if (!declaredSecrets.has(source)) this.report(file.path, `services.${name}.secrets: '${source}' is not declared under secrets:`, at('secrets'))
-      }
-      for (const [variable, value] of environmentOf(service.environment)) {
+      referenced(service.configs).forEach((source, index) => {
+        if (!declaredConfigs.has(source)) this.report(file.path, `services.${name}.configs: '${source}' is not declared under configs:`, at('configs', index))
+      })
+      referenced(service.secrets).forEach((source, index) => {
+        if (!declaredSecrets.has(source)) this.report(file.path, `services.${name}.secrets: '${source}' is not declared under secrets:`, at('secrets', index))
+      })
+      environmentOf(service.environment).forEach(([variable, value], index) => {
         if (secretLikeVariable.test(variable) && !/_FILE$/.test(variable) && value !== '') {
-          this.report(file.path, `services.${name}.environment.${variable}: looks like a secret in plain text; mount a Swarm secret and pass ${variable.replace(/_+$/, '')}_FILE instead`, at('environment'))
+          const line = isMapping(service.environment) ? at('environment', variable) : at('environment', index)
+          this.report(file.path, `services.${name}.environment.${variable}: looks like a secret in plain text; mount a Swarm secret and pass ${variable.replace(/_+$/, '')}_FILE instead`, line)
         }
-      }
+      })
       const allowed = publishedPortsAllowed[`${stack}/${name}`] ?? []
-      let published: string[] = []
-      try {
-        published = publishedPorts(service.ports, env)
-      } catch (error) {
-        this.report(file.path, `services.${name}.ports: ${oneLine(error)}`, at('ports'))
-      }
-      for (const port of published) {
-        if (!allowed.includes(Number(port))) {
-          this.report(file.path, `services.${name}.ports: publishes ${port}; only Traefik (80, 443) and the registry (5000) publish ports, route it through Traefik instead`, at('ports'))
+      listOf(service.ports).forEach((entry, index) => {
+        let published: string[] = []
+        try {
+          published = publishedPorts([entry], env)
+        } catch (error) {
+          this.report(file.path, `services.${name}.ports: ${oneLine(error)}`, at('ports', index))
         }
-      }
+        for (const port of published) {
+          if (!allowed.includes(Number(port))) {
+            this.report(file.path, `services.${name}.ports: publishes ${port}; only Traefik (80, 443) and the registry (5000) publish ports, route it through Traefik instead`, at('ports', index))
+          }
+        }
+      })
     }
 
     for (const [key, declaration] of Object.entries(section(file.data, 'configs'))) {
@@ -371,12 +415,14 @@ class Validation {
     this.runDockerStackConfig(docker.path, files, env, files[files.length - 1]!)
   }
 
-  runDockerStackConfig(docker: string, files: string[], env: Record<string, string | undefined>, blame: string): void {
-    const result = spawnSync(docker, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], { encoding: 'utf8', env: env as NodeJS.ProcessEnv, timeout: 60_000 })
-    if (result.status !== 0) {
+  runDockerStackConfig(docker: string, files: string[], env: Record<string, string | undefined>, blame: string, prefix = ''): void {
+    this.later(async () => {
+      const result = await run(docker, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], { env: env as NodeJS.ProcessEnv, timeoutMs: 60_000 })
+      if (result.status === 0) return []
       const reason = oneLine(result.stderr || result.error?.message || `exit ${result.status}`).replace(/; you may need to escape any \$ with another \$$/, '')
-      this.report(blame, `docker stack config${files.length > 1 ? ` (with ${files.slice(0, -1).map((f) => this.rel(f)).join(', ')})` : ''}: ${reason}`)
-    }
+      const merged = files.length > 1 ? ` (with ${files.slice(0, -1).map((f) => this.rel(f)).join(', ')})` : ''
+      return [this.problem(blame, `${prefix}docker stack config${merged}: ${reason}`)]
+    })
   }
 
   // -- the collectors stack -----------------------------------------------------------------------------------------
@@ -392,7 +438,7 @@ class Validation {
       const loaded = collectors ?? (await loadCollectors(pathToFileURL(join(this.root, 'collectors') + '/')))
       text = renderCollectors(loadConfig(activityFile, loaded))
     } catch (error) {
-      if (error instanceof ConfigError) this.problems.push({ file: this.rel(resolve(this.root, error.file)), line: error.line, message: `${error.field}: ${error.problem}${error.fix ? `; ${error.fix}` : ''}` })
+      if (error instanceof ConfigError) this.report(error.file, `${error.field}: ${error.problem}${error.fix ? `; ${error.fix}` : ''}`, error.line)
       else this.report(activityFile, `cannot render the collectors stack: ${oneLine(error)}`)
       return
     }
@@ -402,9 +448,7 @@ class Validation {
     const docker = this.tools.docker
     if (!('problem' in docker)) {
       const env = { ...this.env, ACTIVITY_TAG: this.env.ACTIVITY_TAG || '0.0.0-validate' }
-      const before = this.problems.length
-      this.runDockerStackConfig(docker.path, [rendered], env, activityFile)
-      for (const problem of this.problems.slice(before)) problem.message = `the collectors stack rendered from it: ${problem.message}`
+      this.runDockerStackConfig(docker.path, [rendered], env, activityFile, 'the collectors stack rendered from it: ')
     }
     this.checked.push('collectors (rendered from activity.yml)')
   }
@@ -485,12 +529,14 @@ class Validation {
       this.report(configs[0] ?? rules[0]!, 'not checked: promtool is not installed (apt-get install prometheus)')
       return
     }
-    const run = (args: string[]) => spawnSync(promtool, args, { cwd: this.root, encoding: 'utf8', timeout: 120_000 })
+    const promtoolRun = (args: string[]) => run(promtool, args, { cwd: this.root })
     for (const file of configs) {
       // Syntax only: the rule files it names are checked on their own below, with one line per problem.
-      const result = run(['check', 'config', '--syntax-only', this.rel(file)])
-      if (result.status !== 0) this.report(file, `promtool check config: ${promtoolReason(result.stdout + result.stderr)}`)
-      const data = parse(readFileSync(file, 'utf8')) as unknown
+      this.later(async () => {
+        const result = await promtoolRun(['check', 'config', '--syntax-only', this.rel(file)])
+        return result.status === 0 ? [] : [this.problem(file, `promtool check config: ${promtoolReason(result.stdout + result.stderr + (result.error?.message ?? ''))}`)]
+      })
+      const data = parseQuietly(file)
       for (const ruleFile of listOf(isMapping(data) ? data.rule_files : undefined)) {
         if (typeof ruleFile === 'string' && !ruleFile.includes('*') && !existsSync(resolve(dirname(file), ruleFile))) {
           this.report(file, `rule_files: ${ruleFile} does not exist beside it (the stack mounts rules next to prometheus.yml)`)
@@ -498,18 +544,15 @@ class Validation {
       }
     }
     for (const file of rules) {
-      const result = run(['check', 'rules', this.rel(file)])
-      if (result.status !== 0) {
-        this.report(file, `promtool check rules: ${promtoolReason(result.stdout + result.stderr)}`)
-        continue
-      }
       const tests = file.replace(/\.ya?ml$/, '.test.yml')
-      if (!existsSync(tests)) {
-        this.report(file, `has no unit tests: add ${basename(tests)} beside it (promtool test rules) with a firing and a silent case per alert`)
-        continue
-      }
-      const tested = run(['test', 'rules', this.rel(tests)])
-      if (tested.status !== 0) for (const failure of promtoolTestFailures(tested.stdout + tested.stderr)) this.report(tests, `promtool test rules: ${failure}`)
+      if (!existsSync(tests)) this.report(file, `has no unit tests: add ${basename(tests)} beside it (promtool test rules) with a firing and a silent case per alert`)
+      this.later(async () => {
+        const result = await promtoolRun(['check', 'rules', this.rel(file)])
+        if (result.status !== 0) return [this.problem(file, `promtool check rules: ${promtoolReason(result.stdout + result.stderr + (result.error?.message ?? ''))}`)]
+        if (!existsSync(tests)) return []
+        const tested = await promtoolRun(['test', 'rules', this.rel(tests)])
+        return tested.status === 0 ? [] : promtoolTestFailures(tested.stdout + tested.stderr).map((failure) => this.problem(tests, `promtool test rules: ${failure}`))
+      })
     }
     this.checked.push(`${configs.length} Prometheus configs, ${rules.length} rule files with their tests`)
   }
@@ -527,14 +570,15 @@ class Validation {
     const copy = join(dir, basename(file))
     const text = readFileSync(file, 'utf8').replace(/(syslog:server=)(?!\d+\.\d+\.\d+\.\d+|\[)([A-Za-z0-9_.-]+)/g, '$1127.0.0.1')
     writeFileSync(copy, text)
-    const result = spawnSync(nginx, ['-t', '-q', '-p', dir + '/', '-c', copy, '-e', join(dir, 'error.log')], { encoding: 'utf8', timeout: 60_000 })
-    if (result.status !== 0) {
+    this.later(async () => {
+      const result = await run(nginx, ['-t', '-q', '-p', dir + '/', '-c', copy, '-e', join(dir, 'error.log')], { timeoutMs: 60_000 })
+      if (result.status === 0) return []
       const output = (result.stderr + result.stdout).split('\n').filter((line) => /\[(emerg|alert|crit|error)\]/.test(line))
-      const first = output[0] ?? oneLine(result.stderr || `exit ${result.status}`)
+      const first = output[0] ?? oneLine(result.stderr || result.error?.message || `exit ${result.status}`)
       const located = /^nginx: \[\w+\] (.*?)(?: in (\S+):(\d+))?$/.exec(first)
       const where = located?.[2] && located[2].startsWith(dir) ? resolve(dirname(file), relative(dir, located[2])) : file
-      this.report(where, `nginx -t: ${located?.[1] ?? first}`, located?.[3] ? Number(located[3]) : undefined)
-    }
+      return [this.problem(where, `nginx -t: ${located?.[1] ?? first}`, located?.[3] ? Number(located[3]) : undefined)]
+    })
     this.checked.push(this.rel(file))
   }
 
@@ -702,10 +746,10 @@ export async function validate(options: ValidateOptions): Promise<ValidateReport
     for (const stack of fileStacks) validation.stack(stack, profiles)
     await validation.collectorsStack(options.collectors)
     validation.configFiles()
+    return { problems: await validation.problems(), checked: validation.checked }
   } finally {
     validation.cleanup()
   }
-  return { problems: validation.problems, checked: validation.checked }
 }
 
 /** `activity validate [--root DIR]`: one line per problem on stderr, exit 1 when there is any. */
