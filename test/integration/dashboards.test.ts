@@ -261,6 +261,7 @@ test('the growth queries measure what changed between the two runs', async () =>
   const pulls = panelQueries(overview).find((q) => q.where.includes('"Docker Hub pulls gained"'))!
   const [starsGained] = await instant(metrics, substitute(stars.expr!, all, time))
   const [pullsGained] = await instant(metrics, substitute(pulls.expr!, all, time))
+  process.stdout.write(`gained in the range: stars ${starsGained?.value[1]}, pulls ${pullsGained?.value[1]}\n`)
   // delta() extrapolates towards the ends of the range, so a step seen over a few one-second scrapes reads slightly high.
   assert.ok(Number(starsGained!.value[1]) >= 25 && Number(starsGained!.value[1]) <= 35, `stars gained ${starsGained!.value[1]}`)
   assert.ok(Number(pullsGained!.value[1]) >= 40_000 && Number(pullsGained!.value[1]) <= 56_000, `pulls gained ${pullsGained!.value[1]}`)
