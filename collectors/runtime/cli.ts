@@ -18,6 +18,10 @@ const usage = `usage: activity <command>
   sources            list the sources (collectors) this build has
   check [--config FILE]
       validate activity.yml
+  render collectors [--config FILE] [--output FILE] | render env <stack>
+      the collectors stack for activity.yml; the config hashes a stack file needs
+  validate [--root DIR]
+      check every stack, config file, rule, dashboard and image pin (needs docker, promtool, nginx)
 
 environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
@@ -105,6 +109,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return await check(rest, env)
       case 'sources':
         return await sources()
+      case 'render':
+        return await (await import('../../stacks/render.ts')).renderCommand(rest, env, collectorsDir)
+      case 'validate':
+        return await (await import('../../stacks/validate.ts')).validateCommand(rest, env, collectorsDir)
       case undefined:
       case 'help':
       case '--help':

@@ -1,0 +1,126 @@
+// `activity render`: the collectors stack rendered from activity.yml (one replicated-job service per source), and
+// the environment a committed stack needs to be deployed by hand.
+import { createHash } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { loadConfig, type ActivityConfig } from '../collectors/runtime/config.ts'
+import { UsageError } from '../collectors/runtime/errors.ts'
+import { loadCollectors } from '../collectors/runtime/registry.ts'
+
+/** First 8 hex digits of the SHA-256 of a file's bytes: the suffix that makes a changed config a new Swarm config. */
+export function contentHash(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 8)
+}
+
+/** Where a collector task finds things; the names are the platform's contracts (see the metrics stack). */
+export const collectorRuntime = {
+  image: '${REGISTRY:-127.0.0.1:5000}/activity/collectors:${ACTIVITY_TAG:?set by scripts/up to the package version and git commit}',
+  configTarget: '/etc/activity/activity.yml',
+  pushgateway: 'http://metrics_pushgateway:9091',
+  network: 'activity_metrics',
+} as const
+
+/** Secrets a source's collector reads, by source name: mounted at /run/secrets/<secret>, announced in <env>. */
+export const sourceSecrets: Record<string, { secret: string; env: string }[]> = {
+  github: [{ secret: 'github_token', env: 'GITHUB_TOKEN_FILE' }],
+}
+
+/**
+ * The collectors stack for activity.yml: one `replicated-job` service per configured source, running
+ * `activity collect <source>` once per deploy or scheduler run, never more services than sources.
+ * The schedule is the service label activity.schedule, which the gitops scheduler reads.
+ */
+export function renderCollectors(config: ActivityConfig, options: { endpointMode?: 'vip' | 'dnsrr' } = {}): string {
+  const activityFile = resolve(config.file)
+  const hash = contentHash(activityFile)
+  const services: Record<string, unknown> = {}
+  const secrets: Record<string, unknown> = {}
+  for (const source of config.sources) {
+    const mounted = sourceSecrets[source.name] ?? []
+    const environment: Record<string, string> = {
+      ACTIVITY_CONFIG: collectorRuntime.configTarget,
+      PUSHGATEWAY_URL: collectorRuntime.pushgateway,
+      LOG_LEVEL: '${LOG_LEVEL:-info}',
+    }
+    for (const { secret, env } of mounted) {
+      environment[env] = `/run/secrets/${secret}`
+      secrets[secret] = { external: true }
+    }
+    services[source.name] = {
+      image: collectorRuntime.image,
+      command: ['collect', source.name],
+      environment,
+      configs: [{ source: 'activity', target: collectorRuntime.configTarget }],
+      ...(mounted.length ? { secrets: mounted.map((m) => m.secret) } : {}),
+      networks: ['metrics'],
+      deploy: {
+        mode: 'replicated-job',
+        replicas: 1,
+        // A failed run waits for its next scheduled run instead of hammering a rate-limited API.
+        restart_policy: { condition: 'none' },
+        labels: {
+          'activity.source': source.name,
+          'activity.schedule': source.schedule,
+        },
+        resources: { limits: { memory: '256M' } },
+        // dnsrr for the Swarm e2e on machines without IPVS (test/e2e/overlay/README.md).
+        ...(options.endpointMode ? { endpoint_mode: options.endpointMode } : {}),
+      },
+    }
+  }
+  const stack = {
+    version: '3.9',
+    services,
+    networks: { metrics: { name: collectorRuntime.network, external: true } },
+    configs: { activity: { name: `collectors_activity_${hash}`, file: activityFile } },
+    ...(Object.keys(secrets).length ? { secrets } : {}),
+  }
+  const header = [
+    `# collectors stack, rendered by \`activity render collectors\` from ${config.file} (content ${hash}).`,
+    '# Never committed and never edited: change activity.yml, and the next deploy renders it again.',
+    '',
+  ].join('\n')
+  return header + stringify(stack, { lineWidth: 0 })
+}
+
+const usage = `usage: activity render collectors [--config FILE] [--output FILE]
+       activity render env <stack> [--root DIR] [--profile NAME]...
+  collectors  the collectors stack for activity.yml (stdout, or --output FILE)
+  env         NAME=VALUE lines a stack file needs (its configs' content hashes), for a deploy by hand:
+              env $(activity render env metrics) docker stack deploy -c stacks/metrics.yml metrics`
+
+/** `activity render ...`; collectorsDir is where the CLI finds the collectors. */
+export async function renderCommand(args: string[], env: NodeJS.ProcessEnv, collectorsDir: URL): Promise<number> {
+  const [what, ...rest] = args
+  if (what === 'collectors') {
+    const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { config: { type: 'string' }, output: { type: 'string' } } })
+    if (positionals.length) throw new UsageError(`render collectors takes no arguments (got ${positionals.join(' ')}); ${usage}`)
+    const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+    const text = renderCollectors(loadConfig(file, await loadCollectors(collectorsDir)))
+    if (values.output) writeFileSync(values.output, text)
+    else process.stdout.write(text)
+    return 0
+  }
+  if (what === 'env') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: { root: { type: 'string' }, profile: { type: 'string', multiple: true } },
+    })
+    const { fileStacks, isStackName, stackEnvironment, profilesFrom } = await import('./stacks.ts')
+    const [stack, ...extra] = positionals
+    if (!stack || extra.length || !isStackName(stack) || stack === 'collectors') {
+      throw new UsageError(`render env takes one stack: ${fileStacks.join(', ')}`)
+    }
+    const vars = stackEnvironment(stack, { root: values.root, profiles: values.profile ?? profilesFrom(env) })
+    for (const [name, value] of Object.entries(vars)) process.stdout.write(`${name}=${value}\n`)
+    return 0
+  }
+  if (what === undefined || what === 'help' || what === '--help') {
+    process.stdout.write(usage + '\n')
+    return what === undefined ? 2 : 0
+  }
+  throw new UsageError(`unknown render target '${what}'; ${usage.split('\n')[0]}`)
+}
