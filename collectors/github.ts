@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
 import { HttpError, NetworkError, RateLimitError, ResponseError } from './runtime/errors.ts'
 import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
+import { expectShape } from './runtime/shape.ts'
 
 const repositoryLabels = ['owner', 'repository'] as const
 
@@ -167,12 +168,7 @@ const repositoryAnswerSchema = z.object({ repository: repositorySchema.nullable(
 
 function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
   if (body === null || typeof body !== 'object') throw new ResponseError(url, 'the answer is not a GraphQL JSON document with a data object')
-  const parsed = schema.safeParse(body)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new ResponseError(url, `${issue.path.join('.') || 'data'}: ${issue.message}`)
-  }
-  return parsed.data
+  return expectShape(schema, body, url, 'data')
 }
 
 interface Api {
@@ -367,15 +363,6 @@ async function restGet(ctx: Context, url: string, target: string): Promise<{ bod
   }
 }
 
-function restParse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
-  const parsed = schema.safeParse(body)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new ResponseError(url, `${issue.path.join('.') || 'body'}: ${issue.message}`)
-  }
-  return parsed.data
-}
-
 function recordRestRepository(ctx: Context, repository: RestRepository): void {
   const labels = { owner: repository.owner.login, repository: repository.name }
   ctx.metrics.gauge('github_repository_stars', repository.stargazers_count, labels)
@@ -395,7 +382,7 @@ async function collectWithoutToken(target: z.infer<typeof ownerOrRepository>, ct
 
   if (target.repository) {
     const url = `${rest}/repos/${target.owner}/${target.repository}`
-    recordRestRepository(ctx, restParse(restRepositorySchema, (await restGet(ctx, url, target.id)).body, url))
+    recordRestRepository(ctx, expectShape(restRepositorySchema, (await restGet(ctx, url, target.id)).body, url))
     return
   }
   let url: string | undefined = `${rest}/users/${target.owner}/repos?per_page=100&page=1`
@@ -405,7 +392,7 @@ async function collectWithoutToken(target: z.infer<typeof ownerOrRepository>, ct
   let forks = 0
   while (url) {
     const page: { body: unknown; link: string | string[] | undefined } = await restGet(ctx, url, target.id)
-    for (const repository of restParse(z.array(restRepositorySchema), page.body, url)) {
+    for (const repository of expectShape(z.array(restRepositorySchema), page.body, url)) {
       recordRestRepository(ctx, repository)
       owner = repository.owner.login
       repositories++

@@ -9,7 +9,7 @@ import { loadConfig, type ActivityConfig } from '../../collectors/runtime/config
 import type { AnyCollector } from '../../collectors/runtime/define.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { renderCollectors } from '../../stacks/render.ts'
-import { dockerWithStackConfig, renderStack } from '../../stacks/stacks.ts'
+import { dockerWithStackConfig, renderStack, stackEnvironment } from '../../stacks/stacks.ts'
 import { tempDir } from '../support/servers.ts'
 
 const repo = new URL('../..', import.meta.url).pathname
@@ -181,6 +181,19 @@ test('activity render collectors prints the same stack, and fails on a broken ac
   const failed = await activity(['render', 'collectors', '--config', broken])
   assert.is(failed.code, 2)
   assert.match(failed.stderr, new RegExp(`^activity: ${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: sources\\.pypi: unknown source 'pypi'`))
+})
+
+test('activity render env prints the config hashes a stack file needs, for a deploy by hand', async () => {
+  const run = await activity(['render', 'env', 'monitoring', '--root', repo])
+  assert.is(run.code, 0, run.stderr)
+  const env = Object.fromEntries(run.stdout.trim().split('\n').map((line) => line.split('=') as [string, string]))
+  assert.equal(env, stackEnvironment('monitoring', { root: repo, profiles: [] }))
+  const result = spawnSync(docker, ['stack', 'config', '-c', join(repo, 'stacks/monitoring.yml')], { encoding: 'utf8', env: { PATH: process.env.PATH, ...env } })
+  assert.is(result.status, 0, result.stderr)
+
+  const wrong = await activity(['render', 'env', 'collectors'])
+  assert.is(wrong.code, 2)
+  assert.match(wrong.stderr, /render env takes one stack: admin, metrics, logs, monitoring, app, gitops/)
 })
 
 function activity(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
