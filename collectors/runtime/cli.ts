@@ -22,6 +22,7 @@ const usage = `usage: activity <command>
       the collectors stack for activity.yml; the config hashes a stack file needs
   validate [--root DIR]
       check every stack, config file, rule, dashboard and image pin (needs docker, promtool, nginx)
+  gitops             run the gitops service (configured by GITOPS_* variables and secrets)
 
 environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
@@ -113,6 +114,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return await (await import('../../stacks/render.ts')).renderCommand(rest, env, collectorsDir)
       case 'validate':
         return await (await import('../../stacks/validate.ts')).validateCommand(rest, env, collectorsDir)
+      case 'gitops':
+        return await (await import('../../gitops/main.ts')).gitopsCommand(rest, env, collectorsDir)
       case undefined:
       case 'help':
       case '--help':

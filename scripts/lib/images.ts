@@ -10,7 +10,7 @@ export const projectImages = ['collectors', 'gitops'] as const
 export type ProjectImage = (typeof projectImages)[number]
 
 /** What the Dockerfiles COPY (the .dockerignore allowlist): a change here is a new image. */
-const buildInputs = ['package.json', 'package-lock.json', 'tsconfig.json', 'collectors', 'gitops']
+const buildInputs = ['package.json', 'package-lock.json', 'tsconfig.json', 'collectors', 'gitops', 'stacks', 'scripts']
 const sourceLabel = 'activity.source.hash'
 
 function filesUnder(path: string): string[] {

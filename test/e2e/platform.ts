@@ -25,10 +25,7 @@ export interface Absent {
   reason: string
 }
 
-/**
- * Services that do not run here, with the reason: those the overlays list under x-e2e-absent (no stand-in image), and
- * gitops, whose image is a placeholder until the gitops issue gives `activity gitops` (it would exit at once).
- */
+/** Services that do not run here, with the reason: those the overlays list under x-e2e-absent (no stand-in image). */
 export function absentServices(): Absent[] {
   const absent: Absent[] = []
   for (const file of readdirSync(overlayDir).filter((f) => f.endsWith('.yml')).sort()) {
@@ -36,7 +33,6 @@ export function absentServices(): Absent[] {
     const listed = (parse(readFileSync(join(overlayDir, file), 'utf8')) as { 'x-e2e-absent'?: Record<string, string> })['x-e2e-absent'] ?? {}
     for (const [service, reason] of Object.entries(listed)) absent.push({ service: `${stack}_${service}`, reason })
   }
-  absent.push({ service: 'gitops_gitops', reason: 'its image runs `activity gitops`, which this build does not have yet (gitops issue)' })
   return absent
 }
 

@@ -1,7 +1,7 @@
 // Stand-in images for the upstream images that cannot be pulled here: built from Debian's packages, tagged exactly as the stacks name them.
 // Each is rebuilt only when its folder (or the base image) changed: the hash of its inputs is a label on the image.
 import { createHash } from 'node:crypto'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { $ } from 'zx'
@@ -16,6 +16,8 @@ export interface StandIn {
   name: string
   /** The pinned upstream name it stands in for. */
   tag: string
+  /** Programs of this machine copied into the build context: name in the context → path here. */
+  fromHost?: Record<string, string>
 }
 
 export const standIns: StandIn[] = [
@@ -26,13 +28,13 @@ export const standIns: StandIn[] = [
   { name: 'nginx', tag: 'nginx:1.27.2' },
   { name: 'postgres', tag: 'postgres:15.10' },
   { name: 'registry', tag: 'registry:2.8.3' },
+  { name: 'docker-cli', tag: 'docker:27.3.1-cli', fromHost: { docker: '/usr/local/bin/docker' } },
 ]
 
 /** Debian plus this machine's node and npm: the NODE_IMAGE and RUNTIME_IMAGE build arguments of the project's Dockerfiles in tests. */
-export const nodeStandIn: StandIn = { name: 'node', tag: 'activity-test/node:20-bookworm-standin' }
-
 const hostNode = '/usr/bin/node'
 const hostNpm = '/usr/lib/node_modules/npm'
+export const nodeStandIn: StandIn = { name: 'node', tag: 'activity-test/node:20-bookworm-standin', fromHost: { node: hostNode, npm: hostNpm } }
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir)
@@ -51,6 +53,8 @@ async function inputsHash(standIn: StandIn): Promise<string> {
   if (standIn === nodeStandIn) {
     hash.update((await $({ quiet: true })`${hostNode} --version`).stdout)
     hash.update(readFileSync(join(hostNpm, 'package.json')))
+  } else {
+    for (const path of Object.values(standIn.fromHost ?? {})) hash.update(`${path} ${statSync(path).size} ${statSync(path).mtimeMs}`)
   }
   return hash.digest('hex').slice(0, 16)
 }
@@ -61,11 +65,13 @@ export async function buildStandIn(standIn: StandIn, log: (line: string) => void
   if ((await imageLabel(standIn.tag, hashLabel)) === hash) return 'cached'
   let context = join(imagesDir, standIn.name)
   let temporary: string | undefined
-  if (standIn === nodeStandIn) {
-    temporary = mkdtempSync(join(tmpdir(), 'activity-node-standin-'))
+  if (standIn.fromHost) {
+    temporary = mkdtempSync(join(tmpdir(), `activity-${standIn.name}-standin-`))
     cpSync(context, temporary, { recursive: true })
-    cpSync(hostNode, join(temporary, 'node'))
-    cpSync(hostNpm, join(temporary, 'npm'), { recursive: true, dereference: true })
+    for (const [name, path] of Object.entries(standIn.fromHost)) {
+      if (!existsSync(path)) throw new Error(`${standIn.tag} stand-in: ${path} is missing on this machine`)
+      cpSync(path, join(temporary, name), { recursive: true, dereference: true })
+    }
     context = temporary
   }
   const started = Date.now()

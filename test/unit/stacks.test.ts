@@ -113,7 +113,7 @@ test('secretsOf lists what each stack mounts, and networksOf the shared networks
     monitoring: [],
     app: [],
     collectors: ['github_token'],
-    gitops: ['gitops_webhook_secret'],
+    gitops: ['gitops_webhook_secret', 'gitops_push_password'],
   })
   assert.equal(networksOf('app', { root: repo, profiles: [] }).map((n) => n.name), ['activity_ingress', 'activity_logs'])
   assert.equal(networksOf('collectors', { root: repo, profiles: [] }).map((n) => n.name), ['activity_metrics'])
