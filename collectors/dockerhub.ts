@@ -1,8 +1,8 @@
 // collectors/dockerhub.ts: pulls, stars and last update of every repository of a Docker Hub namespace (or of one repository).
 import { z } from 'zod'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
-import { ResponseError } from './runtime/errors.ts'
 import { toSeconds } from './runtime/metrics.ts'
+import { expectShape } from './runtime/shape.ts'
 
 const name = '[a-z0-9]+(?:[._-][a-z0-9]+)*'
 
@@ -25,20 +25,11 @@ const repositorySchema = z.object({
 const pageSchema = z.object({ next: z.string().nullish(), results: z.array(repositorySchema) })
 type Repository = z.infer<typeof repositorySchema>
 
-function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
-  const parsed = schema.safeParse(body)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new ResponseError(url, `${issue.path.join('.') || 'body'}: ${issue.message}`)
-  }
-  return parsed.data
-}
-
 /** Every repository of a namespace, 100 a page, following `next` on the configured API (not the host it names). */
 async function* repositories(ctx: CollectorContext, api: string, namespace: string): AsyncGenerator<Repository> {
   let url: string | undefined = `${api}/v2/namespaces/${namespace}/repositories?page_size=100&page=1`
   while (url) {
-    const page: z.infer<typeof pageSchema> = parse(pageSchema, (await ctx.http.getJson(url)).body, url)
+    const page: z.infer<typeof pageSchema> = expectShape(pageSchema, (await ctx.http.getJson(url)).body, url)
     yield* page.results
     url = page.next ? api + new URL(page.next).pathname + new URL(page.next).search : undefined
   }
@@ -67,7 +58,7 @@ export default defineCollector({
     }
     if (target.repository) {
       const url = `${api}/v2/namespaces/${target.namespace}/repositories/${target.repository}`
-      record(parse(repositorySchema, (await ctx.http.getJson(url)).body, url))
+      record(expectShape(repositorySchema, (await ctx.http.getJson(url)).body, url))
       return
     }
     let count = 0

@@ -2,11 +2,9 @@
 import { createHash } from 'node:crypto'
 import type { SimpleGit } from 'simple-git'
 import { parse } from 'yaml'
+import { deployOrder, stackNames as stacks, type StackName as Stack } from '../stacks/stacks.ts'
 
-export const stacks = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'collectors', 'gitops'] as const
-export type Stack = (typeof stacks)[number]
-/** Dependency order: networks and Grafana first, then what feeds it, then what uses them, gitops (which restarts us) last. */
-export const deployOrder: readonly Stack[] = stacks
+export { deployOrder, stacks, type Stack }
 
 export const images = ['collectors', 'gitops'] as const
 export type Image = (typeof images)[number]

@@ -210,6 +210,14 @@ export const secretSpecs: Record<string, SecretSpec> = {
       return { value: key, note: `gitops webhook secret (for the git host webhook settings): ${key}` }
     },
   },
+  gitops_push_password: {
+    name: 'gitops_push_password',
+    description: 'password of the git remote gitops serves (git push platform main deploys); any user name',
+    generate: () => {
+      const password = randomPassword()
+      return { value: password, note: `gitops git remote: git remote add platform http://platform:${password}@gitops.<domain>/platform.git` }
+    },
+  },
   traefik_basic_auth: {
     name: 'traefik_basic_auth',
     description: 'htpasswd users file of the basic auth in front of the admin UIs (Traefik, Prometheus, Alertmanager, Kibana, visualizer, gitops)',

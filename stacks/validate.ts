@@ -2,6 +2,7 @@
 // pinned images, declared configs and secrets, published ports), Prometheus configs and rules (promtool), nginx.conf
 // (nginx -t), Grafana provisioning and dashboards. Each problem is one line naming its file.
 import { spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join, relative, resolve } from 'node:path'
@@ -209,6 +210,9 @@ function run(command: string, args: string[], options: { cwd?: string; env?: Nod
   })
 }
 
+/** Answers of the programs, by the digest of their inputs (see Validation.later). */
+const answers = new Map<string, Promise<Problem[]>>()
+
 class Validation {
   /** Problems in the order the checks were started, whether they came at once or from a program still running. */
   private readonly slots: (Problem[] | Promise<Problem[]>)[] = []
@@ -233,9 +237,26 @@ class Validation {
     this.slots.push([this.problem(file, message, line)])
   }
 
-  /** A check whose problems come later (a program runs); they keep their place in the report. */
-  later(check: () => Promise<Problem[]>): void {
-    this.slots.push(check())
+  /**
+   * A check whose problems come later (a program runs); they keep their place in the report. The answer is kept
+   * for the same inputs (file paths and contents, arguments), so validating commit after commit, or copy after copy,
+   * runs each program only on what changed.
+   */
+  later(inputs: (string | { file: string })[], check: () => Promise<Problem[]>): void {
+    // Paths count relative to the root: a copy of the repository is the same input.
+    const key = createHash('sha256')
+    for (const input of inputs) {
+      if (typeof input === 'string') key.update(`\0${input}`)
+      else key.update(`\0${this.rel(input.file)}\0`).update(existsSync(input.file) ? readFileSync(input.file) : 'missing')
+    }
+    const digest = key.digest('hex')
+    let answer = answers.get(digest)
+    if (!answer) {
+      answer = check()
+      answers.set(digest, answer)
+      if (answers.size > 1000) answers.delete(answers.keys().next().value!)
+    }
+    this.slots.push(answer.then((problems) => problems.map((p) => ({ ...p }))))
   }
 
   async problems(): Promise<Problem[]> {
@@ -270,7 +291,7 @@ class Validation {
       this.report(path, `cannot be read (${(error as NodeJS.ErrnoException).code})`)
       return undefined
     }
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true })
+    const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true })
     if (doc.errors.length) {
       const first = doc.errors[0]!
       this.report(path, `YAML: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, first.linePos?.[0]?.line)
@@ -416,7 +437,8 @@ class Validation {
   }
 
   runDockerStackConfig(docker: string, files: string[], env: Record<string, string | undefined>, blame: string, prefix = ''): void {
-    this.later(async () => {
+    const environment = JSON.stringify(Object.entries(env).sort(([a], [b]) => a.localeCompare(b)))
+    this.later(['docker stack config', docker, environment, this.rel(blame), prefix, ...files.map((file) => ({ file }))], async () => {
       const result = await run(docker, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], { env: env as NodeJS.ProcessEnv, timeoutMs: 60_000 })
       if (result.status === 0) return []
       const reason = oneLine(result.stderr || result.error?.message || `exit ${result.status}`).replace(/; you may need to escape any \$ with another \$$/, '')
@@ -532,7 +554,7 @@ class Validation {
     const promtoolRun = (args: string[]) => run(promtool, args, { cwd: this.root })
     for (const file of configs) {
       // Syntax only: the rule files it names are checked on their own below, with one line per problem.
-      this.later(async () => {
+      this.later(['promtool check config', promtool, { file }], async () => {
         const result = await promtoolRun(['check', 'config', '--syntax-only', this.rel(file)])
         return result.status === 0 ? [] : [this.problem(file, `promtool check config: ${promtoolReason(result.stdout + result.stderr + (result.error?.message ?? ''))}`)]
       })
@@ -546,7 +568,7 @@ class Validation {
     for (const file of rules) {
       const tests = file.replace(/\.ya?ml$/, '.test.yml')
       if (!existsSync(tests)) this.report(file, `has no unit tests: add ${basename(tests)} beside it (promtool test rules) with a firing and a silent case per alert`)
-      this.later(async () => {
+      this.later(['promtool check and test rules', promtool, { file }, { file: tests }], async () => {
         const result = await promtoolRun(['check', 'rules', this.rel(file)])
         if (result.status !== 0) return [this.problem(file, `promtool check rules: ${promtoolReason(result.stdout + result.stderr + (result.error?.message ?? ''))}`)]
         if (!existsSync(tests)) return []
@@ -554,7 +576,7 @@ class Validation {
         return tested.status === 0 ? [] : promtoolTestFailures(tested.stdout + tested.stderr).map((failure) => this.problem(tests, `promtool test rules: ${failure}`))
       })
     }
-    this.checked.push(`${configs.length} Prometheus configs, ${rules.length} rule files with their tests`)
+    this.checked.push(`${configs.length} Prometheus configs, ${rules.length} rule file${rules.length === 1 ? '' : 's'} with unit tests`)
   }
 
   nginx(file: string): void {
@@ -570,7 +592,7 @@ class Validation {
     const copy = join(dir, basename(file))
     const text = readFileSync(file, 'utf8').replace(/(syslog:server=)(?!\d+\.\d+\.\d+\.\d+|\[)([A-Za-z0-9_.-]+)/g, '$1127.0.0.1')
     writeFileSync(copy, text)
-    this.later(async () => {
+    this.later(['nginx -t', nginx, this.rel(file), ...filesUnder(dirname(file)).map((input) => ({ file: input }))], async () => {
       const result = await run(nginx, ['-t', '-q', '-p', dir + '/', '-c', copy, '-e', join(dir, 'error.log')], { timeoutMs: 60_000 })
       if (result.status === 0) return []
       const output = (result.stderr + result.stdout).split('\n').filter((line) => /\[(emerg|alert|crit|error)\]/.test(line))
@@ -694,14 +716,18 @@ function parseQuietly(file: string): unknown {
   }
 }
 
-function jsonFilesUnder(dir: string): string[] {
+function filesUnder(dir: string): string[] {
   const out: string[] = []
   for (const name of readdirSync(dir).sort()) {
     const path = join(dir, name)
-    if (statSync(path).isDirectory()) out.push(...jsonFilesUnder(path))
-    else if (name.endsWith('.json')) out.push(path)
+    if (statSync(path).isDirectory()) out.push(...filesUnder(path))
+    else out.push(path)
   }
   return out
+}
+
+function jsonFilesUnder(dir: string): string[] {
+  return filesUnder(dir).filter((file) => file.endsWith('.json'))
 }
 
 /** promtool's answer in one line, without its "Checking ..." preamble. */

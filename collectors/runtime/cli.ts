@@ -26,6 +26,7 @@ const usage = `usage: activity <command>
       back up every store (Prometheus, Pushgateway, Grafana, Elasticsearch), restore one, list them
   logs setup
       put the access-log index template, ILM and SLM policies into Elasticsearch (idempotent)
+  gitops             run the gitops service (configured by GITOPS_* variables and secrets)
 
 environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
@@ -126,6 +127,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return await (await import('../../scripts/data/cli.ts')).dataCommand(rest, env, configLoader)
       case 'logs':
         return await (await import('../../scripts/data/cli.ts')).logsCommand(rest, env, configLoader)
+      case 'gitops':
+        return await (await import('../../gitops/main.ts')).gitopsCommand(rest, env, collectorsDir)
       case undefined:
       case 'help':
       case '--help':

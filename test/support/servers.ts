@@ -103,8 +103,11 @@ export interface ApiServer {
   close(): Promise<void>
 }
 
-/** A local HTTP server that answers through `route`, recording every request. */
-export async function startApiServer(route: (request: RecordedRequest, server: { url: string }) => Reply | Promise<Reply>): Promise<ApiServer> {
+/** A local HTTP server that answers through `route`, recording every request. `listen`: a fixed port or host (standalone fakes). */
+export async function startApiServer(
+  route: (request: RecordedRequest, server: { url: string }) => Reply | Promise<Reply>,
+  listen: { port?: number; host?: string } = {},
+): Promise<ApiServer> {
   const requests: RecordedRequest[] = []
   const hanging: ServerResponse[] = []
   const self = { url: '' }
@@ -121,7 +124,7 @@ export async function startApiServer(route: (request: RecordedRequest, server: {
       res.end(text)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(listen.port ?? 0, listen.host ?? '127.0.0.1', resolve))
   self.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   return {
     url: self.url,

@@ -1,0 +1,425 @@
+// collectors/github.ts: stars, forks, issues, pull requests, releases, downloads and commits of every repository of a GitHub owner (or of one repository).
+import { graphql, GraphqlResponseError } from '@octokit/graphql'
+import { z } from 'zod'
+import { defineCollector, type CollectorContext } from './runtime/define.ts'
+import { HttpError, NetworkError, RateLimitError, ResponseError } from './runtime/errors.ts'
+import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
+import { expectShape } from './runtime/shape.ts'
+
+const repositoryLabels = ['owner', 'repository'] as const
+
+const metrics = {
+  github_repository_stars: { help: 'Stars (stargazers) of the repository.', labels: repositoryLabels },
+  github_repository_forks: { help: 'Forks of the repository.', labels: repositoryLabels },
+  github_repository_watchers: { help: 'Accounts watching the repository (notification subscribers, not stars).', labels: repositoryLabels },
+  github_repository_open_issues: { help: 'Open issues of the repository (pull requests not included).', labels: repositoryLabels },
+  github_repository_closed_issues: { help: 'Closed issues of the repository (pull requests not included).', labels: repositoryLabels },
+  github_repository_open_pull_requests: { help: 'Open pull requests of the repository.', labels: repositoryLabels },
+  github_repository_closed_pull_requests: { help: 'Pull requests of the repository closed without being merged.', labels: repositoryLabels },
+  github_repository_merged_pull_requests: { help: 'Merged pull requests of the repository.', labels: repositoryLabels },
+  github_repository_releases: { help: 'Releases of the repository (drafts only when the token may see them).', labels: repositoryLabels },
+  github_repository_latest_release_timestamp_seconds: { help: 'Unix time at which the release GitHub marks Latest (not a draft, not a prerelease) was published.', labels: repositoryLabels },
+  github_repository_release_downloads: { help: 'Downloads of the assets of the most recent releases (how many: the source option releases, default 5), summed.', labels: repositoryLabels },
+  github_repository_commits: { help: 'Commits reachable from the head of the default branch.', labels: repositoryLabels },
+  github_repository_disk_usage_bytes: { help: 'Size of the repository on GitHub (its git data), in bytes.', labels: repositoryLabels },
+  github_repository_created_timestamp_seconds: { help: 'Unix time at which the repository was created.', labels: repositoryLabels },
+  github_repository_pushed_timestamp_seconds: { help: 'Unix time of the last push to any branch of the repository.', labels: repositoryLabels },
+  github_repository_info: { help: 'Always 1; its labels say whether the repository is a fork, is archived, and its main language ("" when GitHub detected none).', labels: ['owner', 'repository', 'fork', 'archived', 'language'] },
+  github_owner_repositories: { help: 'Public repositories the user or organization owns, forks and archived ones included.', labels: ['owner'] },
+  github_owner_stars: { help: 'Stars of all public repositories of the owner, summed.', labels: ['owner'] },
+  github_owner_forks: { help: 'Forks of all public repositories of the owner, summed.', labels: ['owner'] },
+} as const satisfies MetricSpecs
+
+const options = z
+  .object({
+    releases: z.number({ invalid_type_error: 'must be a whole number from 0 to 20' }).int('must be a whole number from 0 to 20').min(0, 'must be at least 0').max(20, 'must be at most 20 (GitHub bills each release of each repository)').default(5),
+  })
+  .strict()
+type Options = z.infer<typeof options>
+type Context = CollectorContext<typeof metrics, Options>
+
+const login = '[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}'
+const repositoryName = '[A-Za-z0-9._-]{1,100}'
+
+/** `owner` (every public repository a user or organization owns) or `owner/repository` (that one). */
+const ownerOrRepository = z
+  .string({ invalid_type_error: 'must be a GitHub owner (prometheus) or owner/repository (grafana/grafana)' })
+  .regex(new RegExp(`^${login}(/${repositoryName})?$`), 'must be a GitHub user or organization (prometheus) or owner/repository (grafana/grafana)')
+  .transform((id) => {
+    const [owner, repository] = id.split('/') as [string, string | undefined]
+    return { id, owner, repository }
+  })
+
+/** What GitHub's answers about one target mean for the person who configured it. */
+class GitHubError extends Error {
+  constructor(
+    readonly target: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${target}: ${problem}; ${fix}`)
+    this.name = 'GitHubError'
+  }
+}
+
+// ---- GraphQL (with a token): one request per 100 repositories ----
+
+/**
+ * Everything the metrics need of one repository. Rate-limit cost (GitHub: each connection with first/last costs
+ * the product of the first/last of the connections above it; the sum / 100, rounded, at least 1): the count-only
+ * connections carry no first/last and cost nothing; releases cost 1 per repository and their assets one per release
+ * asked for, so 100 repositories with 5 releases each are 1 + 100 + 500 = 601 requests = 6 points.
+ */
+function repositoryFragment(releases: number): string {
+  const recent = releases
+    ? `releases(first: ${releases}, orderBy: {field: CREATED_AT, direction: DESC}) {
+      totalCount
+      nodes { releaseAssets(first: 100) { totalCount nodes { downloadCount } } }
+    }`
+    : 'releases { totalCount }'
+  return `fragment RepositoryActivity on Repository {
+    name
+    owner { login }
+    isFork
+    isArchived
+    primaryLanguage { name }
+    stargazerCount
+    forkCount
+    watchers { totalCount }
+    openIssues: issues(states: [OPEN]) { totalCount }
+    closedIssues: issues(states: [CLOSED]) { totalCount }
+    openPullRequests: pullRequests(states: [OPEN]) { totalCount }
+    closedPullRequests: pullRequests(states: [CLOSED]) { totalCount }
+    mergedPullRequests: pullRequests(states: [MERGED]) { totalCount }
+    latestRelease { publishedAt }
+    ${recent}
+    defaultBranchRef { target { ... on Commit { history { totalCount } } } }
+    diskUsage
+    createdAt
+    pushedAt
+  }`
+}
+
+function ownerDocument(releases: number): string {
+  return `query OwnerRepositories($login: String!, $pageSize: Int!, $after: String) {
+  repositoryOwner(login: $login) {
+    login
+    repositories(first: $pageSize, after: $after, privacy: PUBLIC, ownerAffiliations: [OWNER], orderBy: {field: NAME, direction: ASC}) {
+      totalCount
+      pageInfo { hasNextPage endCursor }
+      nodes { ...RepositoryActivity }
+    }
+  }
+  rateLimit { cost remaining resetAt }
+}
+${repositoryFragment(releases)}`
+}
+
+function repositoryDocument(releases: number): string {
+  return `query Repository($owner: String!, $name: String!) {
+  repository(owner: $owner, name: $name) { ...RepositoryActivity }
+  rateLimit { cost remaining resetAt }
+}
+${repositoryFragment(releases)}`
+}
+
+const total = z.object({ totalCount: z.number() })
+const repositorySchema = z.object({
+  name: z.string(),
+  owner: z.object({ login: z.string() }),
+  isFork: z.boolean(),
+  isArchived: z.boolean(),
+  primaryLanguage: z.object({ name: z.string() }).nullable(),
+  stargazerCount: z.number(),
+  forkCount: z.number(),
+  watchers: total,
+  openIssues: total,
+  closedIssues: total,
+  openPullRequests: total,
+  closedPullRequests: total,
+  mergedPullRequests: total,
+  latestRelease: z.object({ publishedAt: z.string().nullable() }).nullable(),
+  releases: z.object({
+    totalCount: z.number(),
+    nodes: z.array(z.object({ releaseAssets: z.object({ totalCount: z.number(), nodes: z.array(z.object({ downloadCount: z.number() }).nullable()) }) }).nullable()).optional(),
+  }),
+  defaultBranchRef: z.object({ target: z.object({ history: total.optional() }).nullable() }).nullable(),
+  diskUsage: z.number().nullable(),
+  createdAt: z.string(),
+  pushedAt: z.string().nullable(),
+})
+type Repository = z.infer<typeof repositorySchema>
+
+const rateLimitSchema = z.object({ cost: z.number(), remaining: z.number(), resetAt: z.string() }).nullable()
+const ownerPageSchema = z.object({
+  repositoryOwner: z
+    .object({
+      login: z.string(),
+      repositories: z.object({
+        totalCount: z.number(),
+        pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() }),
+        nodes: z.array(repositorySchema.nullable()),
+      }),
+    })
+    .nullable(),
+  rateLimit: rateLimitSchema,
+})
+const repositoryAnswerSchema = z.object({ repository: repositorySchema.nullable(), rateLimit: rateLimitSchema })
+
+function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
+  if (body === null || typeof body !== 'object') throw new ResponseError(url, 'the answer is not a GraphQL JSON document with a data object')
+  return expectShape(schema, body, url, 'data')
+}
+
+interface Api {
+  rest: string
+  graphqlUrl: string
+}
+
+/** GITHUB_API_URL: api.github.com, or a GitHub Enterprise Server's http(s)://host/api/v3 (GraphQL then lives at /api/graphql). */
+function apiOf(ctx: Context): Api {
+  const rest = (ctx.setting('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, '')
+  const graphqlUrl = /\/api\/v3$/.test(rest) ? rest.replace(/\/api\/v3$/, '/api/graphql') : `${rest}/graphql`
+  return { rest, graphqlUrl }
+}
+
+/** Turns what @octokit/graphql throws into the runtime's errors (facts kept) or a GitHubError that says what to do. */
+function explain(error: unknown, target: string, api: Api, hint: string): Error {
+  const cause = (error as { cause?: unknown }).cause
+  const known = [HttpError, NetworkError, RateLimitError, ResponseError].some((type) => cause instanceof type) ? (cause as Error) : undefined
+  if (known instanceof HttpError && known.status === 401) {
+    return new GitHubError(target, `GitHub refused the token (401 ${known.detail || 'Bad credentials'})`, 'check the token in GITHUB_TOKEN or GITHUB_TOKEN_FILE')
+  }
+  if (known) return known
+  if (error instanceof GraphqlResponseError) {
+    const errors = (error.errors ?? []) as { type?: string; message: string }[]
+    const limited = errors.find((e) => e.type === 'RATE_LIMITED')
+    if (limited) {
+      const reset = Number(error.headers['x-ratelimit-reset'])
+      return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
+    }
+    const missing = errors.find((e) => e.type === 'NOT_FOUND')
+    if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
+    return new ResponseError(api.graphqlUrl, `GraphQL errors: ${errors.map((e) => `${e.type ? `${e.type} ` : ''}${e.message}`).join('; ')}`)
+  }
+  return error instanceof Error ? error : new Error(String(error))
+}
+
+interface Spent {
+  points: number
+  remaining?: number
+  resetAt?: string
+}
+
+async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: Context, token: string, hint: string): Promise<void> {
+  const api = apiOf(ctx)
+  const client = graphql.defaults({
+    baseUrl: api.rest,
+    headers: { authorization: `bearer ${token}` },
+    request: { fetch: ctx.http.fetch },
+  })
+  const spent: Spent = { points: 0 }
+  const ask = async <T extends { rateLimit: z.infer<typeof rateLimitSchema> }>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
+    let data: unknown
+    try {
+      data = await client(document, variables)
+    } catch (error) {
+      throw explain(error, target.id, api, hint)
+    }
+    const answer = parse(schema, data, api.graphqlUrl)
+    if (answer.rateLimit) {
+      spent.points += answer.rateLimit.cost
+      spent.remaining = answer.rateLimit.remaining
+      spent.resetAt = answer.rateLimit.resetAt
+    }
+    return answer
+  }
+  const releases = ctx.options.releases
+
+  if (target.repository) {
+    const answer = await ask(repositoryAnswerSchema, repositoryDocument(releases), { owner: target.owner, name: target.repository })
+    if (!answer.repository) throw new GitHubError(target.id, 'GitHub has no such repository', 'check the name in activity.yml')
+    recordRepository(ctx, answer.repository)
+  } else {
+    let after: string | null = null
+    let pageSize = 100
+    let owner: string | undefined
+    let repositories = 0
+    let stars = 0
+    let forks = 0
+    for (;;) {
+      let page: z.infer<typeof ownerPageSchema>
+      try {
+        page = await ask(ownerPageSchema, ownerDocument(releases), { login: target.owner, pageSize, after })
+      } catch (error) {
+        // GitHub answers 502/504 when a query runs past its time limit; smaller pages cost the same points and usually fit.
+        if (error instanceof HttpError && (error.status === 502 || error.status === 504) && pageSize > 25) {
+          pageSize /= 2
+          ctx.log.warn('GitHub did not answer a page in time; asking for smaller pages', { status: error.status, pageSize })
+          continue
+        }
+        throw error
+      }
+      const found = page.repositoryOwner
+      if (!found) throw new GitHubError(target.id, `GitHub has no user or organization '${target.owner}'`, 'check the name in activity.yml')
+      owner = found.login
+      repositories = found.repositories.totalCount
+      for (const repository of found.repositories.nodes) {
+        if (!repository) continue
+        recordRepository(ctx, repository)
+        stars += repository.stargazerCount
+        forks += repository.forkCount
+      }
+      if (!found.repositories.pageInfo.hasNextPage || !found.repositories.pageInfo.endCursor) break
+      after = found.repositories.pageInfo.endCursor
+    }
+    ctx.metrics.gauge('github_owner_repositories', repositories, { owner: owner ?? target.owner })
+    ctx.metrics.gauge('github_owner_stars', stars, { owner: owner ?? target.owner })
+    ctx.metrics.gauge('github_owner_forks', forks, { owner: owner ?? target.owner })
+  }
+  ctx.log.info('GitHub GraphQL rate limit', { points: spent.points, remaining: spent.remaining, resetAt: spent.resetAt })
+}
+
+function recordRepository(ctx: Context, repository: Repository): void {
+  const labels = { owner: repository.owner.login, repository: repository.name }
+  const gauge: Context['metrics']['gauge'] = (name, value, labels) => ctx.metrics.gauge(name, value, labels)
+  gauge('github_repository_stars', repository.stargazerCount, labels)
+  gauge('github_repository_forks', repository.forkCount, labels)
+  gauge('github_repository_watchers', repository.watchers.totalCount, labels)
+  gauge('github_repository_open_issues', repository.openIssues.totalCount, labels)
+  gauge('github_repository_closed_issues', repository.closedIssues.totalCount, labels)
+  gauge('github_repository_open_pull_requests', repository.openPullRequests.totalCount, labels)
+  gauge('github_repository_closed_pull_requests', repository.closedPullRequests.totalCount, labels)
+  gauge('github_repository_merged_pull_requests', repository.mergedPullRequests.totalCount, labels)
+  gauge('github_repository_releases', repository.releases.totalCount, labels)
+  gauge('github_repository_latest_release_timestamp_seconds', toSeconds(repository.latestRelease?.publishedAt), labels)
+  const recent = repository.releases.nodes
+  // No releases: no downloads to speak of (recorded as absent, not as 0).
+  if (recent?.length) {
+    let downloads = 0
+    for (const release of recent) {
+      if (!release) continue
+      if (release.releaseAssets.totalCount > release.releaseAssets.nodes.length) {
+        ctx.log.warn('a release has more than 100 assets; downloads count the first 100', { ...labels, assets: release.releaseAssets.totalCount })
+      }
+      for (const asset of release.releaseAssets.nodes) downloads += asset?.downloadCount ?? 0
+    }
+    gauge('github_repository_release_downloads', downloads, labels)
+  }
+  gauge('github_repository_commits', repository.defaultBranchRef?.target?.history?.totalCount, labels)
+  gauge('github_repository_disk_usage_bytes', repository.diskUsage === null ? undefined : repository.diskUsage * 1024, labels)
+  gauge('github_repository_created_timestamp_seconds', toSeconds(repository.createdAt), labels)
+  gauge('github_repository_pushed_timestamp_seconds', toSeconds(repository.pushedAt), labels)
+  recordInfo(ctx, labels, repository.isFork, repository.isArchived, repository.primaryLanguage?.name)
+}
+
+function recordInfo(ctx: Context, labels: { owner: string; repository: string }, fork: boolean, archived: boolean, language: string | null | undefined): void {
+  ctx.metrics.gauge('github_repository_info', 1, { ...labels, fork: String(fork), archived: String(archived), language: language ?? '' })
+}
+
+// ---- REST (without a token): what the repository listing says, 100 repositories per request ----
+
+const restRepositorySchema = z.object({
+  name: z.string(),
+  owner: z.object({ login: z.string() }),
+  fork: z.boolean(),
+  archived: z.boolean().default(false),
+  language: z.string().nullish(),
+  stargazers_count: z.number(),
+  forks_count: z.number(),
+  size: z.number().nullish(),
+  created_at: z.string(),
+  pushed_at: z.string().nullish(),
+  /** Only in GET /repos/{owner}/{repo}, not in listings. */
+  subscribers_count: z.number().optional(),
+})
+type RestRepository = z.infer<typeof restRepositorySchema>
+
+/** Metrics only GraphQL (and so a token) gives; the REST listing has no counts of these. */
+const needsToken = [
+  'github_repository_open_issues',
+  'github_repository_closed_issues',
+  'github_repository_open_pull_requests',
+  'github_repository_closed_pull_requests',
+  'github_repository_merged_pull_requests',
+  'github_repository_releases',
+  'github_repository_latest_release_timestamp_seconds',
+  'github_repository_release_downloads',
+  'github_repository_commits',
+] as const
+
+function nextLink(link: string | string[] | undefined): string | undefined {
+  const value = Array.isArray(link) ? link.join(', ') : link
+  return value && /<([^>]+)>\s*;\s*rel="next"/.exec(value)?.[1]
+}
+
+async function restGet(ctx: Context, url: string, target: string): Promise<{ body: unknown; link: string | string[] | undefined }> {
+  try {
+    const response = await ctx.http.getJson(url, { headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } })
+    return { body: response.body, link: response.headers.link }
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) throw new GitHubError(target, `GitHub has no such ${target.includes('/') ? 'repository' : 'user or organization'} (404 at ${url})`, 'check the name in activity.yml')
+    throw error
+  }
+}
+
+function recordRestRepository(ctx: Context, repository: RestRepository): void {
+  const labels = { owner: repository.owner.login, repository: repository.name }
+  ctx.metrics.gauge('github_repository_stars', repository.stargazers_count, labels)
+  ctx.metrics.gauge('github_repository_forks', repository.forks_count, labels)
+  ctx.metrics.gauge('github_repository_watchers', repository.subscribers_count, labels)
+  ctx.metrics.gauge('github_repository_disk_usage_bytes', repository.size === null || repository.size === undefined ? undefined : repository.size * 1024, labels)
+  ctx.metrics.gauge('github_repository_created_timestamp_seconds', toSeconds(repository.created_at), labels)
+  ctx.metrics.gauge('github_repository_pushed_timestamp_seconds', toSeconds(repository.pushed_at), labels)
+  recordInfo(ctx, labels, repository.fork, repository.archived, repository.language)
+}
+
+async function collectWithoutToken(target: z.infer<typeof ownerOrRepository>, ctx: Context): Promise<void> {
+  const { rest } = apiOf(ctx)
+  // The listing's watchers_count is the star count (a REST quirk); real watchers come only with one repository's own GET.
+  const missing = target.repository ? [...needsToken] : [...needsToken, 'github_repository_watchers']
+  ctx.log.warn('no GitHub token: collecting through the REST API, which does not give these metrics; set GITHUB_TOKEN or GITHUB_TOKEN_FILE to collect them', { missing })
+
+  if (target.repository) {
+    const url = `${rest}/repos/${target.owner}/${target.repository}`
+    recordRestRepository(ctx, expectShape(restRepositorySchema, (await restGet(ctx, url, target.id)).body, url))
+    return
+  }
+  let url: string | undefined = `${rest}/users/${target.owner}/repos?per_page=100&page=1`
+  let owner = target.owner
+  let repositories = 0
+  let stars = 0
+  let forks = 0
+  while (url) {
+    const page: { body: unknown; link: string | string[] | undefined } = await restGet(ctx, url, target.id)
+    for (const repository of expectShape(z.array(restRepositorySchema), page.body, url)) {
+      recordRestRepository(ctx, repository)
+      owner = repository.owner.login
+      repositories++
+      stars += repository.stargazers_count
+      forks += repository.forks_count
+    }
+    url = nextLink(page.link)
+  }
+  ctx.metrics.gauge('github_owner_repositories', repositories, { owner })
+  ctx.metrics.gauge('github_owner_stars', stars, { owner })
+  ctx.metrics.gauge('github_owner_forks', forks, { owner })
+}
+
+const rateLimitHint = 'GitHub allows 60 REST requests an hour without a token and 5,000 GraphQL points an hour with one: set GITHUB_TOKEN or GITHUB_TOKEN_FILE, or run less often'
+
+export default defineCollector({
+  name: 'github',
+  description: 'GitHub: stars, forks, watchers, issues, pull requests, releases, downloads and commits of the repositories of an owner',
+  schedule: '0 * * * *',
+  targets: ownerOrRepository,
+  example: 'prometheus',
+  options,
+  rateLimitHint,
+  metrics,
+  async collect(target, ctx) {
+    const token = ctx.secret('GITHUB_TOKEN')
+    if (token) await collectWithToken(target, ctx, token, rateLimitHint)
+    else await collectWithoutToken(target, ctx)
+  },
+})

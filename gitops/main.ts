@@ -1,0 +1,36 @@
+// `activity gitops`: the long-running gitops service, configured from its environment and Swarm secrets.
+import { createLogger, levelFrom } from '../collectors/runtime/log.ts'
+import { loadCollectors } from '../collectors/runtime/registry.ts'
+import { settingsReader } from '../collectors/runtime/run.ts'
+import { UsageError } from '../collectors/runtime/errors.ts'
+import { startGitops } from './service.ts'
+import { dockerJobRunner, swarmSteps } from './swarm.ts'
+
+export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, collectorsDir: URL): Promise<number> {
+  if (args.length) throw new UsageError(`gitops takes no arguments; it is configured by GITOPS_* variables (see the README)`)
+  const { secret, setting } = settingsReader(env)
+  const log = createLogger({ level: levelFrom(env.LOG_LEVEL), fields: { service: 'gitops' } })
+  const number = (name: string, fallback: number) => {
+    const value = Number(setting(name) ?? fallback)
+    if (!Number.isFinite(value) || value < 0) throw new UsageError(`${name}=${setting(name)} is not a number`)
+    return value
+  }
+  const service = await startGitops({
+    stateDir: setting('GITOPS_STATE_DIR') ?? '/var/lib/activity-gitops',
+    port: number('GITOPS_PORT', 8080),
+    branch: setting('GITOPS_BRANCH') ?? 'main',
+    remoteUrl: secret('GITOPS_REMOTE_URL'),
+    pollSeconds: number('GITOPS_POLL_SECONDS', 30),
+    webhookSecret: secret('GITOPS_WEBHOOK_SECRET'),
+    pushPassword: secret('GITOPS_PUSH_PASSWORD'),
+    steps: swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env }),
+    runner: dockerJobRunner(),
+    log,
+  })
+  await new Promise<void>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve())
+  })
+  log.info('stopping: waiting for a running deployment to finish')
+  await service.close()
+  return 0
+}

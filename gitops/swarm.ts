@@ -1,0 +1,77 @@
+// The real world of gitops: validation with `activity validate`, images built from their Dockerfiles, stacks deployed
+// through the same path as `npm run up`, and collector jobs re-run with `docker service update --force`.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../collectors/runtime/config.ts'
+import type { AnyCollector } from '../collectors/runtime/define.ts'
+import { deployStack, externalNeeds, resolveStack } from '../scripts/lib/deploy.ts'
+import { docker, jsonLines } from '../scripts/lib/docker.ts'
+import { activityTag, buildImage } from '../scripts/lib/images.ts'
+import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/swarm.ts'
+import { renderStack } from '../stacks/stacks.ts'
+import { formatProblem, validate } from '../stacks/validate.ts'
+import type { DeploySteps } from './deployer.ts'
+import { scheduleLabel, type JobRunner, type ScheduledJob } from './scheduler.ts'
+
+export interface SwarmStepsOptions {
+  registry: string
+  /** The collectors this build has: activity.yml is checked against them. */
+  collectors: Map<string, AnyCollector>
+  env: Record<string, string | undefined>
+}
+
+export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
+  return {
+    async validate(dir) {
+      const report = await validate({ root: dir, collectors: options.collectors, env: options.env as NodeJS.ProcessEnv })
+      return report.problems.map(formatProblem)
+    },
+    async buildImage(dir, image, _fingerprint, report) {
+      const tag = await activityTag(dir)
+      const result = await buildImage(image, { root: dir, registry: options.registry, tag, env: options.env, progress: report })
+      report(`image ${image}:${tag} ${result}`)
+    },
+    async deployStack(dir, stack, report) {
+      const config = loadConfig(join(dir, 'activity.yml'), options.collectors)
+      const plan = renderStack(stack, { root: dir, config })
+      const work = mkdtempSync(join(tmpdir(), `activity-gitops-${stack}-`))
+      try {
+        const resolved = await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: options.registry, ACTIVITY_TAG: await activityTag(dir) } }, [])
+        const needs = externalNeeds(resolved)
+        const created = await ensureNetworks(needs.networks, await networkNames())
+        if (created.length) report(`created networks ${created.join(', ')}`)
+        const secrets = await existingSecrets()
+        const missing = needs.secrets.filter((name) => !secrets.has(name))
+        // Secrets are made by `npm run up` (random values) or by a person; gitops never invents or reads them.
+        if (missing.length) throw new Error(`secrets ${missing.join(', ')} do not exist; run npm run up once, or docker secret create NAME -`)
+        await deployStack(resolved, work)
+        report(`${stack}: ${resolved.services.length} services deployed`)
+      } finally {
+        plan.cleanup()
+        rmSync(work, { recursive: true, force: true })
+      }
+    },
+  }
+}
+
+const unfinished = /^(new|pending|assigned|accepted|preparing|ready|starting|running)\b/i
+
+/** Collector jobs are the replicated-job services with an activity.schedule label. */
+export function dockerJobRunner(): JobRunner {
+  return {
+    async jobs(): Promise<ScheduledJob[]> {
+      const names = (await docker(['service', 'ls', '--filter', `label=${scheduleLabel}`, '--format', '{{.Name}}'])).split('\n').filter(Boolean)
+      if (!names.length) return []
+      const specs = jsonLines<{ Spec: { Name: string; Labels?: Record<string, string> } }>(await docker(['service', 'inspect', '--format', '{{json .}}', ...names]))
+      return specs.map((s) => ({ service: s.Spec.Name, schedule: s.Spec.Labels?.[scheduleLabel] ?? '' }))
+    },
+    async isRunning(service) {
+      const states = (await docker(['service', 'ps', service, '--format', '{{.CurrentState}}'])).split('\n').filter(Boolean)
+      return states.some((state) => unfinished.test(state))
+    },
+    async start(service) {
+      await docker(['service', 'update', '--detach', '--force', service])
+    },
+  }
+}

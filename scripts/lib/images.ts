@@ -1,0 +1,99 @@
+// The project's own images (collectors, gitops): their tag, their build from the real Dockerfiles, skipped when nothing changed.
+import { createHash, X509Certificate } from 'node:crypto'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { rootCertificates } from 'node:tls'
+import { $ } from 'zx'
+import { dockerStreaming, imageLabel } from './docker.ts'
+
+export const projectImages = ['collectors', 'gitops'] as const
+export type ProjectImage = (typeof projectImages)[number]
+
+/** What the Dockerfiles COPY (the .dockerignore allowlist): a change here is a new image. */
+const buildInputs = ['package.json', 'package-lock.json', 'tsconfig.json', 'collectors', 'gitops', 'stacks', 'scripts']
+const sourceLabel = 'activity.source.hash'
+
+function filesUnder(path: string): string[] {
+  if (!statSync(path, { throwIfNoEntry: false })) return []
+  if (!statSync(path).isDirectory()) return [path]
+  return readdirSync(path)
+    .sort()
+    .flatMap((name) => filesUnder(join(path, name)))
+}
+
+/** Hash of every file the image builds from, so an edit without a commit still gives a new image. */
+export function sourceHash(root: string): string {
+  const hash = createHash('sha256')
+  for (const input of buildInputs) {
+    for (const file of filesUnder(join(root, input))) hash.update(relative(root, file)).update('\0').update(readFileSync(file)).update('\0')
+  }
+  return hash.digest('hex').slice(0, 12)
+}
+
+/**
+ * ACTIVITY_TAG: the package version and the git commit (0.1.0-3f2a9c1); a work tree with uncommitted changes to the
+ * build inputs adds `-dirty.<hash of them>`, so each edit is its own image and a redeploy picks it up.
+ */
+export async function activityTag(root: string): Promise<string> {
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
+  const commit = await $({ cwd: root, quiet: true, nothrow: true })`git rev-parse --short HEAD`
+  if (commit.exitCode !== 0) return `${version}-local.${sourceHash(root)}`
+  const dirty = await $({ cwd: root, quiet: true, nothrow: true })`git status --porcelain -- ${buildInputs}`
+  return `${version}-${commit.stdout.trim()}${dirty.stdout.trim() ? `-dirty.${sourceHash(root)}` : ''}`
+}
+
+export function imageName(registry: string, image: ProjectImage, tag: string): string {
+  return `${registry}/activity/${image}:${tag}`
+}
+
+/**
+ * The certificates in a CA bundle (NODE_EXTRA_CA_CERTS) that Node does not already trust: what npm inside the build
+ * needs behind a TLS-inspecting proxy. Small enough for a build argument, unlike a whole system bundle.
+ */
+export function extraCaPem(bundleFile: string | undefined): string {
+  if (!bundleFile) return ''
+  let text: string
+  try {
+    text = readFileSync(bundleFile, 'utf8')
+  } catch {
+    return ''
+  }
+  const known = new Set(rootCertificates.map((pem) => pem.replace(/\s+/g, '')))
+  const pems = text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []
+  return pems
+    .filter((pem) => !known.has(pem.replace(/\s+/g, '')))
+    .filter((pem) => {
+      try {
+        return new X509Certificate(pem).ca
+      } catch {
+        return false
+      }
+    })
+    .join('\n')
+}
+
+export interface BuildOptions {
+  root: string
+  registry: string
+  tag: string
+  /** NODE_IMAGE and RUNTIME_IMAGE build arguments; the Dockerfiles' pinned upstream image when absent. */
+  nodeImage?: string
+  env?: Record<string, string | undefined>
+  progress: (line: string) => void
+}
+
+/** Builds one image from its Dockerfile unless an image with this tag was built from the same sources; says which. */
+export async function buildImage(image: ProjectImage, options: BuildOptions): Promise<'built' | 'present'> {
+  const name = imageName(options.registry, image, options.tag)
+  const hash = sourceHash(options.root)
+  if ((await imageLabel(name, sourceLabel)) === hash) return 'present'
+  const args = ['build', '-f', join(options.root, image, 'Dockerfile'), '-t', name, '--label', `${sourceLabel}=${hash}`]
+  if (options.nodeImage) args.push('--build-arg', `NODE_IMAGE=${options.nodeImage}`, '--build-arg', `RUNTIME_IMAGE=${options.nodeImage}`)
+  const ca = extraCaPem(options.env?.NODE_EXTRA_CA_CERTS)
+  if (ca) args.push('--build-arg', `NPM_EXTRA_CA_PEM=${ca}`)
+  args.push(options.root)
+  await dockerStreaming(args, (line) => {
+    if (/^Step \d+\/\d+ : /.test(line)) options.progress(`${image}: ${line.replace(/\s+/g, ' ').slice(0, 100)}`)
+  }, options.env)
+  return 'built'
+}

@@ -1,0 +1,315 @@
+#!/usr/bin/env -S npx tsx
+// `npm run up`: the whole platform on the local Docker Engine as a single-node swarm, every stack deployed, URLs and first results printed.
+// Run it again and it changes nothing.
+// Usage: npm run up -- [--config FILE] [--overlay DIR]... [--without svc,...] [--node-image IMAGE] [--endpoint-mode dnsrr] [--timeout S]
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { stringify } from 'yaml'
+import { loadConfig, type ActivityConfig } from '../collectors/runtime/config.ts'
+import { loadCollectors } from '../collectors/runtime/registry.ts'
+import { deployOrder, renderStack, secretSpecs, type StackName } from '../stacks/stacks.ts'
+import { describe, waitForServices, type ServiceState } from './lib/converge.ts'
+import { credentialsFile, recordCredential } from './lib/credentials.ts'
+import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, resolveStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
+import { docker } from './lib/docker.ts'
+import { activityTag, buildImage, imageName, projectImages, type ProjectImage } from './lib/images.ts'
+import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
+import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
+import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
+import { ensureNetworks, ensureSwarm, existingSecrets, networkNames, platformLabel } from './lib/swarm.ts'
+
+export const root = resolve(new URL('..', import.meta.url).pathname)
+const collectorsDir = new URL('../collectors/', import.meta.url)
+
+export interface UpOptions {
+  /** activity.yml. */
+  configFile: string
+  /** Folders of extra Compose files, one per stack (<stack>.yml), merged last: the e2e overlay. */
+  overlays: string[]
+  /** Services not deployed (`grafana`, or `admin_grafana` for one stack's). */
+  without: string[]
+  /** Base image of the project's images (NODE_IMAGE and RUNTIME_IMAGE build arguments). */
+  nodeImage?: string
+  timeoutSeconds: number
+  advertiseAddress: string
+  /** Endpoint mode of the rendered collectors' services: 'dnsrr' where the engine has no IPVS (the e2e's machine). */
+  endpointMode?: 'vip' | 'dnsrr'
+  env: Record<string, string | undefined>
+}
+
+export interface UpResult {
+  changed: boolean
+  states: ServiceState[]
+  stacks: ResolvedStack[]
+  seconds: number
+}
+
+/** Settings of the collectors that come from the environment of `up` (an API base for GitHub Enterprise, or the e2e's fake APIs): never secrets. */
+const collectorSettings = ['GITHUB_API_URL', 'DOCKERHUB_API_URL', 'HTTP_TIMEOUT_SECONDS', 'HTTP_RETRIES'] as const
+
+/** A Compose overlay giving each collector service those settings, when any is set. */
+function collectorSettingsOverlay(config: ActivityConfig, env: UpOptions['env'], dir: string): string | undefined {
+  const environment = Object.fromEntries(collectorSettings.filter((name) => env[name]).map((name) => [name, env[name]!]))
+  if (!Object.keys(environment).length) return undefined
+  const file = join(dir, 'collectors-settings.yml')
+  const services = Object.fromEntries(config.sources.map((source) => [source.name, { environment }]))
+  writeFileSync(file, stringify({ version: '3.9', services }))
+  return file
+}
+
+/** The overlay files for one stack: <dir>/<stack>.yml in each overlay folder that has one. */
+function overlayFiles(stack: StackName, dirs: string[]): string[] {
+  return dirs.map((dir) => join(resolve(dir), `${stack}.yml`)).filter((file) => existsSync(file))
+}
+
+interface Rendered {
+  stacks: ResolvedStack[]
+  /** Services of the stack files left out by --without, as stack_service. */
+  leftOut: string[]
+  /** Stacks with every service left out: not deployed (and removed if they were). */
+  emptied: string[]
+}
+
+async function renderAll(options: UpOptions, config: ActivityConfig, tag: string, registry: string, workDir: string): Promise<Rendered> {
+  const settings = collectorSettingsOverlay(config, options.env, workDir)
+  const resolved = await Promise.all(
+    deployOrder.map(async (name) => {
+      const overlays = overlayFiles(name, options.overlays)
+      if (name === 'collectors' && settings) overlays.push(settings)
+      const plan = renderStack(name, { root, config, overlays, outDir: workDir, endpointMode: options.endpointMode })
+      try {
+        return await resolveStack({ name, files: plan.files, env: { ...plan.env, REGISTRY: registry, ACTIVITY_TAG: tag } }, options.without)
+      } finally {
+        plan.cleanup()
+      }
+    }),
+  )
+  return {
+    stacks: resolved.filter((r) => r.services.length),
+    leftOut: resolved.flatMap((r) => r.leftOut.map((s) => `${r.name}_${s}`)),
+    emptied: resolved.filter((r) => !r.services.length).map((r) => r.name),
+  }
+}
+
+function imagesUsed(stacks: ResolvedStack[], registry: string, tag: string): ProjectImage[] {
+  const images = new Set(stacks.flatMap((s) => Object.values(s.compose.services ?? {}).map((svc) => svc.image)))
+  return projectImages.filter((image) => images.has(imageName(registry, image, tag)))
+}
+
+function publishedPorts(stacks: ResolvedStack[]): number[] {
+  return stacks.flatMap((s) => Object.values(s.compose.services ?? {}).flatMap((svc) => (svc.ports ?? []).map((p) => Number(p.published)).filter((p) => p > 0)))
+}
+
+const has = (stacks: ResolvedStack[], stack: string, service: string) => stacks.some((s) => s.name === stack && s.services.includes(service))
+
+export async function up(options: UpOptions, out: Output): Promise<UpResult> {
+  const started = Date.now()
+  const registry = options.env.REGISTRY || '127.0.0.1:5000'
+  const workDir = mkdtempSync(join(tmpdir(), 'activity-up-'))
+  let changed = false
+  try {
+    // 1. prerequisites (rendering first: the ports and memory needed depend on what will run)
+    const [{ info, warnings }, config, tag] = await Promise.all([checkEngine(), loadCollectors(collectorsDir).then((c) => loadConfig(options.configFile, c)), activityTag(root)])
+    const { stacks, leftOut, emptied } = await renderAll(options, config, tag, registry, workDir)
+    const withElasticsearch = has(stacks, 'logs', 'elasticsearch')
+    warnings.push(...checkMemory(info, withElasticsearch))
+    checkMapCount(withElasticsearch)
+    const ports = publishedPorts(stacks)
+    const swarmActive = info.swarmState === 'active'
+    const [, existingNetworks, existing, deployed] = await Promise.all([
+      checkPorts(ports, stacks.map((s) => s.name)),
+      swarmActive ? networkNames() : Promise.resolve(new Set<string>()),
+      swarmActive ? existingSecrets() : Promise.resolve(new Set<string>()),
+      swarmActive ? deployedState() : Promise.resolve<DeployedState>({ hashes: new Map(), services: new Map() }),
+    ])
+    out.step('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}), ${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB memory, ports ${ports.length ? [...new Set(ports)].join(', ') : '(none published)'} free or ours`)
+    for (const warning of warnings) out.detail(`warning: ${warning}`)
+
+    // 2. swarm
+    const swarm = await ensureSwarm(info, options.advertiseAddress)
+    if (swarm.startsWith('initialised')) changed = true
+    out.step('swarm', swarm)
+
+    // 3. networks shared by the stacks
+    const needs = stacks.map(externalNeeds)
+    const networks = [...new Set(needs.flatMap((n) => n.networks))]
+    const createdNetworks = await ensureNetworks(networks, existingNetworks)
+    if (createdNetworks.length) changed = true
+    out.step('networks', createdNetworks.length ? `created ${createdNetworks.join(', ')}${createdNetworks.length < networks.length ? '; the others exist' : ''}` : `${networks.join(', ')}: exist`)
+
+    // 4. secrets: random when absent (or the user's, for a token); told in a file only this user can read, never printed
+    const secrets = [...new Set(needs.flatMap((n) => n.secrets))]
+    const created: string[] = []
+    const notes = credentialsFile(options.env)
+    for (const name of secrets.filter((s) => !existing.has(s))) {
+      const spec = secretSpecs[name]
+      if (!spec) throw new StepError('secrets', `a stack needs the secret ${name}, which nothing here knows how to make`, `create it: printf %s VALUE | docker secret create ${name} -`)
+      const { value, note } = spec.generate(options.env)
+      await docker(['secret', 'create', '--label', `${platformLabel}=true`, name, '-'], { input: value })
+      if (note) recordCredential(notes, name, note)
+      created.push(name)
+    }
+    if (created.length) changed = true
+    out.step('secrets', created.length ? `created ${created.join(', ')}${created.length < secrets.length ? '; the others exist' : ''}` : secrets.length ? `${secrets.join(', ')}: exist` : 'none needed')
+    if (created.length) out.detail(`what you need to know about them (logins) is in ${notes}, readable only by you`)
+    if (created.includes('github_token') && !options.env.GITHUB_TOKEN?.trim()) {
+      out.detail('github_token is blank (GITHUB_TOKEN was not set): the github collector uses the REST API without a token, with fewer metrics; see the credentials file to set one')
+    }
+
+    // 5. the project's images, built from their Dockerfiles (used locally: a single node needs no registry push)
+    const images = imagesUsed(stacks, registry, tag)
+    const builds: string[] = []
+    for (const image of images) {
+      const buildStarted = Date.now()
+      const outcome = await buildImage(image, { root, registry, tag, nodeImage: options.nodeImage, env: options.env, progress: (line) => out.detail(line) })
+      if (outcome === 'built') {
+        changed = true
+        builds.push(`built ${imageName(registry, image, tag)} (${seconds(buildStarted)})`)
+      } else builds.push(`${imageName(registry, image, tag)}: present`)
+    }
+    out.step('images', builds.length ? builds.join('; ') : 'none needed')
+
+    // 6. + 7. each stack in dependency order; a changed stack is deployed only once the stacks before it run
+    out.step('stacks', `deploying in order: ${stacks.map((s) => s.name).join(', ')}`)
+    const states: ServiceState[] = []
+    let blocked: string | undefined
+    let waiting: ResolvedStack[] = []
+    const settle = async (since: number) => {
+      if (!waiting.length) return
+      const batch = await waitForServices(
+        waiting.flatMap((stack) => stack.services.map((s) => `${stack.name}_${s}`)),
+        { timeoutMs: options.timeoutSeconds * 1000, since, progress: (line) => out.detail(`  ${line}`) },
+      )
+      waiting = []
+      states.push(...batch)
+      blocked ??= batch.find((s) => s.failed && s.kind !== 'job')?.name
+    }
+    for (const stack of stacks) {
+      if (isUnchanged(stack, deployed)) {
+        out.detail(`${stack.name}: unchanged`)
+        waiting.push(stack)
+        continue
+      }
+      await settle(Date.now())
+      if (blocked) {
+        out.detail(`${stack.name}: not deployed (${blocked} did not start)`)
+        continue
+      }
+      const since = Date.now()
+      await deployStack(stack, workDir)
+      changed = true
+      out.detail(`${stack.name}: deployed ${stack.services.length} service${stack.services.length === 1 ? '' : 's'} (${stack.services.join(', ')})`)
+      waiting.push(stack)
+      await settle(since)
+    }
+    await settle(Date.now())
+    for (const name of emptied.filter((n) => deployed.services.has(n))) {
+      await removeStack(name)
+      changed = true
+      out.detail(`${name}: removed (every service of it left out)`)
+    }
+    const ready = states.filter((s) => s.ready)
+    out.step('converged', `${ready.length}/${states.length} services running or completed (${seconds(started)})`)
+
+    // What to open, and what the collectors found
+    out.line()
+    if (has(stacks, 'admin', 'traefik')) {
+      out.line('open:')
+      for (const endpoint of traefikUrls(stacks)) out.line(`  ${endpoint.url.padEnd(36)} ${endpoint.service}`)
+      if (has(stacks, 'admin', 'grafana')) out.line(`  Grafana login: admin, password in ${notes} (or: docker exec $(docker ps -q -f name=admin_grafana) cat /run/secrets/grafana_admin_password)`)
+    } else {
+      out.line('open: Traefik is not deployed (--without), so no http://<name>.<domain> URL answers')
+    }
+    const direct = hostPorts(stacks)
+    if (direct.length) {
+      out.line('published on this host:')
+      for (const endpoint of direct) out.line(`  ${endpoint.url.padEnd(36)} ${endpoint.service}`)
+    }
+    const collectorRuns = states.filter((s) => s.stack === 'collectors' && s.kind === 'job' && (s.ready || s.failed))
+    if (states.some((s) => s.name === 'metrics_prometheus' && s.ready)) await printResults(collectorRuns, config, out)
+    if (leftOut.length) out.line(`left out (--without): ${leftOut.join(', ')}: NOT DEPLOYED, NOT TESTED`)
+
+    const failed = states.filter((s) => s.failed || !s.ready)
+    for (const state of failed) {
+      out.line(`FAILED ${state.name}: ${describe(state)}${state.problem ? `: ${state.problem}` : ''}`)
+      for (const line of await lastLogLines(state.telling ?? state.name)) out.line(`    ${line}`)
+    }
+    out.line()
+    if (failed.length) {
+      throw new StepError('converged', `${failed.length} service${failed.length === 1 ? '' : 's'} did not run or complete: ${failed.map((s) => s.name).join(', ')}`, 'see npm run status and docker service logs NAME, fix, and run up again')
+    }
+    out.line(changed ? `up: the platform is up (${seconds(started)}). Stop it with npm run down; see it with npm run status.` : `up: nothing to change, the platform was already up (${seconds(started)})`)
+    return { changed, states, stacks, seconds: (Date.now() - started) / 1000 }
+  } finally {
+    rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+/** The first collector results, from the metrics Prometheus (waiting for its first scrape of the runs that just finished). */
+async function printResults(runs: ServiceState[], config: ActivityConfig, out: Output): Promise<void> {
+  const ran = new Set(runs.map((r) => r.name.replace(/^collectors_/, '')))
+  const expected = config.sources.filter((s) => ran.has(s.name)).reduce((n, s) => n + s.targets.length, 0)
+  // The metrics Prometheus scrapes the Pushgateway once a minute: a first run shows up within that.
+  const deadline = Date.now() + 75_000
+  let results = await collectorResults('metrics_prometheus')
+  while (results && results.health.length < expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    results = await collectorResults('metrics_prometheus')
+  }
+  if (!results) {
+    out.line('collector results: the metrics Prometheus does not run on this node; query it at prometheus.<domain>')
+    return
+  }
+  if (!results.health.length) {
+    out.line('collector results: none in Prometheus yet (no collector has run, or it has not scraped the Pushgateway since); see npm run status')
+    return
+  }
+  const ok = results.health.filter((h) => h.ok).length
+  out.line(`collector results (metrics Prometheus): ${ok}/${results.health.length} targets collected`)
+  for (const h of results.health.filter((h) => !h.ok)) out.line(`  ${h.source} ${h.target}: last run FAILED`)
+  for (const line of results.headlines) out.line(`  ${line}`)
+}
+
+function list(values: string[] | undefined): string[] {
+  return (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean)
+}
+
+export function parseUpArgs(argv: string[], env: Record<string, string | undefined>): UpOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      overlay: { type: 'string', multiple: true },
+      without: { type: 'string', multiple: true },
+      'node-image': { type: 'string' },
+      timeout: { type: 'string', default: '300' },
+      'advertise-addr': { type: 'string', default: '127.0.0.1' },
+      'endpoint-mode': { type: 'string' },
+    },
+  })
+  const timeoutSeconds = Number(values.timeout)
+  if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) throw new StepError('options', `--timeout ${values.timeout} is not a number of seconds`, 'e.g. --timeout 300')
+  const endpointMode = values['endpoint-mode']
+  if (endpointMode !== undefined && endpointMode !== 'vip' && endpointMode !== 'dnsrr') throw new StepError('options', `--endpoint-mode ${endpointMode} is not vip or dnsrr`, 'use --endpoint-mode dnsrr where the engine has no IPVS')
+  return {
+    configFile: values.config ?? env.ACTIVITY_CONFIG ?? join(root, 'activity.yml'),
+    overlays: values.overlay ?? [],
+    without: list(values.without),
+    nodeImage: values['node-image'],
+    timeoutSeconds,
+    advertiseAddress: values['advertise-addr']!,
+    endpointMode,
+    env,
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await runScript('up', async () => {
+    const options = parseUpArgs(process.argv.slice(2), process.env)
+    process.stdout.write('activity up: the platform on a single-node swarm of the local Docker Engine\n')
+    await up(options, createOutput(7))
+    return 0
+  })
+}

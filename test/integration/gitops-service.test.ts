@@ -1,0 +1,153 @@
+// The gitops service over real git: its own remote (git push over smart HTTP), webhooks, polling, restart.
+import { createHmac } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createLogger } from '../../collectors/runtime/log.ts'
+import type { DeploySteps } from '../../gitops/deployer.ts'
+import { startGitops, type GitopsService } from '../../gitops/service.ts'
+import { createRepo, type TestRepo } from '../support/git.ts'
+import { requireBinary, tempDir, waitFor } from '../support/servers.ts'
+
+requireBinary('git', 'git')
+const test = suite('gitops service')
+let repo: TestRepo
+let state: ReturnType<typeof tempDir>
+let service: GitopsService | undefined
+let deployed: string[]
+const password = 'push-secret'
+const webhookSecret = 'hook-secret'
+
+const steps: DeploySteps = {
+  async validate(dir) {
+    const app = readFileSync(join(dir, 'stacks/app.yml'), 'utf8')
+    return app.includes('BROKEN') ? ['stacks/app.yml: services.nginx: BROKEN is not a Compose key'] : []
+  },
+  async buildImage() {},
+  async deployStack(_dir, stack) {
+    deployed.push(stack)
+  },
+}
+
+async function start(remoteUrl?: string): Promise<GitopsService> {
+  service = await startGitops({ stateDir: state.path, port: 0, host: '127.0.0.1', branch: 'main', pollSeconds: 0, remoteUrl, webhookSecret, pushPassword: password, steps, log: createLogger({ write: () => {} }) })
+  return service
+}
+
+/** git, asynchronously: the service answering it runs in this process. */
+function git(args: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('git', args, { env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
+    let output = ''
+    child.stdout.on('data', (c) => (output += c))
+    child.stderr.on('data', (c) => (output += c))
+    child.on('close', (code) => resolve({ code: code ?? -1, output }))
+  })
+}
+const push = (url: string, ref = 'main') => git(['-C', repo.path, 'push', url, `HEAD:refs/heads/${ref}`])
+const remote = (s: GitopsService, secret = password) => s.url.replace('http://', `http://platform:${secret}@`) + '/platform.git'
+const remoteHead = async (s: GitopsService) => (await git(['ls-remote', remote(s), 'refs/heads/main'])).output.split('\t')[0]
+
+test.before.each(async () => {
+  repo = await createRepo()
+  state = tempDir('gitops-state')
+  deployed = []
+})
+test.after.each(async () => {
+  await service?.close()
+  service = undefined
+  repo.remove()
+  state.remove()
+})
+
+test('git push to the built-in remote deploys, and the push answer shows it line by line', async () => {
+  const s = await start()
+  const first = await push(remote(s))
+  assert.is(first.code, 0, first.output)
+  assert.match(first.output, /remote: [0-9a-f]{7}: valid/)
+  assert.match(first.output, /remote: [0-9a-f]{7}: deployed admin, metrics, logs, monitoring, app, collectors, gitops in/)
+  deployed = []
+  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 64; }\n' })
+  const second = await push(remote(s))
+  assert.is(second.code, 0, second.output)
+  assert.match(second.output, /remote: [0-9a-f]{7}: stacks to deploy: app\s*\n/)
+  assert.equal(deployed, ['app'])
+})
+
+test('a commit with a broken stack file is refused in the push answer, and nothing changes', async () => {
+  const s = await start()
+  assert.is((await push(remote(s))).code, 0)
+  const good = await remoteHead(s)
+  deployed = []
+  await repo.commit({ 'stacks/app.yml': 'services:\n  nginx:\n    BROKEN: true\n' })
+  const refused = await push(remote(s))
+  assert.is.not(refused.code, 0)
+  assert.match(refused.output, /remote: invalid: stacks\/app\.yml: services\.nginx: BROKEN is not a Compose key/)
+  assert.match(refused.output, /pre-receive hook declined/)
+  assert.equal(deployed, [])
+  assert.is(await remoteHead(s), good, 'the remote still points at the last good commit')
+})
+
+test('a README-only push starts no deployment', async () => {
+  const s = await start()
+  await push(remote(s))
+  deployed = []
+  await repo.commit({ 'README.md': 'words\n' })
+  const result = await push(remote(s))
+  assert.is(result.code, 0)
+  assert.match(result.output, /no stack changed, nothing to deploy/)
+  assert.equal(deployed, [])
+})
+
+test('a wrong password cannot push', async () => {
+  const s = await start()
+  const result = await push(remote(s, 'guess'))
+  assert.is.not(result.code, 0)
+  assert.match(result.output, /Authentication failed|401/)
+  assert.equal(deployed, [])
+})
+
+test('a signed webhook makes gitops fetch the remote and deploy the new commit', async () => {
+  const s = await start(repo.path)
+  await repo.commit({ 'stacks/metrics/prometheus.yml': 'global: {scrape_interval: 5s}\n' })
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await repo.git.revparse(['HEAD'])).trim() })
+  const signature = 'sha256=' + createHmac('sha256', webhookSecret).update(body).digest('hex')
+  const response = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature, 'x-github-delivery': 'one' } })
+  assert.is(response.status, 202)
+  await waitFor('the webhook deployment', () => deployed.includes('metrics'), 20_000)
+  const unsigned = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'push' } })
+  assert.is(unsigned.status, 401)
+  const metrics = await (await fetch(s.url + '/metrics')).text()
+  assert.match(metrics, /activity_gitops_webhook_requests_total\{result="accepted"\} 1/)
+  assert.match(metrics, /activity_gitops_webhook_requests_total\{result="refused"\} 1/)
+  assert.match(metrics, /activity_gitops_last_deploy_success\{stack="metrics"\} 1/)
+  assert.match(metrics, /activity_gitops_deployed_commit_info\{stack="metrics",commit="[0-9a-f]{40}"\} 1/)
+})
+
+test('polling picks up a new commit on the remote', async () => {
+  const s = await start(repo.path)
+  await s.poll()
+  await s.deployer.idle()
+  deployed = []
+  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 32; }\n' })
+  const result = await s.poll()
+  assert.is(result?.outcome, 'deployed')
+  assert.equal(deployed, ['app'])
+  assert.is(await s.poll(), undefined, 'nothing new, nothing deployed')
+})
+
+test('a restart deploys nothing that is already deployed', async () => {
+  const s = await start()
+  await push(remote(s))
+  await s.close()
+  service = undefined
+  deployed = []
+  const again = await start()
+  await again.deployer.idle()
+  assert.equal(deployed, [])
+  assert.ok(existsSync(join(state.path, 'deployed.json')))
+})
+
+test.run()

@@ -1,0 +1,95 @@
+// Fake GitHub and Docker Hub on one port, standalone: `node --import tsx test/support/fake-apis.ts --port N [--host H] [--data FILE]`.
+// GitHub: GraphQL at /graphql (and /api/graphql), REST at /users, /orgs, /user, /repos (and under /api/v3);
+// Docker Hub at /v2/... . The Swarm e2e points GITHUB_API_URL and DOCKERHUB_API_URL here.
+import { readFileSync } from 'node:fs'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { dockerHubReply, hubNamespace, hubRepository, type DockerHubData, type HubRepository } from './dockerhub-api.ts'
+import { asset, generatedOwner, githubHandler, owner, release, repository, type GitHubData, type OwnerData, type RepositoryData } from './github-api.ts'
+import { startApiServer, type ApiServer } from './servers.ts'
+
+/** The data file: JSON or YAML. Owners and namespaces are listed, or generated (`generate: N`). */
+const releaseSpec = z.object({
+  tagName: z.string(),
+  createdAt: z.string(),
+  isDraft: z.boolean().optional(),
+  isPrerelease: z.boolean().optional(),
+  assets: z.array(z.object({ name: z.string(), downloadCount: z.number().int().min(0) })).default([]),
+})
+const repositorySpec = z
+  .object({ name: z.string(), releases: z.array(releaseSpec).default([]) })
+  .passthrough()
+const ownerSpec = z.object({
+  login: z.string(),
+  type: z.enum(['Organization', 'User']).default('Organization'),
+  generate: z.number().int().min(0).max(5000).default(0),
+  repositories: z.array(repositorySpec).default([]),
+})
+const dataSpec = z
+  .object({
+    github: z.object({ owners: z.array(ownerSpec).default([]), tokens: z.array(z.string()).optional() }).default({}),
+    dockerhub: z.object({ namespaces: z.record(z.union([z.number().int().min(0), z.array(z.object({ name: z.string() }).passthrough())])).default({}) }).default({}),
+  })
+  .strict()
+export type FakeApisData = z.input<typeof dataSpec>
+
+/** What the e2e watches by default: the targets of the example activity.yml. */
+export const defaultData: FakeApisData = {
+  github: {
+    owners: [
+      { login: 'prometheus', generate: 60 },
+      {
+        login: 'grafana',
+        generate: 20,
+        repositories: [{ name: 'grafana', stargazerCount: 64_000, forkCount: 12_000, releases: [{ tagName: 'v11.3.0', createdAt: '2024-10-22T12:00:00Z', assets: [{ name: 'grafana-11.3.0.linux-amd64.tar.gz', downloadCount: 48_210 }] }] }],
+      },
+    ],
+  },
+  dockerhub: { namespaces: { prom: 40, grafana: [{ name: 'grafana', pull_count: 3_000_000_000, star_count: 3_100 }] } },
+}
+
+export function buildData(input: FakeApisData): { github: GitHubData; dockerhub: DockerHubData } {
+  const spec = dataSpec.parse(input)
+  const owners: OwnerData[] = spec.github.owners.map((o) => {
+    const listed = o.repositories.map(({ name, releases, ...fields }) =>
+      repository(name, {
+        ...(fields as Partial<RepositoryData>),
+        releases: releases.map((r) => release(r.tagName, r.createdAt, { isDraft: r.isDraft ?? false, isPrerelease: r.isPrerelease ?? false, assets: r.assets.map((a) => asset(a.name, a.downloadCount)) })),
+      }),
+    )
+    const generated = o.generate ? generatedOwner(o.login, o.generate, o.type).repositories.filter((g) => !listed.some((l) => l.name === g.name)) : []
+    return owner(o.login, [...listed, ...generated], o.type)
+  })
+  const namespaces: Record<string, HubRepository[]> = {}
+  for (const [namespace, repositories] of Object.entries(spec.dockerhub.namespaces)) {
+    namespaces[namespace] = typeof repositories === 'number' ? hubNamespace(namespace, repositories) : repositories.map(({ name, ...fields }) => hubRepository(namespace, name, fields as Partial<HubRepository>))
+  }
+  return { github: { owners, tokens: spec.github.tokens }, dockerhub: { namespaces } }
+}
+
+export async function startFakeApis(input: FakeApisData = defaultData, listen: { port?: number; host?: string } = {}): Promise<ApiServer> {
+  const data = buildData(input)
+  const github = githubHandler(data.github)
+  return startApiServer(async (request) => {
+    if (request.url === '/' || request.url === '/healthz') return { body: { github_graphql: '/graphql', github_rest: '/users/{owner}/repos', dockerhub: '/v2/namespaces/{namespace}/repositories' } }
+    return (
+      (await github.route(request)) ??
+      // Docker Hub's next links name hub.docker.com; the collector follows them on its configured base.
+      dockerHubReply(data.dockerhub, request, 'https://hub.docker.com') ?? { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } }
+    )
+  }, listen)
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, data: { type: 'string' } } })
+  const port = Number(values.port)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port}: give a port number`)
+  const input = values.data ? (parseYaml(readFileSync(values.data, 'utf8')) as FakeApisData) : defaultData
+  const server = await startFakeApis(input, { port, host: values.host })
+  process.stdout.write(`fake GitHub and Docker Hub APIs on http://${values.host}:${new URL(server.url).port}${values.data ? ` (data: ${values.data})` : ' (default data)'}\n`)
+  const stop = () => void server.close().then(() => process.exit(0))
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}

@@ -1,0 +1,70 @@
+// The project's image tag (version + commit, and a content hash for uncommitted edits) and the CA that a build
+// behind a TLS-inspecting proxy needs.
+import { execFileSync } from 'node:child_process'
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { rootCertificates } from 'node:tls'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { activityTag, extraCaPem, imageName, sourceHash } from '../../scripts/lib/images.ts'
+import { requireBinary, tempDir } from '../support/servers.ts'
+
+const test = suite('images')
+const dirs: { remove(): void }[] = []
+test.after(() => dirs.forEach((d) => d.remove()))
+
+function checkout(): string {
+  const dir = tempDir('images-repo')
+  dirs.push(dir)
+  writeFileSync(join(dir.path, 'package.json'), JSON.stringify({ name: 'x', version: '1.2.3' }))
+  mkdirSync(join(dir.path, 'collectors'))
+  writeFileSync(join(dir.path, 'collectors/a.ts'), 'export {}\n')
+  writeFileSync(join(dir.path, 'README.md'), 'not an image input\n')
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: dir.path, stdio: 'pipe' })
+  git('init', '-q')
+  git('-c', 'user.name=t', '-c', 'user.email=t@t', 'add', '.')
+  git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'first')
+  return dir.path
+}
+
+test('a clean checkout is tagged version-commit; an edit to what the image is built from adds a hash of it', async () => {
+  requireBinary('git', 'git')
+  const root = checkout()
+  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+  assert.is(await activityTag(root), `1.2.3-${commit}`)
+  writeFileSync(join(root, 'README.md'), 'edited, but not built into the image\n')
+  assert.is(await activityTag(root), `1.2.3-${commit}`)
+  writeFileSync(join(root, 'collectors/a.ts'), 'export const edited = 1\n')
+  const dirty = await activityTag(root)
+  assert.is(dirty, `1.2.3-${commit}-dirty.${sourceHash(root)}`)
+  writeFileSync(join(root, 'collectors/a.ts'), 'export const edited = 2\n')
+  assert.is.not(await activityTag(root), dirty, 'each edit is its own image')
+})
+
+test('the source hash is the same for the same files wherever the checkout is', () => {
+  const root = checkout()
+  const copy = tempDir('images-copy')
+  dirs.push(copy)
+  cpSync(root, copy.path, { recursive: true })
+  assert.is(sourceHash(copy.path), sourceHash(root))
+  assert.is(sourceHash(root + '/'), sourceHash(root))
+})
+
+test('images are named registry/activity/<image>:<tag>', () => {
+  assert.is(imageName('127.0.0.1:5000', 'collectors', '1.2.3-abc1234'), '127.0.0.1:5000/activity/collectors:1.2.3-abc1234')
+})
+
+test('the build gets only the CAs Node does not already trust', () => {
+  requireBinary('openssl', 'openssl')
+  const dir = tempDir('images-ca')
+  dirs.push(dir)
+  const own = execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir.path, 'key.pem'), '-subj', '/CN=activity test proxy CA', '-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  const bundle = join(dir.path, 'bundle.pem')
+  writeFileSync(bundle, [rootCertificates[0], own, rootCertificates[1]].join('\n'))
+  const extra = extraCaPem(bundle)
+  assert.is(extra.replace(/\s+/g, ''), own.replace(/\s+/g, ''))
+  assert.is(extraCaPem(undefined), '')
+  assert.is(extraCaPem(join(dir.path, 'missing.pem')), '')
+})
+
+test.run()
