@@ -441,6 +441,11 @@ class Validation {
     this.later(['docker stack config', docker, environment, this.rel(blame), prefix, ...files.map((file) => ({ file }))], async () => {
       const result = await run(docker, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], { env: env as NodeJS.ProcessEnv, timeoutMs: 60_000 })
       if (result.status === 0) return []
+      if (files.length > 1) {
+        // A problem of the base file is reported once, with the base file, not again with each of its overlays.
+        const base = await run(docker, ['stack', 'config', '-c', files[0]!], { env: env as NodeJS.ProcessEnv, timeoutMs: 60_000 })
+        if (base.status !== 0) return []
+      }
       const reason = oneLine(result.stderr || result.error?.message || `exit ${result.status}`).replace(/; you may need to escape any \$ with another \$$/, '')
       const merged = files.length > 1 ? ` (with ${files.slice(0, -1).map((f) => this.rel(f)).join(', ')})` : ''
       return [this.problem(blame, `${prefix}docker stack config${merged}: ${reason}`)]

@@ -41,7 +41,15 @@ test('longTerm.enabled and logs.nodes: 3 turn on the overlays of the stacks they
 test('the longterm profile runs the pinned VictoriaMetrics and gives Prometheus the same config plus remote_write to it', () => {
   const overlay = yaml('stacks/metrics.longterm.yml')
   assert.is(overlay.services.victoriametrics.image, 'victoriametrics/victoria-metrics:v1.102.1')
-  assert.is(overlay.configs.prometheus.file, './metrics/prometheus.longterm.yml')
+  assert.is(overlay.configs.prometheus_longterm.file, './metrics/prometheus.longterm.yml')
+  assert.equal(overlay.services.prometheus.configs, [{ source: 'prometheus_longterm', target: '/etc/prometheus/longterm/prometheus.yml' }])
+  const baseService = yaml('stacks/metrics.yml').services.prometheus
+  assert.is(overlay.services.prometheus.image, baseService.image)
+  assert.equal(
+    overlay.services.prometheus.command,
+    (baseService.command as string[]).map((flag) => (flag.startsWith('--config.file=') ? '--config.file=/etc/prometheus/longterm/prometheus.yml' : flag)),
+    'the same flags as metrics.yml, but the config',
+  )
   const base = yaml('stacks/metrics/prometheus.yml')
   const { remote_write: remoteWrite, ...rest } = yaml('stacks/metrics/prometheus.longterm.yml')
   assert.equal(rest, base, 'prometheus.longterm.yml is prometheus.yml with remote_write added: keep them equal')

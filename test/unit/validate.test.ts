@@ -206,7 +206,7 @@ test('activity validate prints one line per problem and exits 1; on a valid tree
 
   const valid = await activity(['validate', '--root', repo])
   assert.is(valid.code, 0, valid.stderr)
-  assert.match(valid.stdout, /^ok: stacks\/admin\.yml \(\+ha\); /)
+  assert.match(valid.stdout, /^ok: stacks\/admin\.yml \(\+ha, longterm\); /)
 })
 
 function activity(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
