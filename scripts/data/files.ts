@@ -1,8 +1,8 @@
 // Files of a backup: written once with their size and sha256 counted on the way, copied with progress, owned like the store's own.
 import { createHash } from 'node:crypto'
-import { closeSync, createWriteStream, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
-import { chown, readdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { closeSync, createWriteStream, existsSync, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
+import { chown, copyFile, readdir, rename, rm } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Header } from 'tar'
@@ -156,4 +156,19 @@ export async function chownTree(path: string, owner: { uid: number; gid: number 
   const stat = statSync(path)
   if (!stat.isDirectory()) return
   for (const entry of await readdir(path)) await chownTree(join(path, entry), owner)
+}
+
+/**
+ * Puts a copy of `source` in place of `file` in one rename, owned like the file (or its folder) was, so the store
+ * never sees half a file. `beforeRename` removes what the old file leaves beside it (an SQLite journal, say).
+ */
+export async function replaceFile(source: string, file: string, beforeRename: () => Promise<void> = async () => {}): Promise<void> {
+  const folder = dirname(file)
+  const owner = ownerOf(existsSync(file) ? file : folder)
+  const temporary = join(folder, `.${basename(file)}.restoring`)
+  await rm(temporary, { force: true })
+  await copyFile(source, temporary)
+  await chownTree(temporary, owner)
+  await beforeRename()
+  await rename(temporary, file)
 }

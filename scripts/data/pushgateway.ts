@@ -1,9 +1,8 @@
 // The Pushgateway's persistence file: the groups the collectors pushed last. Copied as it is (the gateway replaces it atomically).
 import { createReadStream, existsSync, statSync } from 'node:fs'
-import { copyFile, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { StoreError } from './errors.ts'
-import { chownTree, formatBytes, ownerOf, writeHashed, type Progress } from './files.ts'
+import { formatBytes, replaceFile, writeHashed, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
@@ -66,13 +65,8 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
     async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       const folder = dirname(file)
       if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the gateway\'s persistence file')
-      const owner = ownerOf(existsSync(file) ? file : folder)
-      const temporary = join(folder, `.${basename(file)}.restoring`)
       progress(`${name}: writing ${file}`)
-      await rm(temporary, { force: true })
-      await copyFile(join(dir, part.file), temporary)
-      await chownTree(temporary, owner)
-      await rename(temporary, file)
+      await replaceFile(join(dir, part.file), file)
     },
 
     async ready(timeoutMs: number): Promise<void> {

@@ -4,10 +4,10 @@
 // native addon that compiles from source on these machines (no prebuilt download), needs a C++ toolchain in every
 // image that runs backups, and cannot go into the esbuild bundle. Debian's sqlite3 is one small package.
 import { existsSync, statSync } from 'node:fs'
-import { copyFile, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join } from 'node:path'
+import { rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { StoreError } from './errors.ts'
-import { chownTree, formatBytes, hashFile, ownerOf, type Progress } from './files.ts'
+import { formatBytes, hashFile, replaceFile, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { runProgram } from './programs.ts'
 import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
@@ -95,15 +95,11 @@ export function sqliteStore(options: SqliteOptions): Store {
     async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       const folder = dirname(file)
       if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the database')
-      const owner = ownerOf(existsSync(file) ? file : folder)
-      const temporary = join(folder, `.${basename(file)}.restoring`)
       progress(`${name}: writing ${file}`)
-      await rm(temporary, { force: true })
-      await copyFile(join(dir, part.file), temporary)
-      await chownTree(temporary, owner)
       // A journal or WAL left by the old database would be replayed into the restored one.
-      for (const suffix of ['-wal', '-shm', '-journal']) await rm(file + suffix, { force: true })
-      await rename(temporary, file)
+      await replaceFile(join(dir, part.file), file, async () => {
+        for (const suffix of ['-wal', '-shm', '-journal']) await rm(file + suffix, { force: true })
+      })
     },
 
     async ready(timeoutMs: number): Promise<void> {
