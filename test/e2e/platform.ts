@@ -9,7 +9,7 @@ import { loadConfig } from '../../collectors/runtime/config.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { docker, dockerMaybe, engineInfo, jsonLines } from '../../scripts/lib/docker.ts'
 import { ensureSwarm } from '../../scripts/lib/swarm.ts'
-import { requireBinary } from '../support/servers.ts'
+import { requireBinary, waitFor } from '../support/servers.ts'
 import { buildStandIns, nodeStandIn } from './standins.ts'
 import { collectorsOverlay, fakeApis, removeTestApis, startTestApis } from './test-apis.ts'
 
@@ -146,19 +146,7 @@ export async function query(port: number, expression: string): Promise<Series[]>
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
 }
 
-/** Polls `check` every `intervalMs` until it returns a value, or fails naming what was awaited (slower than waitFor: each check runs docker). */
-export async function poll<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 1000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last: unknown
-  for (;;) {
-    try {
-      const value = await check()
-      if (value !== undefined && value !== false) return value
-      last = undefined
-    } catch (error) {
-      last = error
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`)
-    await new Promise((resolve) => setTimeout(resolve, intervalMs))
-  }
+/** Polls `check` every `intervalMs` (slower than waitFor's default: each check runs docker). */
+export function poll<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 1000): Promise<T> {
+  return waitFor(what, check, timeoutMs, intervalMs)
 }
