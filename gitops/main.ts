@@ -23,7 +23,7 @@ export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, coll
     pollSeconds: number('GITOPS_POLL_SECONDS', 30),
     webhookSecret: secret('GITOPS_WEBHOOK_SECRET'),
     pushPassword: secret('GITOPS_PUSH_PASSWORD'),
-    steps: swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env }),
+    steps: swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
     runner: dockerJobRunner(),
     log,
   })

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../collectors/runtime/config.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
+import type { Logger } from '../collectors/runtime/log.ts'
 import { deployStack, externalNeeds, resolveStack } from '../scripts/lib/deploy.ts'
 import { docker, jsonLines } from '../scripts/lib/docker.ts'
 import { activityTag, buildImage } from '../scripts/lib/images.ts'
@@ -12,6 +13,7 @@ import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/sw
 import { renderStack } from '../stacks/stacks.ts'
 import { formatProblem, validate } from '../stacks/validate.ts'
 import type { DeploySteps } from './deployer.ts'
+import { pruneGroups } from './prune.ts'
 import { scheduleLabel, type JobRunner, type ScheduledJob } from './scheduler.ts'
 
 export interface SwarmStepsOptions {
@@ -19,6 +21,9 @@ export interface SwarmStepsOptions {
   /** The collectors this build has: activity.yml is checked against them. */
   collectors: Map<string, AnyCollector>
   env: Record<string, string | undefined>
+  /** Where the collectors push: groups of sources and targets no longer configured are removed there. */
+  pushgateway?: string
+  log: Logger
 }
 
 export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
@@ -47,6 +52,15 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
         if (missing.length) throw new Error(`secrets ${missing.join(', ')} do not exist; run npm run up once, or docker secret create NAME -`)
         await deployStack(resolved, work)
         report(`${stack}: ${resolved.services.length} services deployed`)
+        if (stack === 'collectors' && options.pushgateway) {
+          try {
+            const removed = await pruneGroups(options.pushgateway, config, [...options.collectors.keys()], options.log)
+            if (removed.length) report(`removed the metrics of ${removed.filter((g) => !g.group).map((g) => `${g.job} ${g.target}`).join(', ')}`)
+          } catch (error) {
+            // The stack is deployed; stale groups only linger until the next collectors deployment.
+            report(`could not prune the Pushgateway (${(error as Error).message}); stale groups stay until the next deployment`)
+          }
+        }
       } finally {
         plan.cleanup()
         rmSync(work, { recursive: true, force: true })

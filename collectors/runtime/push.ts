@@ -5,11 +5,13 @@ import type { Logger } from './log.ts'
 
 export type Grouping = Record<string, string>
 
-/** /metrics/job@base64/…/target@base64/…: base64url keeps values with '/' (owner/repo) intact. */
+/** /metrics/job@base64/…/target@base64/…: job first (the Pushgateway's route), base64url keeps values with '/' (owner/repo) intact. */
 export function groupPath(grouping: Grouping): string {
+  const { job, ...others } = grouping
+  if (job === undefined) throw new Error('a Pushgateway group needs a job label')
   return (
     '/metrics' +
-    Object.entries(grouping)
+    Object.entries({ job, ...others })
       .map(([label, value]) => `/${label}@base64/${value === '' ? '=' : Buffer.from(value, 'utf8').toString('base64url')}`)
       .join('')
   )
