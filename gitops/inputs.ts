@@ -25,7 +25,8 @@ const bundle = (path: string) => path === 'package.json' || path === 'package-lo
 
 export const imageInputs: Record<Image, (path: string) => boolean> = {
   collectors: (path) => bundle(path) || (path.startsWith('collectors/') && !path.endsWith('.md')),
-  gitops: (path) => bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || (path.startsWith('stacks/') && path.endsWith('.ts')),
+  gitops: (path) =>
+    bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || path.startsWith('scripts/') || (path.startsWith('stacks/') && path.endsWith('.ts')) || path === 'stacks/logs/nginx-access-template.json',
 }
 
 export const stackInputs: Record<Stack, Inputs> = {
