@@ -1,5 +1,4 @@
 // The `activity` command as a user runs it: the bundled CLI in a child process.
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -7,22 +6,13 @@ import * as assert from 'uvu/assert'
 import { parseExposition, valueOf } from '../support/collect.ts'
 import { hubNamespace, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
 import { tempDir } from '../support/servers.ts'
+import { runActivity } from '../support/cli.ts'
 
-const cli = new URL('../../dist/collectors/runtime/cli.js', import.meta.url).pathname
 const test = suite('activity CLI')
 let api: DockerHubApi
 const dir = tempDir('cli')
 
-function activity(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, HTTP_RETRIES: '0', ...env }, cwd: dir.path })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const activity = (args: string[], env: Record<string, string> = {}) => runActivity(args, { env: { PATH: process.env.PATH, HTTP_RETRIES: '0', ...env }, cwd: dir.path })
 
 test.before(async () => {
   api = await startDockerHubApi({ namespaces: { prom: hubNamespace('prom', 3) } })

@@ -1,27 +1,18 @@
 // `activity data` and `activity logs` as a user runs them: the bundled CLI in a child process, stores from a stores file.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startElasticsearchApi, type ElasticsearchApi } from '../support/elasticsearch-api.ts'
 import { requireBinary, tempDir, waitFor } from '../support/servers.ts'
+import { runActivity } from '../support/cli.ts'
 
-const cli = new URL('../../dist/collectors/runtime/cli.js', import.meta.url).pathname
 const test = suite('activity data and logs commands')
 const dir = tempDir('data-cli')
 let es: ElasticsearchApi
 
-function activity(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...env }, cwd: dir.path })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const activity = (args: string[], env: Record<string, string> = {}) => runActivity(args, { env: { PATH: process.env.PATH, ...env }, cwd: dir.path })
 
 function stores(name: string, withData: boolean): string {
   const folder = join(dir.path, name)

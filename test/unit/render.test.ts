@@ -1,5 +1,5 @@
 // The collectors stack rendered from activity.yml: what `docker stack config` (a real docker CLI) makes of it.
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -11,9 +11,9 @@ import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { renderCollectors } from '../../stacks/render.ts'
 import { dockerWithStackConfig, renderStack, stackEnvironment } from '../../stacks/stacks.ts'
 import { tempDir } from '../support/servers.ts'
+import { runActivity } from '../support/cli.ts'
 
 const repo = new URL('../..', import.meta.url).pathname
-const cli = join(repo, 'dist/collectors/runtime/cli.js')
 const test = suite('activity render collectors')
 const dir = tempDir('render')
 let docker: string
@@ -196,15 +196,6 @@ test('activity render env prints the config hashes a stack file needs, for a dep
   assert.match(wrong.stderr, /render env takes one stack: admin, metrics, logs, monitoring, app, gitops/)
 })
 
-function activity(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: process.env })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const activity = (args: string[]) => runActivity(args)
 
 test.run()

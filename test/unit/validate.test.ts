@@ -1,5 +1,4 @@
 // `activity validate` on the repository and on broken copies of it: real docker (stack config), promtool and nginx.
-import { spawn } from 'node:child_process'
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
@@ -9,9 +8,9 @@ import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { dockerWithStackConfig } from '../../stacks/stacks.ts'
 import { formatProblem, validate } from '../../stacks/validate.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
+import { runActivity } from '../support/cli.ts'
 
 const repo = new URL('../..', import.meta.url).pathname.replace(/\/$/, '')
-const cli = join(repo, 'dist/collectors/runtime/cli.js')
 const test = suite('activity validate')
 const dirs: { remove(): void }[] = []
 let collectors: Map<string, AnyCollector>
@@ -209,15 +208,6 @@ test('activity validate prints one line per problem and exits 1; on a valid tree
   assert.match(valid.stdout, /^ok: stacks\/admin\.yml \(\+ha, longterm\); /)
 })
 
-function activity(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: process.env })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }))
-  })
-}
+const activity = (args: string[]) => runActivity(args)
 
 test.run()
