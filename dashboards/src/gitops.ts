@@ -2,7 +2,7 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, okFailed, prom, redFrom, stat, states, table, timeseries } from './common.ts'
 
-/** Said on every panel: the metrics are the gitops service's, which is built by its own issue. */
+/** Said on every panel: the metrics are the gitops service's, so a platform without it shows none. */
 const pending = 'The gitops service exposes these metrics (scraped by the monitoring Prometheus); until it runs, this panel shows no data.'
 const stacks = '{stack=~"$stack"}'
 const perStack = (metric: string) => `max by (stack) (${metric}${stacks})`

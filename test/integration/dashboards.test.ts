@@ -13,6 +13,8 @@ import { runCollector, type TargetResult } from '../../collectors/runtime/run.ts
 import { dashboardFiles, labelValuesQuery, metricNames, panelQueries, provisionedDatasources, resolveDatasource, root, substitute, variableQuery, variables, type TimeSettings } from '../support/dashboards.ts'
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
 import { asset, generatedOwner, owner, release, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { startGitops, type GitopsService } from '../../gitops/service.ts'
+import { createRepo, type TestRepo } from '../support/git.ts'
 import { startPushgateway, type Pushgateway } from '../support/prometheus.ts'
 import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
 
@@ -23,7 +25,6 @@ import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../
 const notProvableHere = [
   { prefix: 'container_', why: 'cAdvisor: needs the Docker containers of a running Swarm, and its image cannot be pulled here' },
   { prefix: 'traefik_', why: 'Traefik: no stand-in for it on these machines' },
-  { prefix: 'activity_gitops_', why: 'the gitops service that will expose these does not exist yet' },
 ]
 const excuse = (expr: string) => notProvableHere.find((entry) => metricNames(expr).some((metric) => metric.startsWith(entry.prefix)))
 
@@ -102,6 +103,9 @@ let gateway: Pushgateway
 let nodeExporter: Started
 let metrics: PrometheusServer
 let monitoring: PrometheusServer
+let platformRepo: TestRepo
+let gitopsState: ReturnType<typeof tempDir>
+let gitops: GitopsService
 const runs: TargetResult[] = []
 
 async function collect(collector: AnyCollector, targets: string[], now?: () => number) {
@@ -146,9 +150,29 @@ async function fill() {
   })
   gateway = await startPushgateway()
   nodeExporter = await startProgram(requireBinary('prometheus-node-exporter', 'prometheus-node-exporter'), (port) => [`--web.listen-address=127.0.0.1:${port}`], '/metrics')
+  // The real gitops service, deploying a platform repository it polls; the Swarm side of each step is recorded, not run.
+  platformRepo = await createRepo()
+  gitopsState = tempDir('dashboards-gitops')
+  let appFails = false
+  gitops = await startGitops({
+    stateDir: gitopsState.path, port: 0, host: '127.0.0.1', branch: 'main', pollSeconds: 0, remoteUrl: platformRepo.path,
+    steps: {
+      validate: async () => [],
+      buildImage: async () => {},
+      deployStack: async (_dir, stack) => {
+        if (appFails && stack === 'app') throw new Error('docker stack deploy exited 1')
+      },
+    },
+    log: createLogger({ write: () => {} }),
+  })
+  assert.is((await gitops.poll())?.outcome, 'deployed')
+  // Then one deployment that fails, for the "failed deployments" panel.
+  appFails = true
+  await platformRepo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 64; }\n' })
+  assert.is((await gitops.poll())?.outcome, 'failed')
   const host = (url: string) => new URL(url).host
   metrics = await startStackPrometheus('metrics', { pushgateway: host(gateway.url) })
-  monitoring = await startStackPrometheus('monitoring', { prometheus: 'self', 'metrics-prometheus': host(metrics.url), node: host(nodeExporter.url), pushgateway: host(gateway.url) })
+  monitoring = await startStackPrometheus('monitoring', { prometheus: 'self', 'metrics-prometheus': host(metrics.url), node: host(nodeExporter.url), pushgateway: host(gateway.url), gitops: host(gitops.url) })
   process.stdout.write(`scrape jobs with no stand-in here (left out): ${[...metrics.leftOut, ...monitoring.leftOut].join(', ')}\n`)
 
   // A collector that stopped three hours ago: its last success is older than two hourly schedule intervals.
@@ -164,12 +188,15 @@ async function fill() {
   const pushed = Date.now() / 1000
   await waitFor('the second round in Prometheus, scraped a few times', async () => (await instant(metrics, `timestamp(github_repository_stars{owner="grafana"} == 64025) > ${pushed + 2}`)).length === 1)
   await waitFor('node-exporter and the metrics Prometheus scraped a few times by the monitoring one', async () => (await instant(monitoring, 'count_over_time(node_boot_time_seconds[1m]) >= 5 and on () count_over_time(prometheus_tsdb_head_series{job="metrics-prometheus"}[1m]) >= 5')).length > 0)
+  await waitFor('the gitops service scraped by the monitoring Prometheus', async () => (await instant(monitoring, 'count(activity_gitops_last_deploy_success) == 7')).length > 0)
   // The failing and the late target trip the stack's real alert rules (pending: their `for` is minutes long).
   await waitFor('alerts of stacks/monitoring/rules.yml for the failing and the late target', async () => (await instant(monitoring, 'count(ALERTS) >= 2')).length > 0)
 }
 
 test.after(async () => {
-  await Promise.all([hub?.close(), gitHub?.close(), gateway?.stop(), nodeExporter?.stop(), metrics?.stop(), monitoring?.stop()])
+  await Promise.all([hub?.close(), gitHub?.close(), gateway?.stop(), nodeExporter?.stop(), metrics?.stop(), monitoring?.stop(), gitops?.close()])
+  platformRepo?.remove()
+  gitopsState?.remove()
 })
 
 test('the collector runs behind the data are real: successes, one failure, one late target', () => {
