@@ -33,6 +33,8 @@ export interface DeployEvents {
 
 interface Pending {
   commit: string
+  /** Already validated (the built-in remote's pre-receive hook did it for this very commit). */
+  validated: boolean
   listeners: { resolve: (result: DeployResult) => void; report: (line: string) => void }[]
 }
 
@@ -52,7 +54,7 @@ export class Deployer {
    * Asks for `commit` to be deployed. While a deployment runs, requests coalesce: only the latest waits its turn,
    * and the ones it replaced resolve as 'superseded'. `report` receives progress lines (the git push answer).
    */
-  request(commit: string, report: (line: string) => void = () => {}): Promise<DeployResult> {
+  request(commit: string, report: (line: string) => void = () => {}, options: { validated?: boolean } = {}): Promise<DeployResult> {
     return new Promise((resolve) => {
       if (this.pending) {
         const replaced = this.pending
@@ -62,7 +64,7 @@ export class Deployer {
         }
         this.log.info('commit superseded', { commit: replaced.commit, by: commit })
       }
-      this.pending = { commit, listeners: [{ resolve, report }] }
+      this.pending = { commit, validated: options.validated ?? false, listeners: [{ resolve, report }] }
       if (!this.running) this.running = this.drain()
     })
   }
@@ -74,12 +76,12 @@ export class Deployer {
 
   private async drain(): Promise<void> {
     while (this.pending) {
-      const { commit, listeners } = this.pending
+      const { commit, validated, listeners } = this.pending
       this.pending = undefined
       const report = (line: string) => listeners.forEach((l) => l.report(line))
       let result: DeployResult
       try {
-        result = await this.deploy(commit, report)
+        result = await this.deploy(commit, validated, report)
       } catch (error) {
         const reason = (error as Error).message
         this.log.error('deployment failed', { commit, reason })
@@ -92,7 +94,7 @@ export class Deployer {
     this.running = undefined
   }
 
-  private async deploy(commit: string, report: (line: string) => void): Promise<DeployResult> {
+  private async deploy(commit: string, validated: boolean, report: (line: string) => void): Promise<DeployResult> {
     const started = Date.now()
     const seconds = () => (Date.now() - started) / 1000
     const state = this.state.read()
@@ -112,8 +114,8 @@ export class Deployer {
     const dir = mkdtempSync(join(tmpdir(), `activity-deploy-${short}-`))
     try {
       await this.checkout(commit, dir)
-      report(`${short}: validating`)
-      const problems = await this.steps.validate(dir, report)
+      if (!validated) report(`${short}: validating`)
+      const problems = validated ? [] : await this.steps.validate(dir, report)
       if (problems.length) {
         for (const problem of problems) report(`invalid: ${problem}`)
         report(`${short}: refused; nothing was deployed, the running platform is unchanged`)

@@ -119,6 +119,7 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
     : undefined
 
   const branchRef = `refs/heads/${options.branch}`
+  const validatedCommits = new Set<string>()
   const headOf = async () => (await git.raw(['rev-parse', '--verify', '-q', branchRef]).catch(() => '')).trim() || undefined
 
   async function poll(): Promise<DeployResult | undefined> {
@@ -154,7 +155,10 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
           metrics.invalid.inc()
           metrics.deployments.inc({ outcome: 'invalid' })
           ok = false
-        } else write(`${push.newCommit.slice(0, 7)}: valid`)
+        } else {
+          write(`${push.newCommit.slice(0, 7)}: valid`)
+          validatedCommits.add(push.newCommit)
+        }
       } finally {
         rmSync(dir, { recursive: true, force: true })
       }
@@ -165,7 +169,8 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   async function postReceive(input: string, write: (line: string) => void): Promise<void> {
     for (const push of parseHookInput(input)) {
       if (push.ref !== branchRef || /^0+$/.test(push.newCommit)) continue
-      const result = await deployer.request(push.newCommit, write)
+      // Validated by pre-receive moments ago: the deployment does not check the same commit twice.
+      const result = await deployer.request(push.newCommit, write, { validated: validatedCommits.delete(push.newCommit) })
       write(`${result.commit.slice(0, 7)}: ${result.outcome}`)
     }
   }

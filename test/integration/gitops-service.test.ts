@@ -20,8 +20,10 @@ let deployed: string[]
 const password = 'push-secret'
 const webhookSecret = 'hook-secret'
 
+let validations = 0
 const steps: DeploySteps = {
   async validate(dir) {
+    validations++
     const app = readFileSync(join(dir, 'stacks/app.yml'), 'utf8')
     return app.includes('BROKEN') ? ['stacks/app.yml: services.nginx: BROKEN is not a Compose key'] : []
   },
@@ -69,8 +71,10 @@ test('git push to the built-in remote deploys, and the push answer shows it line
   assert.match(first.output, /remote: [0-9a-f]{7}: valid/)
   assert.match(first.output, /remote: [0-9a-f]{7}: deployed admin, metrics, logs, monitoring, app, collectors, gitops in/)
   deployed = []
+  validations = 0
   await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 64; }\n' })
   const second = await push(remote(s))
+  assert.is(validations, 1, 'the commit is validated once, in pre-receive, not again by the deployment')
   assert.is(second.code, 0, second.output)
   assert.match(second.output, /remote: [0-9a-f]{7}: stacks to deploy: app\s*\n/)
   assert.equal(deployed, ['app'])
