@@ -96,11 +96,8 @@ export interface Bucket {
   settings?: { filters?: { query: string; label: string }[] } & Record<string, unknown>
 }
 
-export interface QueryRef {
-  /** dashboard file, panel title and refId: where a failure points to. */
-  where: string
-  panelType: string
-  datasource: DataSourceRef | undefined
+/** What a panel target asks, as the dashboard JSON holds it. */
+interface QueryFields {
   /** PromQL of a Prometheus query. */
   expr?: string
   instant?: boolean
@@ -111,15 +108,16 @@ export interface QueryRef {
   bucketAggs?: Bucket[]
 }
 
-interface RawTarget {
+export interface QueryRef extends QueryFields {
+  /** dashboard file, panel title and refId: where a failure points to. */
+  where: string
+  panelType: string
+  datasource: DataSourceRef | undefined
+}
+
+interface RawTarget extends QueryFields {
   refId?: string
   datasource?: DataSourceRef
-  expr?: string
-  instant?: boolean
-  query?: string
-  timeField?: string
-  metrics?: Metric[]
-  bucketAggs?: Bucket[]
 }
 
 /** Every query of every panel, each with the datasource it runs on (its own in a mixed panel, else the panel's). */
