@@ -27,6 +27,8 @@ const usage = `usage: activity <command>
   logs setup
       put the access-log index template, ILM and SLM policies into Elasticsearch (idempotent)
   gitops             run the gitops service (configured by GITOPS_* variables and secrets)
+  cluster <init|start|stop|clean|remount|status|join> [--provider local|virtualbox|ssh] [--config FILE] [NODE...]
+      the machines the swarm runs on, as activity.yml's cluster: section describes them
 
 environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
@@ -127,6 +129,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
         return await (await import('../../scripts/data/cli.ts')).dataCommand(rest, env, configLoader)
       case 'logs':
         return await (await import('../../scripts/data/cli.ts')).logsCommand(rest, env, configLoader)
+      case 'cluster':
+        return await (await import('../../scripts/cluster/cli.ts')).clusterCommand(rest, env, collectorsDir)
       case 'gitops':
         return await (await import('../../gitops/main.ts')).gitopsCommand(rest, env, collectorsDir)
       case undefined:

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml'
 import { z } from 'zod'
+import { parseCluster, type ClusterConfig, type Provider } from './cluster-config.ts'
 import type { AnyCollector, Target } from './define.ts'
 import { ConfigError } from './errors.ts'
 
@@ -54,6 +55,13 @@ export interface ActivityConfig {
   metrics: MetricsConfig
   logs: LogsConfig
   backup: BackupConfig
+  /** The machines the swarm runs on (activity cluster); the local engine when the section is absent. */
+  cluster: ClusterConfig
+}
+
+export interface ParseOptions {
+  /** --provider of activity cluster: the cluster section is read for this provider instead of its own. */
+  provider?: Provider
 }
 
 const platformSchema = z
@@ -111,6 +119,7 @@ const topSchema = z
     metrics: z.unknown(),
     logs: z.unknown(),
     backup: z.unknown(),
+    cluster: z.unknown(),
   })
   .strict()
 
@@ -208,7 +217,7 @@ function parseSection<K extends keyof typeof sections>(at: Located, name: K, val
  * Parses activity.yml text against the collectors that exist. Throws the first ConfigError in file order.
  * `collectors` maps source names to their collector.
  */
-export function parseConfig(text: string, file: string, collectors: Map<string, AnyCollector>): ActivityConfig {
+export function parseConfig(text: string, file: string, collectors: Map<string, AnyCollector>, options: ParseOptions = {}): ActivityConfig {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true })
   if (doc.errors.length) {
@@ -273,6 +282,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
   const backup = parseSection(at, 'backup', top.data.backup)
   const backupCron = cronProblem(backup.schedule)
   if (backupCron) throw at.error(['backup', 'schedule'], `'${backup.schedule}' is not a cron schedule (${backupCron})`, "use five fields, e.g. '0 3 * * *' for daily at 03:00 UTC")
+  const cluster = parseCluster(at, top.data.cluster, options.provider)
   return {
     file,
     platform: top.data.platform,
@@ -280,10 +290,11 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     metrics: { retention: metrics.retention, retentionSize: metrics.retentionSize, longTerm: metrics.longTerm },
     logs: { retention: logs.retention, nodes: logs.nodes },
     backup,
+    cluster,
   }
 }
 
-export function loadConfig(file: string, collectors: Map<string, AnyCollector>): ActivityConfig {
+export function loadConfig(file: string, collectors: Map<string, AnyCollector>, options: ParseOptions = {}): ActivityConfig {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
@@ -291,5 +302,5 @@ export function loadConfig(file: string, collectors: Map<string, AnyCollector>):
     const code = (error as NodeJS.ErrnoException).code
     throw new ConfigError(file, undefined, '(file)', code === 'ENOENT' ? 'not found' : `cannot be read (${code})`, 'pass --config FILE, or run from the folder holding activity.yml')
   }
-  return parseConfig(text, file, collectors)
+  return parseConfig(text, file, collectors, options)
 }

@@ -1,0 +1,143 @@
+// `activity cluster --provider ssh` on a real multi-node swarm: three hosts (network namespaces, each with its own dockerd,
+// hostname and sshd) on a private bridge, reached over ssh exactly as a user's machines are.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { runActivity, type CliRun } from '../support/cli.ts'
+import { HostLab, missingPrograms } from '../support/netns-hosts.ts'
+
+const test = suite('cluster on several machines (ssh provider)')
+const lab = new HostLab('/run/act-cluster', 'act', [
+  { name: 'act-m1', address: '10.77.0.11' },
+  { name: 'act-w1', address: '10.77.0.12' },
+  { name: 'act-w2', address: '10.77.0.13' },
+])
+const [m1, w1, w2] = lab.hosts as [(typeof lab.hosts)[0], (typeof lab.hosts)[0], (typeof lab.hosts)[0]]
+const image = 'debian:bookworm-slim'
+const dir = mkdtempSync(join(tmpdir(), 'activity-cluster-'))
+const timings: string[] = []
+let started = Date.now()
+
+/** activity.yml with the hosts given: what a user writes for their machines. */
+function config(name: string, hosts: typeof lab.hosts): string {
+  const file = join(dir, name)
+  const nodes = hosts.map((h) => `    - {name: ${h.name}, host: ${h.address}}`).join('\n')
+  writeFileSync(
+    file,
+    `sources:\n  dockerhub:\n    targets: [prom]\n\ncluster:\n  provider: ssh\n  managers: 1\n  nodes:\n${nodes}\n  ssh:\n    user: root\n    port: 22\n    identityFile: ${lab.key}\n    knownHostsFile: ${lab.knownHosts}\n    connectTimeout: 5\n`,
+  )
+  return file
+}
+
+const cluster = async (args: string[]): Promise<CliRun> => {
+  const run = await runActivity(['cluster', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, cwd: dir })
+  if (process.env.TEST_VERBOSE) process.stdout.write(`$ activity cluster ${args.join(' ')}\n${run.stdout}${run.stderr}\n`)
+  return run
+}
+
+/** The status table's line of one node. */
+const statusLine = (run: CliRun, node: string) => run.stdout.split('\n').find((line) => line.startsWith(`${node} `)) ?? ''
+
+function lap(what: string): void {
+  timings.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)} s`)
+  started = Date.now()
+}
+
+test.before(async () => {
+  const missing = missingPrograms()
+  if (missing) throw new Error(missing)
+  await lab.cleanup() // what a killed run left
+  lab.create()
+  await Promise.all(lab.hosts.map((h) => lab.startDocker(h)))
+  lab.loadImage(image)
+  for (const host of lab.hosts) await lab.startSshd(host)
+  lap('three hosts up (namespaces, dockerd, image, sshd)')
+})
+
+test.after(async () => {
+  await lab.cleanup()
+  rmSync(dir, { recursive: true, force: true })
+  process.stdout.write(`timings: ${timings.join('; ')}\n`)
+})
+
+test('init builds a manager and a worker over ssh, and join adds a second worker', async () => {
+  const init = await cluster(['init', '--provider', 'ssh', '--config', config('two.yml', [m1, w1])])
+  assert.is(init.code, 0, init.stdout + init.stderr)
+  assert.match(init.stdout, /act-m1: initialised the swarm/)
+  assert.match(init.stdout, /act-w1: joined as worker/)
+  const join = await cluster(['join', 'act-w2', '--config', config('three.yml', [m1, w1, w2])])
+  assert.is(join.code, 0, join.stdout + join.stderr)
+  assert.match(join.stdout, /act-w2: joined as worker/)
+  assert.not.match(join.stdout, /act-w1: joined/)
+  lap('init (2 nodes) + join')
+})
+
+test('status shows three ready nodes with their role and storage labels', async () => {
+  const status = await cluster(['status', '--config', join(dir, 'three.yml')])
+  assert.is(status.code, 0, status.stdout + status.stderr)
+  assert.match(statusLine(status, 'act-m1'), /10\.77\.0\.11\s+manager \(leader\)\s+ready\s+active\s+ssh ok, engine ok\s+activity\.role=manager,activity\.storage=true/)
+  for (const worker of ['act-w1', 'act-w2']) assert.match(statusLine(status, worker), /worker\s+ready\s+active\s+ssh ok, engine ok\s+activity\.role=worker,activity\.storage=false/)
+  assert.match(status.stdout, /status: all 3 nodes ready/)
+  // The hostnames are the hosts' own: the swarm sees three machines.
+  assert.equal(lab.docker(m1, ['node', 'ls', '--format', '{{.Hostname}}']).trim().split('\n').sort(), ['act-m1', 'act-w1', 'act-w2'])
+})
+
+test('init run again changes nothing', async () => {
+  const again = await cluster(['init', '--config', join(dir, 'three.yml')])
+  assert.is(again.code, 0, again.stdout + again.stderr)
+  assert.match(again.stdout, /init: nothing to change/)
+  assert.match(again.stdout, /act-m1: already the manager/)
+  assert.match(again.stdout, /act-w2: already a worker/)
+  assert.match(again.stdout, /act-w2: activity\.role=worker activity\.storage=false \(unchanged\)/)
+})
+
+test('a global service runs a task on every node, and status lists them', async () => {
+  const service = ['service', 'create', '--detach', '--endpoint-mode', 'dnsrr', '--stop-grace-period', '1s']
+  lab.docker(m1, [...service, '--mode', 'global', '--name', 'everywhere', image, 'sleep', 'infinity'])
+  lab.docker(m1, [...service, '--replicas', '3', '--name', 'spread', '--constraint', 'node.labels.activity.role!=none', image, 'sleep', 'infinity'])
+  await lab.waitFor('3 running tasks of everywhere and of spread', 60_000, () => {
+    const running = lab.docker(m1, ['service', 'ps', 'everywhere', 'spread', '--filter', 'desired-state=running', '--format', '{{.Name}} {{.Node}} {{.CurrentState}}'])
+    return running.split('\n').filter((l) => / Running /.test(l)).length === 6
+  })
+  const status = await cluster(['status', '--config', join(dir, 'three.yml')])
+  for (const node of ['act-m1', 'act-w1', 'act-w2']) assert.match(statusLine(status, node), /\| .*everywhere/, `${node} runs a task of everywhere`)
+  lap('services converged')
+})
+
+test("a worker whose engine stops is reported down, and its replicated task moves to the other nodes", async () => {
+  const before = lab.docker(m1, ['service', 'ps', 'spread', '--filter', 'desired-state=running', '--format', '{{.Node}}']).trim().split('\n')
+  assert.ok(before.includes('act-w2'), `a task of spread runs on act-w2 (${before.join(', ')})`)
+  await lab.stopDocker(w2)
+  let status: CliRun | undefined
+  await lab.waitFor('status to report act-w2 down', 60_000, async () => {
+    status = await cluster(['status', '--config', join(dir, 'three.yml')])
+    return /\bdown\b/.test(statusLine(status, 'act-w2'))
+  })
+  assert.is(status!.code, 1, 'status exits 1 while a node is down')
+  assert.match(statusLine(status!, 'act-w2'), /ssh ok, ENGINE DOWN/)
+  assert.match(status!.stdout, /status: 1 node not ready: act-w2 \(down/)
+  lap('worker reported down')
+  await lab.waitFor("spread's 3 tasks running on act-m1 and act-w1", 60_000, () => {
+    const lines = lab.docker(m1, ['service', 'ps', 'spread', '--filter', 'desired-state=running', '--format', '{{.Node}} {{.CurrentState}}']).trim().split('\n')
+    return lines.length === 3 && lines.every((l) => /^act-(m1|w1) Running/.test(l))
+  })
+  lap('its task moved')
+})
+
+test('clean makes every node leave the swarm', async () => {
+  await lab.startDocker(w2) // back, so that it can leave too
+  lab.docker(m1, ['service', 'rm', 'everywhere', 'spread'])
+  const clean = await cluster(['clean', '--config', join(dir, 'three.yml')])
+  assert.is(clean.code, 0, clean.stdout + clean.stderr)
+  for (const host of lab.hosts) assert.is(lab.docker(host, ['info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'inactive', `${host.name} left`)
+  const again = await cluster(['clean', '--config', join(dir, 'three.yml')])
+  assert.match(again.stdout, /clean: nothing to do/)
+  const status = await cluster(['status', '--config', join(dir, 'three.yml')])
+  assert.is(status.code, 1)
+  assert.match(status.stdout, /status: no swarm/)
+  lap('clean')
+})
+
+test.run()
