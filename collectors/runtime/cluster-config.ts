@@ -195,8 +195,9 @@ export function parseCluster(at: SectionAt, value: unknown, providerOverride?: P
     nodes,
     ssh: {
       ...raw.ssh,
-      identityFile: raw.ssh.identityFile && expandHome(raw.ssh.identityFile),
-      knownHostsFile: raw.ssh.knownHostsFile && expandHome(raw.ssh.knownHostsFile),
+      // VMs made here get this key (cloud-init), and new host keys each time they are made: their own known_hosts.
+      identityFile: expandHome(raw.ssh.identityFile ?? (provider === 'virtualbox' ? '~/.ssh/id_ed25519' : '')) || undefined,
+      knownHostsFile: expandHome(raw.ssh.knownHostsFile ?? (provider === 'virtualbox' ? `${vb.dir}/known_hosts` : '')) || undefined,
     },
     shared: { path: raw.shared?.path ?? '/data', source: sharedSource },
     virtualbox: vb,

@@ -40,9 +40,10 @@ export class UnreachableError extends ConfigError {
   }
 }
 
-function exec(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ShellResult> {
+/** Runs a program here; never throws (a missing program is exit 127). */
+export function exec(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ShellResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk) => (stdout += chunk))
