@@ -221,12 +221,22 @@ function matchedBranch(issue: z.ZodIssue): z.ZodIssue {
 }
 
 function allowedAt(path: (string | number)[]): string {
+  // Through defaults, optionals, lists and the union of a name or a mapping, to the mapping the key was found in.
+  const unwrap = (schema: z.ZodTypeAny, key?: string | number): z.ZodTypeAny => {
+    for (;;) {
+      if (schema instanceof z.ZodDefault) schema = schema._def.innerType
+      else if (schema instanceof z.ZodOptional) schema = schema.unwrap()
+      else if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodTypeAny[]).find((o) => (typeof key === 'number' ? o instanceof z.ZodArray : o instanceof z.ZodObject)) ?? schema.options[0]
+      else return schema
+    }
+  }
   let schema: z.ZodTypeAny = clusterSchema
   for (const key of path) {
-    while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema instanceof z.ZodDefault ? schema._def.innerType : schema.unwrap()
-    if (!(schema instanceof z.ZodObject) || typeof key !== 'string' || !(key in schema.shape)) break
-    schema = schema.shape[key] as z.ZodTypeAny
+    schema = unwrap(schema, key)
+    if (schema instanceof z.ZodArray && typeof key === 'number') schema = schema.element
+    else if (schema instanceof z.ZodObject && typeof key === 'string' && key in schema.shape) schema = schema.shape[key] as z.ZodTypeAny
+    else break
   }
-  while (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) schema = schema instanceof z.ZodDefault ? schema._def.innerType : schema.unwrap()
+  schema = unwrap(schema)
   return schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : ''
 }
