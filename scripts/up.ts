@@ -18,7 +18,7 @@ import { activityTag, buildImage, imageName, projectImages, type ProjectImage } 
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
 import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
 import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
-import { ensureNetworks, ensureSwarm, existingSecrets, networkNames, platformLabel } from './lib/swarm.ts'
+import { ensureNetworks, ensureNodeLabels, ensureSwarm, existingSecrets, networkNames, platformLabel, roleLabel, storageLabel } from './lib/swarm.ts'
 
 export const root = resolve(new URL('..', import.meta.url).pathname)
 const collectorsDir = new URL('../collectors/', import.meta.url)
@@ -127,10 +127,20 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     out.step('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}), ${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB memory, ports ${ports.length ? [...new Set(ports)].join(', ') : '(none published)'} free or ours`)
     for (const warning of warnings) out.detail(`warning: ${warning}`)
 
-    // 2. swarm
-    const swarm = await ensureSwarm(info, options.advertiseAddress)
-    if (swarm.startsWith('initialised')) changed = true
-    out.step('swarm', swarm)
+    // 2. swarm: this engine's single node (labelled as the stacks' constraints expect), or the manager of the cluster activity.yml names
+    const { provider } = config.cluster
+    if (provider === 'local') {
+      const swarm = await ensureSwarm(info, options.advertiseAddress)
+      if (swarm.startsWith('initialised')) changed = true
+      const labelled = await ensureNodeLabels({ [roleLabel]: 'manager', [storageLabel]: 'true' })
+      if (labelled.length) changed = true
+      out.step('swarm', `${swarm}${labelled.length ? `; labelled ${labelled.join(', ')}` : ''}`)
+    } else {
+      if (info.swarmState !== 'active' || !info.swarmManager) {
+        throw new StepError('swarm', `activity.yml names a ${provider} cluster, and this engine${options.env.DOCKER_HOST ? ` (${options.env.DOCKER_HOST})` : ''} is not one of its managers`, `build it with activity cluster init, then point DOCKER_HOST at its first manager (e.g. DOCKER_HOST=ssh://root@${config.cluster.nodes[0]?.host ?? 'HOST'} npm run up)`)
+      }
+      out.step('swarm', `the ${provider} cluster of activity.yml (this engine is a manager${info.nodeAddress ? `, ${info.nodeAddress}` : ''}; its nodes are labelled by activity cluster init)`)
+    }
 
     // 3. networks shared by the stacks
     const needs = stacks.map(externalNeeds)

@@ -4,9 +4,7 @@ import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/cluste
 import { StepError, type Output } from '../lib/output.ts'
 import { lastLine, quote, UnreachableError, type NodeShell } from './shell.ts'
 
-/** Labels the cluster commands set, and the stacks' placement constraints read (node.labels.activity.storage == true). */
-export const roleLabel = 'activity.role'
-export const storageLabel = 'activity.storage'
+import { roleLabel, storageLabel } from '../lib/swarm.ts'
 
 export function nodeLabels(node: ClusterNode): Record<string, string> {
   return { [roleLabel]: node.role, [storageLabel]: String(node.storage) }

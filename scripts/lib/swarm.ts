@@ -5,6 +5,19 @@ import { StepError } from './output.ts'
 /** Label on what the scripts create outside the stacks (networks, secrets), so `down` removes only those. */
 export const platformLabel = 'activity.platform'
 
+/** Node labels the stacks' placement constraints read; activity cluster sets them on every node, up on its single node. */
+export const roleLabel = 'activity.role'
+export const storageLabel = 'activity.storage'
+
+/** Sets the labels of this engine's node that differ; returns those set (none when all were there). */
+export async function ensureNodeLabels(labels: Record<string, string>): Promise<string[]> {
+  const nodeId = (await docker(['info', '--format', '{{.Swarm.NodeID}}'])).trim()
+  const current = (JSON.parse(await docker(['node', 'inspect', nodeId, '--format', '{{json .Spec.Labels}}'])) ?? {}) as Record<string, string>
+  const missing = Object.entries(labels).filter(([key, value]) => current[key] !== value)
+  if (missing.length) await docker(['node', 'update', ...missing.flatMap(([key, value]) => ['--label-add', `${key}=${value}`]), nodeId])
+  return missing.map(([key, value]) => `${key}=${value}`)
+}
+
 /** Initialises a single-node swarm when this engine is in none; says what it found. */
 export async function ensureSwarm(info: EngineInfo, advertiseAddress: string): Promise<string> {
   if (info.swarmState === 'active') {

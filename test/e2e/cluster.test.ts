@@ -1,10 +1,12 @@
 // `activity cluster --provider ssh` on a real multi-node swarm: three hosts (network namespaces, each with its own dockerd,
 // hostname and sshd) on a private bridge, reached over ssh exactly as a user's machines are.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { parse } from 'yaml'
+import { ensureNodeLabels } from '../../scripts/lib/swarm.ts'
 import { runActivity, type CliRun } from '../support/cli.ts'
 import { HostLab, missingPrograms } from '../support/netns-hosts.ts'
 
@@ -91,6 +93,29 @@ test('init run again changes nothing', async () => {
   assert.match(again.stdout, /act-m1: already the manager/)
   assert.match(again.stdout, /act-w2: already a worker/)
   assert.match(again.stdout, /act-w2: activity\.role=worker activity\.storage=false \(unchanged\)/)
+})
+
+test("the metrics stack's Prometheus constraint places it on the storage node the labels name", async () => {
+  const metrics = parse(readFileSync(new URL('../../stacks/metrics.yml', import.meta.url), 'utf8')) as { services: Record<string, { deploy: { placement: { constraints: string[] } } }> }
+  const constraints = metrics.services.prometheus!.deploy.placement.constraints
+  assert.equal(constraints, ['node.labels.activity.storage == true'])
+  lab.docker(m1, ['service', 'create', '--detach', '--endpoint-mode', 'dnsrr', '--stop-grace-period', '1s', '--replicas', '3', '--name', 'storage', ...constraints.flatMap((c) => ['--constraint', c]), image, 'sleep', 'infinity'])
+  await lab.waitFor('3 running tasks of storage', 60_000, () => lab.docker(m1, ['service', 'ps', 'storage', '--filter', 'desired-state=running', '--format', '{{.CurrentState}}']).split('\n').filter((l) => l.startsWith('Running')).length === 3)
+  assert.equal([...new Set(lab.docker(m1, ['service', 'ps', 'storage', '--filter', 'desired-state=running', '--format', '{{.Node}}']).trim().split('\n'))], ['act-m1'])
+  lab.docker(m1, ['service', 'rm', 'storage'])
+})
+
+test("up's labelling of a single node (the local provider) sets only what is missing", async () => {
+  const before = process.env.DOCKER_HOST
+  process.env.DOCKER_HOST = m1.dockerHost
+  try {
+    lab.docker(m1, ['node', 'update', '--label-rm', 'activity.storage', 'act-m1'])
+    assert.equal(await ensureNodeLabels({ 'activity.role': 'manager', 'activity.storage': 'true' }), ['activity.storage=true'])
+    assert.equal(await ensureNodeLabels({ 'activity.role': 'manager', 'activity.storage': 'true' }), [])
+  } finally {
+    if (before === undefined) delete process.env.DOCKER_HOST
+    else process.env.DOCKER_HOST = before
+  }
 })
 
 test('a global service runs a task on every node, and status lists them', async () => {
