@@ -51,10 +51,15 @@ test.before(async () => {
   const missing = missingPrograms()
   if (missing) throw new Error(missing)
   await lab.cleanup() // what a killed run left
-  lab.create()
-  await Promise.all(lab.hosts.map((h) => lab.startDocker(h)))
-  lab.loadImage(image)
-  for (const host of lab.hosts) await lab.startSshd(host)
+  try {
+    lab.create()
+    await Promise.all(lab.hosts.map((h) => lab.startDocker(h)))
+    lab.loadImage(image)
+    for (const host of lab.hosts) await lab.startSshd(host)
+  } catch (error) {
+    await lab.cleanup() // uvu runs no after hook when before fails
+    throw error
+  }
   lap('three hosts up (namespaces, dockerd, image, sshd)')
 })
 
