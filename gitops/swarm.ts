@@ -6,11 +6,11 @@ import { join } from 'node:path'
 import { loadConfig } from '../collectors/runtime/config.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
-import { deployStack, externalNeeds, resolveStack } from '../scripts/lib/deploy.ts'
+import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack } from '../scripts/lib/deploy.ts'
+import { defaultProfile, readProfile, resolveForDeploy } from '../scripts/lib/profile.ts'
 import { docker, jsonLines } from '../scripts/lib/docker.ts'
 import { activityTag, buildImage } from '../scripts/lib/images.ts'
 import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/swarm.ts'
-import { renderStack } from '../stacks/stacks.ts'
 import { formatProblem, validate } from '../stacks/validate.ts'
 import type { DeploySteps } from './deployer.ts'
 import { pruneGroups } from './prune.ts'
@@ -27,22 +27,37 @@ export interface SwarmStepsOptions {
 }
 
 export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
+  // How `up` deployed this swarm (overlays, services left out, collector settings, build base): deployed the same way.
+  const profile = async () => (await readProfile()) ?? defaultProfile(options.registry)
   return {
     async validate(dir) {
       const report = await validate({ root: dir, collectors: options.collectors, env: options.env as NodeJS.ProcessEnv })
       return report.problems.map(formatProblem)
     },
     async buildImage(dir, image, _fingerprint, report) {
-      const tag = await activityTag(dir)
-      const result = await buildImage(image, { root: dir, registry: options.registry, tag, env: options.env, progress: report })
+      const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([activityTag(dir), profile()])
+      const result = await buildImage(image, { root: dir, registry, tag, nodeImage, npmExtraCaPem: npmExtraCaPem ?? '', env: options.env, progress: report })
       report(`image ${image}:${tag} ${result}`)
     },
     async deployStack(dir, stack, report) {
       const config = loadConfig(join(dir, 'activity.yml'), options.collectors)
-      const plan = renderStack(stack, { root: dir, config })
       const work = mkdtempSync(join(tmpdir(), `activity-gitops-${stack}-`))
       try {
-        const resolved = await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: options.registry, ACTIVITY_TAG: await activityTag(dir) } }, [])
+        const resolved = await resolveForDeploy(stack, { root: dir, config, profile: await profile(), tag: await activityTag(dir), workDir: work })
+        const deployed = await deployedState()
+        if (!resolved.services.length) {
+          // Every service of it is left out on this swarm (up --without).
+          if (deployed.services.has(stack)) {
+            await removeStack(stack)
+            report(`${stack}: removed (every service of it is left out here)`)
+          } else report(`${stack}: not deployed (every service of it is left out here)`)
+          return
+        }
+        if (isUnchanged(resolved, deployed)) {
+          // The swarm runs exactly this already (deployed by up, or by gitops before a lost state): nothing restarts.
+          report(`${stack}: unchanged, the swarm already runs it`)
+          return
+        }
         const needs = externalNeeds(resolved)
         const created = await ensureNetworks(needs.networks, await networkNames())
         if (created.length) report(`created networks ${created.join(', ')}`)
@@ -62,7 +77,6 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
           }
         }
       } finally {
-        plan.cleanup()
         rmSync(work, { recursive: true, force: true })
       }
     },
