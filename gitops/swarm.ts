@@ -1,6 +1,6 @@
 // The real world of gitops: validation with `activity validate`, images built from their Dockerfiles, stacks deployed
 // through the same path as `npm run up`, and collector jobs re-run with `docker service update --force`.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../collectors/runtime/config.ts'
@@ -9,7 +9,8 @@ import type { Logger } from '../collectors/runtime/log.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack } from '../scripts/lib/deploy.ts'
 import { defaultProfile, readProfile, resolveForDeploy } from '../scripts/lib/profile.ts'
 import { docker, jsonLines } from '../scripts/lib/docker.ts'
-import { activityTag, buildImage } from '../scripts/lib/images.ts'
+import { activityTag, buildImage, imageName } from '../scripts/lib/images.ts'
+import { runLogsSetup } from '../scripts/lib/logs.ts'
 import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/swarm.ts'
 import { formatProblem, validate } from '../stacks/validate.ts'
 import type { DeploySteps } from './deployer.ts'
@@ -53,6 +54,11 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
           } else report(`${stack}: not deployed (every service of it is left out here)`)
           return
         }
+        if (stack === 'logs' && resolved.services.includes('elasticsearch')) {
+          // Its settings (logs.retention) may be all that changed: the setup runs on every deployment of logs.
+          const current = await profile()
+          setUpLogs(imageName(current.registry, 'gitops', await activityTag(dir)), readFileSync(join(dir, 'activity.yml'), 'utf8'), report, options.log)
+        }
         if (isUnchanged(resolved, deployed)) {
           // The swarm runs exactly this already (deployed by up, or by gitops before a lost state): nothing restarts.
           report(`${stack}: unchanged, the swarm already runs it`)
@@ -65,6 +71,8 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
         const missing = needs.secrets.filter((name) => !secrets.has(name))
         // Secrets are made by `npm run up` (random values) or by a person; gitops never invents or reads them.
         if (missing.length) throw new Error(`secrets ${missing.join(', ')} do not exist; run npm run up once, or docker secret create NAME -`)
+        // Deploying the gitops stack replaces this very service: say so before the answer is cut.
+        if (stack === 'gitops') report('gitops: deploying a new gitops service; this one stops, so this answer may end here (the new one resumes; see its log)')
         await deployStack(resolved, work)
         report(`${stack}: ${resolved.services.length} services deployed`)
         if (stack === 'collectors' && options.pushgateway) {
@@ -81,6 +89,18 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
       }
     },
   }
+}
+
+/**
+ * `activity logs setup` in the background: a new Elasticsearch takes minutes to answer, and the deployment of the
+ * stacks after logs does not wait for it. Its result goes to the log.
+ */
+function setUpLogs(image: string, configText: string, report: (line: string) => void, log: Logger): void {
+  report('logs: activity logs setup runs in the background until Elasticsearch answers (see the gitops log)')
+  runLogsSetup({ image, configText, waitSeconds: 600 }).then(
+    (lines) => log.info('logs setup done', { lines }),
+    (error: Error) => log.error('logs setup failed; it runs again on the next deployment of logs, or run npm run up', { reason: error.message }),
+  )
 }
 
 const unfinished = /^(new|pending|assigned|accepted|preparing|ready|starting|running)\b/i

@@ -13,6 +13,7 @@ import { describe, waitForServices, type ServiceState } from './lib/converge.ts'
 import { credentialsFile, recordCredential } from './lib/credentials.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
 import { docker } from './lib/docker.ts'
+import { runLogsSetup } from './lib/logs.ts'
 import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from './lib/images.ts'
 import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from './lib/profile.ts'
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
@@ -213,6 +214,14 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     }
     const ready = states.filter((s) => s.ready)
     out.step('converged', `${ready.length}/${states.length} services running or completed (${seconds(started)})`)
+    // Elasticsearch's index template, ILM and snapshot policies: installed where they differ, every up (seconds when nothing does).
+    if (has(stacks, 'logs', 'elasticsearch') && !blocked) {
+      try {
+        for (const line of await runLogsSetup({ image: imageName(registry, 'gitops', tag), configText: readFileSync(options.configFile, 'utf8') })) out.detail(line)
+      } catch (error) {
+        out.detail(`warning: activity logs setup failed: ${(error as Error).message}; the visitors dashboards need it: run npm run up again once Elasticsearch answers`)
+      }
+    } else out.detail('logs setup: skipped, Elasticsearch is not deployed here')
 
     // What to open, and what the collectors found
     out.line()

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import type { ActivityConfig } from '../../collectors/runtime/config.ts'
 import { renderStack, type StackName } from '../../stacks/stacks.ts'
-import { resolveStack, type ResolvedStack } from './deploy.ts'
+import { storesLeftOut } from '../data/swarm.ts'
+import { isLeftOut, resolveStack, type ResolvedStack } from './deploy.ts'
 import { docker, dockerMaybe } from './docker.ts'
 import { platformLabel } from './swarm.ts'
 
@@ -101,7 +102,8 @@ export async function resolveForDeploy(stack: StackName, options: ResolveOptions
     writeFileSync(file, stringify({ version: '3.9', services: Object.fromEntries(sources.map((s) => [s, { environment: profile.collectorSettings }])) }))
     overlays.push(file)
   }
-  const plan = renderStack(stack, { root: options.root, config, overlays, outDir: workDir, endpointMode: profile.endpointMode })
+  const backupWithout = storesLeftOut((stackName, service) => isLeftOut(stackName, service, profile.without))
+  const plan = renderStack(stack, { root: options.root, config, overlays, outDir: workDir, endpointMode: profile.endpointMode, backupWithout })
   try {
     return await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: profile.registry, ACTIVITY_TAG: options.tag } }, profile.without)
   } finally {
