@@ -3,13 +3,16 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { z } from 'zod'
 import { loadConfig } from '../collectors/runtime/config.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
+import { sourceNames } from '../collectors/runtime/registry.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack } from '../scripts/lib/deploy.ts'
 import { defaultProfile, readProfile, resolveForDeploy } from '../scripts/lib/profile.ts'
-import { docker, jsonLines } from '../scripts/lib/docker.ts'
-import { activityTag, buildImage, imageName } from '../scripts/lib/images.ts'
+import { docker, jsonLines, type DockerError } from '../scripts/lib/docker.ts'
+import { activityTag, buildImage, imageName, type ProjectImage } from '../scripts/lib/images.ts'
 import { runLogsSetup } from '../scripts/lib/logs.ts'
 import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/swarm.ts'
 import { formatProblem, validate } from '../stacks/validate.ts'
@@ -27,21 +30,78 @@ export interface SwarmStepsOptions {
   log: Logger
 }
 
+/** What `activity sources --json` prints. */
+interface SourceListing {
+  name: string
+  schedule: string
+  description: string
+  example: string
+}
+
+/** A collector known only from the listing of another build's image: enough to check activity.yml's shape and render its service. */
+function listedCollector(listing: SourceListing): AnyCollector {
+  return {
+    ...listing,
+    // Its own image checks the targets (activity check); here any entry passes, named as written.
+    targets: z.unknown().transform((value) => ({ id: typeof value === 'string' ? value : JSON.stringify(value) })),
+    options: z.unknown(),
+    metrics: {},
+    collect: async () => {},
+  } as unknown as AnyCollector
+}
+
 export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
   // How `up` deployed this swarm (overlays, services left out, collector settings, build base): deployed the same way.
   const profile = async () => (await readProfile()) ?? defaultProfile(options.registry)
+  const build = async (dir: string, image: ProjectImage, report: (line: string) => void) => {
+    const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([activityTag(dir), profile()])
+    const result = await buildImage(image, { root: dir, registry, tag, nodeImage, npmExtraCaPem: npmExtraCaPem ?? '', env: options.env, progress: report })
+    report(`image ${image}:${tag} ${result}`)
+    return imageName(registry, image, tag)
+  }
+
+  /**
+   * The collectors a commit runs. This build's, when the commit has no collector file this build lacks; otherwise
+   * the commit's collectors image is built first, activity.yml is checked by it (`activity check`), and its new
+   * sources are known from its listing: a new source is one file and one activity.yml entry, deployed by one push.
+   */
+  const known = new Map<string, Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }>>()
+  function collectorsOf(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
+    // Once per checkout: every stack of a deployment reads activity.yml.
+    if (!known.has(dir)) {
+      if (known.size > 8) known.clear()
+      known.set(dir, findCollectors(dir, report))
+    }
+    return known.get(dir)!
+  }
+  async function findCollectors(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
+    const names = sourceNames(pathToFileURL(join(dir, 'collectors') + '/'))
+    const collectors = new Map([...options.collectors].filter(([name]) => names.includes(name)))
+    const added = names.filter((name) => !options.collectors.has(name))
+    if (!added.length) return { collectors, problems: [] }
+    report(`new sources in this commit: ${added.join(', ')}; building the collectors image to check activity.yml with them`)
+    const image = await build(dir, 'collectors', report)
+    const listing = JSON.parse(await docker(['run', '--rm', image, 'sources', '--json'])) as SourceListing[]
+    for (const listed of listing.filter((l) => added.includes(l.name))) collectors.set(listed.name, listedCollector(listed))
+    const checked = await docker(['run', '--rm', '-i', image, 'check', '--config', '/dev/stdin'], { input: readFileSync(join(dir, 'activity.yml'), 'utf8') }).then(
+      () => undefined,
+      (error: DockerError) => error.output.trim().split('\n').pop()!.replace(/^activity: /, '').replaceAll('/dev/stdin', 'activity.yml'),
+    )
+    return { collectors, problems: checked ? [checked] : [] }
+  }
+
   return {
-    async validate(dir) {
-      const report = await validate({ root: dir, collectors: options.collectors, env: options.env as NodeJS.ProcessEnv })
-      return report.problems.map(formatProblem)
+    async validate(dir, report) {
+      const { collectors, problems } = await collectorsOf(dir, report)
+      if (problems.length) return problems
+      const validation = await validate({ root: dir, collectors, env: options.env as NodeJS.ProcessEnv })
+      return validation.problems.map(formatProblem)
     },
     async buildImage(dir, image, _fingerprint, report) {
-      const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([activityTag(dir), profile()])
-      const result = await buildImage(image, { root: dir, registry, tag, nodeImage, npmExtraCaPem: npmExtraCaPem ?? '', env: options.env, progress: report })
-      report(`image ${image}:${tag} ${result}`)
+      await build(dir, image, report)
     },
     async deployStack(dir, stack, report) {
-      const config = loadConfig(join(dir, 'activity.yml'), options.collectors)
+      const config = loadConfig(join(dir, 'activity.yml'), (await collectorsOf(dir, report)).collectors)
       const work = mkdtempSync(join(tmpdir(), `activity-gitops-${stack}-`))
       try {
         const resolved = await resolveForDeploy(stack, { root: dir, config, profile: await profile(), tag: await activityTag(dir), workDir: work })

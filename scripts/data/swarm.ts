@@ -136,16 +136,8 @@ export function backupJobService(config: ActivityConfig, options: BackupJobOptio
   }
 }
 
-/** The user the Elasticsearch image runs as: its snapshot folder must be theirs. */
-export const elasticsearchUser = { uid: 1000, gid: 0 } as const
-
 /**
- * Makes the logs stack's snapshot volume writable by Elasticsearch. A new named volume mounted where the image has no
- * folder belongs to root, and Elasticsearch (uid 1000) could not register the repository there. Run on the manager
- * holding the volume, as root, once the logs stack is deployed and before `activity logs setup`.
+ * The user the Elasticsearch image runs as: its snapshot folder must be theirs. A new named volume mounted where the
+ * image has no folder belongs to root; the logs setup container (scripts/lib/logs.ts) hands it over.
  */
-export async function prepareElasticsearchSnapshots(volume = 'logs_elasticsearch-snapshots'): Promise<string> {
-  const path = await resolveVolumePath(`volume:${volume}`)
-  await runProgram('chown', [`${elasticsearchUser.uid}:${elasticsearchUser.gid}`, path])
-  return path
-}
+export const elasticsearchUser = { uid: 1000, gid: 0 } as const
