@@ -60,8 +60,9 @@ export class HostLab {
     this.knownHosts = join(root, 'known_hosts')
   }
 
-  private ns(host: LabHost | string): string {
-    return `${this.prefix}-${typeof host === 'string' ? host : host.name}`
+  /** A host's namespace is named as the host; the bridge's is <prefix>-sw. */
+  private ns(host: LabHost | 'sw'): string {
+    return host === 'sw' ? `${this.prefix}-sw` : host.name
   }
 
   /** Removes everything a previous run may have left: processes running from the lab's folder, mounts, namespaces, links, files. */
@@ -96,7 +97,7 @@ export class HostLab {
       .filter((point) => point === this.root || point.startsWith(this.root + '/'))
       .sort((a, b) => b.length - a.length)
     for (const point of mounts) tryRun('umount', ['-l', point])
-    for (const name of ['sw', ...this.hosts.map((h) => h.name)]) tryRun('ip', ['netns', 'del', this.ns(name)])
+    for (const ns of [this.ns('sw'), ...this.hosts.map((h) => this.ns(h))]) tryRun('ip', ['netns', 'del', ns])
     tryRun('ip', ['link', 'del', `${this.prefix}-host`])
     rmSync(this.root, { recursive: true, force: true })
   }
