@@ -170,4 +170,19 @@ test('clean makes every node leave the swarm', async () => {
   lap('clean')
 })
 
+test("the local provider makes the engine it talks to a labelled single-node swarm, and clean leaves it", async () => {
+  // act-m1's engine stands for "this machine's engine": the tests share the real one with others.
+  writeFileSync(join(dir, 'local.yml'), 'sources:\n  dockerhub:\n    targets: [prom]\n')
+  const local = (command: string) => runActivity(['cluster', command, '--config', join(dir, 'local.yml')], { env: { PATH: process.env.PATH, HOME: process.env.HOME, DOCKER_HOST: m1.dockerHost }, cwd: dir })
+  const init = await local('init')
+  assert.is(init.code, 0, init.stdout + init.stderr)
+  assert.match(init.stdout, /initialised the swarm .* \(advertise address 127\.0\.0\.1\)/)
+  // The node is named after the machine running the CLI (here not act-m1, whose engine stands in for it).
+  assert.match(init.stdout, /\n\S+ +127\.0\.0\.1 +manager \(leader\) +ready +active +engine ok +activity\.role=manager,activity\.storage=true/)
+  assert.match((await local('init')).stdout, /init: nothing to change/)
+  const clean = await local('clean')
+  assert.is(clean.code, 0, clean.stdout + clean.stderr)
+  assert.is(lab.docker(m1, ['info', '--format', '{{.Swarm.LocalNodeState}}']).trim(), 'inactive')
+})
+
 test.run()
