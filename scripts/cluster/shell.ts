@@ -60,7 +60,11 @@ export function sshOptions(config: ClusterConfig): string[] {
   if (ssh.identityFile) options.push('-i', ssh.identityFile, '-o', 'IdentitiesOnly=yes')
   if (ssh.knownHostsFile) options.push('-o', `UserKnownHostsFile=${ssh.knownHostsFile}`)
   // One connection per node, kept 30 s: a command makes a dozen calls, and each new one costs a key exchange.
-  options.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(tmpdir(), 'activity-ssh-%C')}`, '-o', 'ControlPersist=30')
+  // ACTIVITY_SSH_CONTROL_DIR: where those connections' sockets go (default the temporary folder).
+  const controlDir = process.env.ACTIVITY_SSH_CONTROL_DIR || tmpdir()
+  options.push('-o', 'ControlMaster=auto', '-o', `ControlPath=${join(controlDir, 'activity-ssh-%C')}`, '-o', 'ControlPersist=30')
+  // A connection to a machine that went away ends within 15 s instead of holding its socket.
+  options.push('-o', 'ServerAliveInterval=5', '-o', 'ServerAliveCountMax=3')
   return options
 }
 

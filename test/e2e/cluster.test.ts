@@ -34,7 +34,7 @@ function config(name: string, hosts: typeof lab.hosts): string {
 }
 
 const cluster = async (args: string[]): Promise<CliRun> => {
-  const run = await runActivity(['cluster', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME }, cwd: dir })
+  const run = await runActivity(['cluster', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ACTIVITY_SSH_CONTROL_DIR: lab.sshControlDir }, cwd: dir })
   if (process.env.TEST_VERBOSE) process.stdout.write(`$ activity cluster ${args.join(' ')}\n${run.stdout}${run.stderr}\n`)
   return run
 }

@@ -47,6 +47,8 @@ export class HostLab {
   readonly hosts: LabHost[]
   readonly key: string
   readonly knownHosts: string
+  /** ACTIVITY_SSH_CONTROL_DIR for the code under test: its ssh connection masters are named after it, so cleanup finds them. */
+  readonly sshControlDir: string
 
   constructor(
     readonly root: string,
@@ -58,6 +60,7 @@ export class HostLab {
     this.hosts = hosts.map((h) => ({ ...h, dir: join(root, h.name), dockerHost: `unix://${join(root, h.name, 'docker.sock')}` }))
     this.key = join(root, 'id_ed25519')
     this.knownHosts = join(root, 'known_hosts')
+    this.sshControlDir = join(root, 'ssh')
   }
 
   /** A host's namespace is named as the host; the bridge's is <prefix>-sw. */
@@ -104,7 +107,7 @@ export class HostLab {
 
   /** The namespaces, the bridge, one veth per host and one to this machine; a throwaway ssh key. */
   create(): void {
-    mkdirSync(this.root, { recursive: true })
+    mkdirSync(this.sshControlDir, { recursive: true })
     const sw = this.ns('sw')
     run('ip', ['netns', 'add', sw])
     run('ip', ['-n', sw, 'link', 'add', this.bridge, 'type', 'bridge'])
