@@ -35,7 +35,7 @@ export const stackInputs: Record<Stack, Inputs> = {
   logs: { files: stackFiles('logs'), settings: ['platform', 'logs'], images: [] },
   monitoring: { files: stackFiles('monitoring'), settings: ['platform'], images: [] },
   app: { files: stackFiles('app'), settings: ['platform'], images: [] },
-  collectors: { files: (p) => p === 'stacks/collectors.yml' || p.startsWith('stacks/collectors/'), settings: ['platform', 'sources', 'backup'], images: ['collectors'] },
+  collectors: { files: (p) => p === 'stacks/collectors.yml' || p.startsWith('stacks/collectors/'), settings: ['platform', 'sources', 'backup'], images: ['collectors', 'gitops'] },
   gitops: { files: stackFiles('gitops'), settings: ['platform'], images: ['gitops'] },
 }
 

@@ -1,16 +1,20 @@
 // The real world of gitops: validation with `activity validate`, images built from their Dockerfiles, stacks deployed
 // through the same path as `npm run up`, and collector jobs re-run with `docker service update --force`.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { z } from 'zod'
 import { loadConfig } from '../collectors/runtime/config.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
-import { deployStack, externalNeeds, resolveStack } from '../scripts/lib/deploy.ts'
-import { docker, jsonLines } from '../scripts/lib/docker.ts'
-import { activityTag, buildImage } from '../scripts/lib/images.ts'
+import { sourceNames } from '../collectors/runtime/registry.ts'
+import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack } from '../scripts/lib/deploy.ts'
+import { defaultProfile, readProfile, resolveForDeploy } from '../scripts/lib/profile.ts'
+import { docker, jsonLines, type DockerError } from '../scripts/lib/docker.ts'
+import { activityTag, buildImage, imageName, type ProjectImage } from '../scripts/lib/images.ts'
+import { runLogsSetup } from '../scripts/lib/logs.ts'
 import { ensureNetworks, existingSecrets, networkNames } from '../scripts/lib/swarm.ts'
-import { renderStack } from '../stacks/stacks.ts'
 import { formatProblem, validate } from '../stacks/validate.ts'
 import type { DeploySteps } from './deployer.ts'
 import { pruneGroups } from './prune.ts'
@@ -26,23 +30,100 @@ export interface SwarmStepsOptions {
   log: Logger
 }
 
-export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
+/** What `activity sources --json` prints. */
+interface SourceListing {
+  name: string
+  schedule: string
+  description: string
+  example: string
+}
+
+/** A collector known only from the listing of another build's image: enough to check activity.yml's shape and render its service. */
+function listedCollector(listing: SourceListing): AnyCollector {
   return {
-    async validate(dir) {
-      const report = await validate({ root: dir, collectors: options.collectors, env: options.env as NodeJS.ProcessEnv })
-      return report.problems.map(formatProblem)
+    ...listing,
+    // Its own image checks the targets (activity check); here any entry passes, named as written.
+    targets: z.unknown().transform((value) => ({ id: typeof value === 'string' ? value : JSON.stringify(value) })),
+    options: z.unknown(),
+    metrics: {},
+    collect: async () => {},
+  } as unknown as AnyCollector
+}
+
+export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
+  // How `up` deployed this swarm (overlays, services left out, collector settings, build base): deployed the same way.
+  const profile = async () => (await readProfile()) ?? defaultProfile(options.registry)
+  const build = async (dir: string, image: ProjectImage, report: (line: string) => void) => {
+    const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([activityTag(dir), profile()])
+    const result = await buildImage(image, { root: dir, registry, tag, nodeImage, npmExtraCaPem: npmExtraCaPem ?? '', env: options.env, progress: report })
+    report(`image ${image}:${tag} ${result}`)
+    return imageName(registry, image, tag)
+  }
+
+  /**
+   * The collectors a commit runs. This build's, when the commit has no collector file this build lacks; otherwise
+   * the commit's collectors image is built first, activity.yml is checked by it (`activity check`), and its new
+   * sources are known from its listing: a new source is one file and one activity.yml entry, deployed by one push.
+   */
+  const known = new Map<string, Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }>>()
+  function collectorsOf(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
+    // Once per checkout: every stack of a deployment reads activity.yml.
+    if (!known.has(dir)) {
+      if (known.size > 8) known.clear()
+      known.set(dir, findCollectors(dir, report))
+    }
+    return known.get(dir)!
+  }
+  async function findCollectors(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
+    const names = sourceNames(pathToFileURL(join(dir, 'collectors') + '/'))
+    const collectors = new Map([...options.collectors].filter(([name]) => names.includes(name)))
+    const added = names.filter((name) => !options.collectors.has(name))
+    if (!added.length) return { collectors, problems: [] }
+    report(`new sources in this commit: ${added.join(', ')}; building the collectors image to check activity.yml with them`)
+    const image = await build(dir, 'collectors', report)
+    const listing = JSON.parse(await docker(['run', '--rm', image, 'sources', '--json'])) as SourceListing[]
+    for (const listed of listing.filter((l) => added.includes(l.name))) collectors.set(listed.name, listedCollector(listed))
+    const checked = await docker(['run', '--rm', '-i', image, 'check', '--config', '/dev/stdin'], { input: readFileSync(join(dir, 'activity.yml'), 'utf8') }).then(
+      () => undefined,
+      (error: DockerError) => error.output.trim().split('\n').pop()!.replace(/^activity: /, '').replaceAll('/dev/stdin', 'activity.yml'),
+    )
+    return { collectors, problems: checked ? [checked] : [] }
+  }
+
+  return {
+    async validate(dir, report) {
+      const { collectors, problems } = await collectorsOf(dir, report)
+      if (problems.length) return problems
+      const validation = await validate({ root: dir, collectors, env: options.env as NodeJS.ProcessEnv })
+      return validation.problems.map(formatProblem)
     },
     async buildImage(dir, image, _fingerprint, report) {
-      const tag = await activityTag(dir)
-      const result = await buildImage(image, { root: dir, registry: options.registry, tag, env: options.env, progress: report })
-      report(`image ${image}:${tag} ${result}`)
+      await build(dir, image, report)
     },
     async deployStack(dir, stack, report) {
-      const config = loadConfig(join(dir, 'activity.yml'), options.collectors)
-      const plan = renderStack(stack, { root: dir, config })
+      const config = loadConfig(join(dir, 'activity.yml'), (await collectorsOf(dir, report)).collectors)
       const work = mkdtempSync(join(tmpdir(), `activity-gitops-${stack}-`))
       try {
-        const resolved = await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: options.registry, ACTIVITY_TAG: await activityTag(dir) } }, [])
+        const resolved = await resolveForDeploy(stack, { root: dir, config, profile: await profile(), tag: await activityTag(dir), workDir: work })
+        const deployed = await deployedState()
+        if (!resolved.services.length) {
+          // Every service of it is left out on this swarm (up --without).
+          if (deployed.services.has(stack)) {
+            await removeStack(stack)
+            report(`${stack}: removed (every service of it is left out here)`)
+          } else report(`${stack}: not deployed (every service of it is left out here)`)
+          return
+        }
+        if (stack === 'logs' && resolved.services.includes('elasticsearch')) {
+          // Its settings (logs.retention) may be all that changed: the setup runs on every deployment of logs.
+          const current = await profile()
+          setUpLogs(imageName(current.registry, 'gitops', await activityTag(dir)), readFileSync(join(dir, 'activity.yml'), 'utf8'), report, options.log)
+        }
+        if (isUnchanged(resolved, deployed)) {
+          // The swarm runs exactly this already (deployed by up, or by gitops before a lost state): nothing restarts.
+          report(`${stack}: unchanged, the swarm already runs it`)
+          return
+        }
         const needs = externalNeeds(resolved)
         const created = await ensureNetworks(needs.networks, await networkNames())
         if (created.length) report(`created networks ${created.join(', ')}`)
@@ -50,6 +131,8 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
         const missing = needs.secrets.filter((name) => !secrets.has(name))
         // Secrets are made by `npm run up` (random values) or by a person; gitops never invents or reads them.
         if (missing.length) throw new Error(`secrets ${missing.join(', ')} do not exist; run npm run up once, or docker secret create NAME -`)
+        // Deploying the gitops stack replaces this very service: say so before the answer is cut.
+        if (stack === 'gitops') report('gitops: deploying a new gitops service; this one stops, so this answer may end here (the new one resumes; see its log)')
         await deployStack(resolved, work)
         report(`${stack}: ${resolved.services.length} services deployed`)
         if (stack === 'collectors' && options.pushgateway) {
@@ -62,11 +145,22 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
           }
         }
       } finally {
-        plan.cleanup()
         rmSync(work, { recursive: true, force: true })
       }
     },
   }
+}
+
+/**
+ * `activity logs setup` in the background: a new Elasticsearch takes minutes to answer, and the deployment of the
+ * stacks after logs does not wait for it. Its result goes to the log.
+ */
+function setUpLogs(image: string, configText: string, report: (line: string) => void, log: Logger): void {
+  report('logs: activity logs setup runs in the background until Elasticsearch answers (see the gitops log)')
+  runLogsSetup({ image, configText, waitSeconds: 600 }).then(
+    (lines) => log.info('logs setup done', { lines }),
+    (error: Error) => log.error('logs setup failed; it runs again on the next deployment of logs, or run npm run up', { reason: error.message }),
+  )
 }
 
 const unfinished = /^(new|pending|assigned|accepted|preparing|ready|starting|running)\b/i

@@ -2,19 +2,20 @@
 // `npm run up`: the whole platform on the local Docker Engine as a single-node swarm, every stack deployed, URLs and first results printed.
 // Run it again and it changes nothing.
 // Usage: npm run up -- [--config FILE] [--overlay DIR]... [--without svc,...] [--node-image IMAGE] [--endpoint-mode dnsrr] [--timeout S]
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { stringify } from 'yaml'
 import { loadConfig, type ActivityConfig } from '../collectors/runtime/config.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
-import { deployOrder, renderStack, secretSpecs, type StackName } from '../stacks/stacks.ts'
+import { deployOrder, secretSpecs, type StackName } from '../stacks/stacks.ts'
 import { describe, waitForServices, type ServiceState } from './lib/converge.ts'
 import { credentialsFile, recordCredential } from './lib/credentials.ts'
-import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, resolveStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
+import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
 import { docker } from './lib/docker.ts'
-import { activityTag, buildImage, imageName, projectImages, type ProjectImage } from './lib/images.ts'
+import { runLogsSetup } from './lib/logs.ts'
+import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from './lib/images.ts'
+import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from './lib/profile.ts'
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
 import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
 import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
@@ -46,22 +47,28 @@ export interface UpResult {
   seconds: number
 }
 
-/** Settings of the collectors that come from the environment of `up` (an API base for GitHub Enterprise, or the e2e's fake APIs): never secrets. */
-const collectorSettings = ['GITHUB_API_URL', 'DOCKERHUB_API_URL', 'HTTP_TIMEOUT_SECONDS', 'HTTP_RETRIES'] as const
-
-/** A Compose overlay giving each collector service those settings, when any is set. */
-function collectorSettingsOverlay(config: ActivityConfig, env: UpOptions['env'], dir: string): string | undefined {
-  const environment = Object.fromEntries(collectorSettings.filter((name) => env[name]).map((name) => [name, env[name]!]))
-  if (!Object.keys(environment).length) return undefined
-  const file = join(dir, 'collectors-settings.yml')
-  const services = Object.fromEntries(config.sources.map((source) => [source.name, { environment }]))
-  writeFileSync(file, stringify({ version: '3.9', services }))
-  return file
-}
-
 /** The overlay files for one stack: <dir>/<stack>.yml in each overlay folder that has one. */
 function overlayFiles(stack: StackName, dirs: string[]): string[] {
   return dirs.map((dir) => join(resolve(dir), `${stack}.yml`)).filter((file) => existsSync(file))
+}
+
+/** How this up deploys, beyond the repository: recorded in the swarm for gitops, which deploys the next commits the same way. */
+function profileOf(options: UpOptions, registry: string): DeployProfile {
+  const overlays: DeployProfile['overlays'] = {}
+  for (const name of deployOrder) {
+    const texts = overlayFiles(name, options.overlays).map((file) => readFileSync(file, 'utf8'))
+    if (texts.length) overlays[name] = texts
+  }
+  const ca = extraCaPem(options.env.NODE_EXTRA_CA_CERTS)
+  return {
+    ...defaultProfile(registry),
+    overlays,
+    without: options.without,
+    ...(options.endpointMode ? { endpointMode: options.endpointMode } : {}),
+    collectorSettings: collectorSettingsFrom(options.env),
+    ...(options.nodeImage ? { nodeImage: options.nodeImage } : {}),
+    ...(ca ? { npmExtraCaPem: ca } : {}),
+  }
 }
 
 interface Rendered {
@@ -72,18 +79,11 @@ interface Rendered {
   emptied: string[]
 }
 
-async function renderAll(options: UpOptions, config: ActivityConfig, tag: string, registry: string, workDir: string): Promise<Rendered> {
-  const settings = collectorSettingsOverlay(config, options.env, workDir)
+async function renderAll(profile: DeployProfile, config: ActivityConfig, tag: string, workDir: string): Promise<Rendered> {
   const resolved = await Promise.all(
     deployOrder.map(async (name) => {
-      const overlays = overlayFiles(name, options.overlays)
-      if (name === 'collectors' && settings) overlays.push(settings)
-      const plan = renderStack(name, { root, config, overlays, outDir: workDir, endpointMode: options.endpointMode })
-      try {
-        return await resolveStack({ name, files: plan.files, env: { ...plan.env, REGISTRY: registry, ACTIVITY_TAG: tag } }, options.without)
-      } finally {
-        plan.cleanup()
-      }
+      const dir = mkdtempSync(join(workDir, `${name}-`))
+      return resolveForDeploy(name, { root, config, profile, tag, workDir: dir })
     }),
   )
   return {
@@ -112,7 +112,8 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
   try {
     // 1. prerequisites (rendering first: the ports and memory needed depend on what will run)
     const [{ info, warnings }, config, tag] = await Promise.all([checkEngine(), loadCollectors(collectorsDir).then((c) => loadConfig(options.configFile, c)), activityTag(root)])
-    const { stacks, leftOut, emptied } = await renderAll(options, config, tag, registry, workDir)
+    const profile = profileOf(options, registry)
+    const { stacks, leftOut, emptied } = await renderAll(profile, config, tag, workDir)
     const withElasticsearch = has(stacks, 'logs', 'elasticsearch')
     warnings.push(...checkMemory(info, withElasticsearch))
     checkMapCount(withElasticsearch)
@@ -163,7 +164,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     const builds: string[] = []
     for (const image of images) {
       const buildStarted = Date.now()
-      const outcome = await buildImage(image, { root, registry, tag, nodeImage: options.nodeImage, env: options.env, progress: (line) => out.detail(line) })
+      const outcome = await buildImage(image, { root, registry, tag, nodeImage: options.nodeImage, npmExtraCaPem: profile.npmExtraCaPem ?? '', env: options.env, progress: (line) => out.detail(line) })
       if (outcome === 'built') {
         changed = true
         builds.push(`built ${imageName(registry, image, tag)} (${seconds(buildStarted)})`)
@@ -172,6 +173,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     out.step('images', builds.length ? builds.join('; ') : 'none needed')
 
     // 6. + 7. each stack in dependency order; a changed stack is deployed only once the stacks before it run
+    if (await recordProfile(profile)) out.detail(`recorded how this swarm is deployed (${profileConfig}): gitops deploys the next commits the same way`)
     out.step('stacks', `deploying in order: ${stacks.map((s) => s.name).join(', ')}`)
     const states: ServiceState[] = []
     let blocked: string | undefined
@@ -212,6 +214,14 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     }
     const ready = states.filter((s) => s.ready)
     out.step('converged', `${ready.length}/${states.length} services running or completed (${seconds(started)})`)
+    // Elasticsearch's index template, ILM and snapshot policies: installed where they differ, every up (seconds when nothing does).
+    if (has(stacks, 'logs', 'elasticsearch') && !blocked) {
+      try {
+        for (const line of await runLogsSetup({ image: imageName(registry, 'gitops', tag), configText: readFileSync(options.configFile, 'utf8') })) out.detail(line)
+      } catch (error) {
+        out.detail(`warning: activity logs setup failed: ${(error as Error).message}; the visitors dashboards need it: run npm run up again once Elasticsearch answers`)
+      }
+    } else out.detail('logs setup: skipped, Elasticsearch is not deployed here')
 
     // What to open, and what the collectors found
     out.line()

@@ -8,6 +8,7 @@ import { stringify } from 'yaml'
 import { loadConfig, type ActivityConfig } from '../collectors/runtime/config.ts'
 import { UsageError } from '../collectors/runtime/errors.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
+import { backupJobService } from '../scripts/data/swarm.ts'
 
 /** First 8 hex digits of the SHA-256 of a file's bytes: the suffix that makes a changed config a new Swarm config. */
 export function contentHash(file: string): string {
@@ -32,7 +33,16 @@ export const sourceSecrets: Record<string, { secret: string; env: string }[]> = 
  * `activity collect <source>` once per deploy or scheduler run, never more services than sources.
  * The schedule is the service label activity.schedule, which the gitops scheduler reads.
  */
-export function renderCollectors(config: ActivityConfig, options: { endpointMode?: 'vip' | 'dnsrr' } = {}): string {
+/** The image of the scheduled backup job: the gitops image has the data commands and the programs they run. */
+export const backupJobImage = '${REGISTRY:-127.0.0.1:5000}/activity/gitops:${ACTIVITY_TAG:?set by scripts/up to the package version and a hash of the sources}'
+
+export interface CollectorsRenderOptions {
+  endpointMode?: 'vip' | 'dnsrr'
+  /** Adds the scheduled `backup` job (scripts/data/swarm.ts): the profiles deployed and the stores left out. */
+  backup?: { profiles: readonly string[]; without: readonly string[] }
+}
+
+export function renderCollectors(config: ActivityConfig, options: CollectorsRenderOptions = {}): string {
   const activityFile = resolve(config.file)
   const hash = contentHash(activityFile)
   const services: Record<string, unknown> = {}
@@ -70,10 +80,23 @@ export function renderCollectors(config: ActivityConfig, options: { endpointMode
       },
     }
   }
+  let networks: Record<string, unknown> = { metrics: { name: collectorRuntime.network, external: true } }
+  let volumes: Record<string, unknown> = {}
+  if (options.backup) {
+    const job = backupJobService(config, { image: backupJobImage, ...options.backup })
+    for (const [name, service] of Object.entries(job.services)) {
+      if (services[name]) throw new Error(`${config.file}: sources: a source named ${name} clashes with the backup job; rename it`)
+      services[name] = options.endpointMode ? { ...(service as object), deploy: { ...(service as { deploy: object }).deploy, endpoint_mode: options.endpointMode } } : service
+    }
+    networks = { ...networks, ...job.networks }
+    volumes = job.volumes
+    Object.assign(secrets, job.secrets)
+  }
   const stack = {
     version: '3.9',
     services,
-    networks: { metrics: { name: collectorRuntime.network, external: true } },
+    networks,
+    ...(Object.keys(volumes).length ? { volumes } : {}),
     configs: { activity: { name: `collectors_activity_${hash}`, file: activityFile } },
     ...(Object.keys(secrets).length ? { secrets } : {}),
   }

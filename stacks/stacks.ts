@@ -304,6 +304,8 @@ export interface RenderOptions extends StackOptions {
   outDir?: string
   /** Endpoint mode of the rendered collectors' services; 'dnsrr' where there is no IPVS (the Swarm e2e). */
   endpointMode?: 'vip' | 'dnsrr'
+  /** Stores the scheduled backup job leaves out because they do not run here (logs, grafana, ...). */
+  backupWithout?: readonly string[]
 }
 
 export interface DeployPlan {
@@ -339,7 +341,8 @@ export function renderStack(stack: StackName, options: RenderOptions = {}): Depl
   if (!options.config) throw new Error('the collectors stack is rendered from activity.yml: pass its parsed config')
   const made = options.outDir ? undefined : mkdtempSync(join(tmpdir(), 'activity-collectors-'))
   const file = join(options.outDir ?? made!, 'collectors.yml')
-  writeFileSync(file, renderCollectors(options.config, { endpointMode: options.endpointMode }))
+  const backup = { profiles: options.profiles ?? profilesFrom(process.env), without: options.backupWithout ?? [] }
+  writeFileSync(file, renderCollectors(options.config, { endpointMode: options.endpointMode, backup }))
   return {
     stack,
     files: [file, ...overlays],

@@ -463,7 +463,7 @@ class Validation {
     let text: string
     try {
       const loaded = collectors ?? (await loadCollectors(pathToFileURL(join(this.root, 'collectors') + '/')))
-      text = renderCollectors(loadConfig(activityFile, loaded))
+      text = renderCollectors(loadConfig(activityFile, loaded), { backup: { profiles: [], without: [] } })
     } catch (error) {
       if (error instanceof ConfigError) this.report(error.file, `${error.field}: ${error.problem}${error.fix ? `; ${error.fix}` : ''}`, error.line)
       else this.report(activityFile, `cannot render the collectors stack: ${oneLine(error)}`)

@@ -103,8 +103,15 @@ async function check(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return 0
 }
 
-async function sources(): Promise<number> {
-  for (const [name, collector] of await loadCollectors(collectorsDir)) {
+async function sources(args: string[]): Promise<number> {
+  const collectors = await loadCollectors(collectorsDir)
+  if (args[0] === '--json') {
+    // For gitops, which checks a commit's activity.yml against the collectors of the commit's image.
+    const list = [...collectors.values()].map(({ name, schedule, description, example }) => ({ name, schedule, description, example }))
+    process.stdout.write(JSON.stringify(list) + '\n')
+    return 0
+  }
+  for (const [name, collector] of collectors) {
     process.stdout.write(`${name.padEnd(12)} ${collector.schedule.padEnd(14)} ${collector.description}\n`)
   }
   return 0
@@ -124,7 +131,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       case 'check':
         return await check(rest, env)
       case 'sources':
-        return await sources()
+        return await sources(rest)
       case 'render':
         return await (await import('../../stacks/render.ts')).renderCommand(rest, env, collectorsDir)
       case 'validate':

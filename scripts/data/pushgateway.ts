@@ -1,5 +1,7 @@
 // The Pushgateway's persistence file: the groups the collectors pushed last. Copied as it is (the gateway replaces it atomically).
 import { createReadStream, existsSync, statSync } from 'node:fs'
+import { rm } from 'node:fs/promises'
+import { Readable } from 'node:stream'
 import { dirname, join } from 'node:path'
 import { StoreError } from './errors.ts'
 import { formatBytes, replaceFile, writeHashed, type Progress } from './files.ts'
@@ -28,10 +30,15 @@ export async function gatewayGroups(url: string | undefined): Promise<number | u
   }
 }
 
+/** How long a backup waits for a gateway that holds groups to write its file (its interval is a minute here). */
+const persistenceWaitMs = 90_000
+
 export function pushgatewayStore(options: PushgatewayOptions): Store {
   const { name, url, file } = options
   const where = `Pushgateway ${url ? `at ${url}, ` : ''}file ${file}`
   const fail = (problem: string, fix?: string) => new StoreError(name, where, problem, fix)
+  /** The restored part was empty (no group): no file is expected after it. */
+  let restoredEmpty = false
 
   return {
     name,
@@ -40,9 +47,21 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
     control: options.control,
 
     async backup(dir: string, progress: Progress): Promise<PartWritten> {
-      if (!existsSync(file)) throw fail('has no persistence file', `start it with --persistence.file=${file}, or point file: at the one it writes`)
-      const groups = await gatewayGroups(url)
+      let groups = await gatewayGroups(url)
       const part = `${name}.pushgateway`
+      if (!existsSync(file) && groups === 0) {
+        // A new gateway that nothing pushed to yet writes no file: its part is empty, and restores to no groups.
+        const written = await writeHashed(Readable.from([]), join(dir, part), `${name}: ${part}`, progress)
+        progress(`${name}: ${part}: empty (no group pushed yet)`)
+        return { file: part, ...written, detail: { groups: 0 } }
+      }
+      if (!existsSync(file) && groups) {
+        // Pushed to, but not yet written: a gateway writes its file once every --persistence.interval (1m here).
+        progress(`${name}: waiting for the Pushgateway to write its persistence file (it does every --persistence.interval)`)
+        await waitUntil(`${name} to write ${file}`, async () => existsSync(file), persistenceWaitMs).catch(() => undefined)
+        groups = await gatewayGroups(url)
+      }
+      if (!existsSync(file)) throw fail('has no persistence file', `start it with --persistence.file=${file}, or point file: at the one it writes`)
       // The gateway writes a new file and renames it over the old one, so the file opened here is whole.
       const written = await writeHashed(createReadStream(file), join(dir, part), `${name}: ${part}`, progress)
       progress(`${name}: ${part} ${formatBytes(written.size)}${groups === undefined ? '' : `, ${groups} groups`}`)
@@ -65,13 +84,19 @@ export function pushgatewayStore(options: PushgatewayOptions): Store {
     async restore(part: Part, { dir }: PartSource, progress: Progress): Promise<void> {
       const folder = dirname(file)
       if (!existsSync(folder)) throw fail(`its folder ${folder} does not exist`, 'create it, or point file: at the gateway\'s persistence file')
+      restoredEmpty = part.size === 0
+      if (restoredEmpty) {
+        progress(`${name}: the backup holds no group: removing ${file}`)
+        await rm(file, { force: true })
+        return
+      }
       progress(`${name}: writing ${file}`)
       await replaceFile(join(dir, part.file), file)
     },
 
     async ready(timeoutMs: number): Promise<void> {
       if (!url) {
-        if (!existsSync(file)) throw fail('has no persistence file after the restore', 'check the disk (space, permissions) and restore again')
+        if (!restoredEmpty && !existsSync(file)) throw fail('has no persistence file after the restore', 'check the disk (space, permissions) and restore again')
         return
       }
       await waitUntil(`${name} to answer at ${url}/-/ready`, () => answers(`${url}/-/ready`), timeoutMs)

@@ -43,24 +43,29 @@ export const jobMounts = {
   backups: '/backups',
 } as const
 
-/** The platform's volumes the backup job mounts (stack-prefixed names, as docker stack deploy creates them). */
-export function backupVolumes(options: { grafana: 'sqlite' | 'postgres'; logs: boolean }): string[] {
-  return [
-    'metrics_prometheus-data',
-    'monitoring_prometheus-data',
-    'metrics_pushgateway-data',
-    ...(options.grafana === 'sqlite' ? ['admin_grafana-data'] : []),
-    ...(options.logs ? ['logs_elasticsearch-snapshots'] : []),
-  ]
+/** Each store's volume, by the store's name in a backup (stack-prefixed names, as docker stack deploy creates them). */
+const storeVolumes: Record<string, string> = {
+  metrics: 'metrics_prometheus-data',
+  monitoring: 'monitoring_prometheus-data',
+  pushgateway: 'metrics_pushgateway-data',
+  grafana: 'admin_grafana-data',
+  logs: 'logs_elasticsearch-snapshots',
+}
+
+/** The platform's volumes the backup job mounts: Grafana's only for its SQLite database; none of a store left out. */
+export function backupVolumes(options: { grafana: 'sqlite' | 'postgres'; without?: readonly string[] }): string[] {
+  return Object.entries(storeVolumes)
+    .filter(([store]) => !(store === 'grafana' && options.grafana === 'postgres') && !options.without?.includes(store))
+    .map(([, volume]) => volume)
 }
 
 export interface BackupJobOptions {
-  /** The collectors image (it holds the activity CLI, sqlite3, pg_dump and zstd). */
+  /** The image holding the activity CLI with its data commands, sqlite3, pg_dump, zstd and tar: the gitops image. */
   image: string
   /** Profiles deployed (ACTIVITY_PROFILES): ha puts Grafana's database in Postgres. */
   profiles: readonly string[]
-  /** Whether the logs stack is deployed (its snapshot is a part). */
-  logs: boolean
+  /** Stores not backed up because they do not run on this swarm (their services are left out): logs, grafana, ... */
+  without: readonly string[]
 }
 
 export interface ComposeFragment {
@@ -70,27 +75,46 @@ export interface ComposeFragment {
   secrets: Record<string, unknown>
 }
 
+/** Stores of the platform whose services are left out by an `up --without` list (admin_grafana, logs_elasticsearch, ...). */
+export function storesLeftOut(isLeftOut: (stack: string, service: string) => boolean): string[] {
+  const services: Record<string, [string, string]> = {
+    metrics: ['metrics', 'prometheus'],
+    monitoring: ['monitoring', 'prometheus'],
+    pushgateway: ['metrics', 'pushgateway'],
+    grafana: ['admin', 'grafana'],
+    logs: ['logs', 'elasticsearch'],
+  }
+  return Object.entries(services).filter(([, [stack, service]]) => isLeftOut(stack, service)).map(([store]) => store)
+}
+
 /**
  * The `backup` replicated-job service (and the volumes, networks and secrets it needs) to merge into the rendered
  * collectors stack. The gitops scheduler runs it on backup.schedule like a collector (label activity.schedule).
  */
 export function backupJobService(config: ActivityConfig, options: BackupJobOptions): ComposeFragment {
   const grafana = options.profiles.includes('ha') ? 'postgres' : 'sqlite'
-  const volumes = backupVolumes({ grafana, logs: options.logs })
-  const command = ['data', 'backup', '--to', jobMounts.backups, '--keep', String(config.backup.keep), '--archive', config.backup.archive, '--grafana', grafana, ...(options.logs ? [] : ['--without', 'logs'])]
+  const volumes = backupVolumes({ grafana, without: options.without })
+  const logs = !options.without.includes('logs')
+  const withGrafana = !options.without.includes('grafana')
+  const command = [
+    'data', 'backup', '--to', jobMounts.backups, '--keep', String(config.backup.keep), '--archive', config.backup.archive, '--grafana', grafana,
+    ...options.without.flatMap((store) => ['--without', store]),
+  ]
   const networks: Record<string, unknown> = {
     metrics: { name: 'activity_metrics', external: true },
-    ...(options.logs ? { logs: { name: 'activity_logs', external: true } } : {}),
-    ...(grafana === 'postgres' ? { database: { name: 'admin_database', external: true } } : {}),
+    monitoring: { name: 'activity_monitoring', external: true },
+    ...(logs ? { logs: { name: 'activity_logs', external: true } } : {}),
+    ...(grafana === 'postgres' && withGrafana ? { database: { name: 'admin_database', external: true } } : {}),
   }
   return {
     services: {
       backup: {
         image: options.image,
+        entrypoint: ['node', '/app/dist/collectors/runtime/cli.js'],
         command,
         environment: { LOG_LEVEL: '${LOG_LEVEL:-info}' },
         volumes: [...volumes.map((volume) => `${volume}:${jobMounts.stores}/${volume}`), `backups:${jobMounts.backups}`],
-        ...(grafana === 'postgres' ? { secrets: ['postgres_password'] } : {}),
+        ...(grafana === 'postgres' && withGrafana ? { secrets: ['postgres_password'] } : {}),
         networks: Object.keys(networks),
         deploy: {
           mode: 'replicated-job',
@@ -108,20 +132,12 @@ export function backupJobService(config: ActivityConfig, options: BackupJobOptio
       backups: { name: 'activity_backups' },
     },
     networks,
-    secrets: grafana === 'postgres' ? { postgres_password: { external: true } } : {},
+    secrets: grafana === 'postgres' && withGrafana ? { postgres_password: { external: true } } : {},
   }
 }
 
-/** The user the Elasticsearch image runs as: its snapshot folder must be theirs. */
-export const elasticsearchUser = { uid: 1000, gid: 0 } as const
-
 /**
- * Makes the logs stack's snapshot volume writable by Elasticsearch. A new named volume mounted where the image has no
- * folder belongs to root, and Elasticsearch (uid 1000) could not register the repository there. Run on the manager
- * holding the volume, as root, once the logs stack is deployed and before `activity logs setup`.
+ * The user the Elasticsearch image runs as: its snapshot folder must be theirs. A new named volume mounted where the
+ * image has no folder belongs to root; the logs setup container (scripts/lib/logs.ts) hands it over.
  */
-export async function prepareElasticsearchSnapshots(volume = 'logs_elasticsearch-snapshots'): Promise<string> {
-  const path = await resolveVolumePath(`volume:${volume}`)
-  await runProgram('chown', [`${elasticsearchUser.uid}:${elasticsearchUser.gid}`, path])
-  return path
-}
+export const elasticsearchUser = { uid: 1000, gid: 0 } as const

@@ -3,7 +3,6 @@ import { createHash, X509Certificate } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { rootCertificates } from 'node:tls'
-import { $ } from 'zx'
 import { dockerStreaming, imageLabel } from './docker.ts'
 
 export const projectImages = ['collectors', 'gitops'] as const
@@ -31,15 +30,13 @@ export function sourceHash(root: string): string {
 }
 
 /**
- * ACTIVITY_TAG: the package version and the git commit (0.1.0-3f2a9c1); a work tree with uncommitted changes to the
- * build inputs adds `-dirty.<hash of them>`, so each edit is its own image and a redeploy picks it up.
+ * ACTIVITY_TAG: the package version and a hash of what the images are built from (0.1.0-3f2a9c1e5b7d). The same
+ * files give the same tag wherever they are: a work tree (committed or not) and gitops' checkout of the same commit
+ * agree, so gitops finds the images and stacks `up` deployed, and an edit is a new image that a redeploy picks up.
  */
 export async function activityTag(root: string): Promise<string> {
   const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
-  const commit = await $({ cwd: root, quiet: true, nothrow: true })`git rev-parse --short HEAD`
-  if (commit.exitCode !== 0) return `${version}-local.${sourceHash(root)}`
-  const dirty = await $({ cwd: root, quiet: true, nothrow: true })`git status --porcelain -- ${buildInputs}`
-  return `${version}-${commit.stdout.trim()}${dirty.stdout.trim() ? `-dirty.${sourceHash(root)}` : ''}`
+  return `${version}-${sourceHash(root)}`
 }
 
 export function imageName(registry: string, image: ProjectImage, tag: string): string {
@@ -78,6 +75,8 @@ export interface BuildOptions {
   tag: string
   /** NODE_IMAGE and RUNTIME_IMAGE build arguments; the Dockerfiles' pinned upstream image when absent. */
   nodeImage?: string
+  /** CAs npm needs inside the build (see extraCaPem); taken from NODE_EXTRA_CA_CERTS in `env` when absent. */
+  npmExtraCaPem?: string
   env?: Record<string, string | undefined>
   progress: (line: string) => void
 }
@@ -89,7 +88,7 @@ export async function buildImage(image: ProjectImage, options: BuildOptions): Pr
   if ((await imageLabel(name, sourceLabel)) === hash) return 'present'
   const args = ['build', '-f', join(options.root, image, 'Dockerfile'), '-t', name, '--label', `${sourceLabel}=${hash}`]
   if (options.nodeImage) args.push('--build-arg', `NODE_IMAGE=${options.nodeImage}`, '--build-arg', `RUNTIME_IMAGE=${options.nodeImage}`)
-  const ca = extraCaPem(options.env?.NODE_EXTRA_CA_CERTS)
+  const ca = options.npmExtraCaPem ?? extraCaPem(options.env?.NODE_EXTRA_CA_CERTS)
   if (ca) args.push('--build-arg', `NPM_EXTRA_CA_PEM=${ca}`)
   args.push(options.root)
   await dockerStreaming(args, (line) => {

@@ -83,6 +83,29 @@ test('a restore refuses a persistence file that holds groups, and leaves it as i
   assert.is(readFileSync(file, 'utf8'), 'groups of some other gateway')
 })
 
+test('a new gateway nothing was pushed to gives an empty part, which restores to no groups', async () => {
+  const file = join(work.path, 'new', 'metrics.store')
+  mkdirSync(join(work.path, 'new'))
+  const empty = await startPushgateway({ persistenceFile: file })
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    assert.not.ok(existsSync(file), 'a gateway that holds nothing writes no file')
+    const { path, manifest } = await takeBackup({ stores: [pushgatewayStore({ name: 'pushgateway', url: empty.url, file })], to: join(work.path, 'empty-backups'), keep: 2, archive: 'none', commit: null, tool: 'test', progress })
+    assert.equal(manifest.failed, [])
+    assert.is(manifest.parts[0]!.size, 0)
+    assert.is(manifest.parts[0]!.detail.groups, 0)
+    await empty.stop()
+
+    // Restored (with --force) over a file of other groups: the file goes, so the gateway starts with none.
+    const stale = join(work.path, 'stale.store')
+    writeFileSync(stale, 'groups of some other gateway')
+    await restoreBackup({ source: path, stores: [pushgatewayStore({ name: 'pushgateway', file: stale })], force: true, progress })
+    assert.not.ok(existsSync(stale))
+  } finally {
+    await empty.stop().catch(() => {})
+  }
+})
+
 test('a gateway without a persistence file is named with the flag to add', async () => {
   const result = await takeBackup({
     stores: [pushgatewayStore({ name: 'pushgateway', file: join(work.path, 'none', 'metrics.store') })],

@@ -47,7 +47,7 @@ export const defaultData: FakeApisData = {
       },
     ],
   },
-  dockerhub: { namespaces: { prom: 40, grafana: [{ name: 'grafana', pull_count: 3_000_000_000, star_count: 3_100 }] } },
+  dockerhub: { namespaces: { prom: 40, bitnami: 5, grafana: [{ name: 'grafana', pull_count: 3_000_000_000, star_count: 3_100 }] } },
 }
 
 export function buildData(input: FakeApisData): { github: GitHubData; dockerhub: DockerHubData } {

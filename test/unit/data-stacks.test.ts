@@ -88,8 +88,8 @@ test("the Prometheus admin APIs are on for snapshots and never routed through Tr
 })
 
 test('the backup job is a replicated-job on the backup schedule, mounting the stores it backs up', () => {
-  const fragment = backupJobService(config('backup:\n  keep: 3\n  schedule: "15 2 * * *"\n  archive: tar.zst\n'), { image: 'registry/activity/collectors:1', profiles: [], logs: true })
-  const job = fragment.services.backup as { command: string[]; volumes: string[]; networks: string[]; deploy: { mode: string; labels: Record<string, string>; restart_policy: unknown } }
+  const fragment = backupJobService(config('backup:\n  keep: 3\n  schedule: "15 2 * * *"\n  archive: tar.zst\n'), { image: 'registry/activity/gitops:1', profiles: [], without: [] })
+  const job = fragment.services.backup as { entrypoint: string[]; command: string[]; volumes: string[]; networks: string[]; deploy: { mode: string; labels: Record<string, string>; restart_policy: unknown } }
   assert.is(job.deploy.mode, 'replicated-job')
   assert.is(job.deploy.labels['activity.schedule'], '15 2 * * *')
   assert.equal(job.deploy.restart_policy, { condition: 'none' })
@@ -97,13 +97,14 @@ test('the backup job is a replicated-job on the backup schedule, mounting the st
   assert.ok(job.volumes.includes('metrics_prometheus-data:/stores/metrics_prometheus-data'))
   assert.ok(job.volumes.includes('logs_elasticsearch-snapshots:/stores/logs_elasticsearch-snapshots'))
   assert.equal(fragment.volumes['metrics_prometheus-data'], { name: 'metrics_prometheus-data', external: true })
-  assert.equal(job.networks, ['metrics', 'logs'])
+  assert.equal(job.networks, ['metrics', 'monitoring', 'logs'])
+  assert.equal(job.entrypoint, ['node', '/app/dist/collectors/runtime/cli.js'], 'the gitops image runs the activity CLI, not the gitops service')
 
-  const ha = backupJobService(config(), { image: 'x', profiles: ['ha'], logs: false })
+  const ha = backupJobService(config(), { image: 'x', profiles: ['ha'], without: ['logs'] })
   const haJob = ha.services.backup as { command: string[]; secrets: string[]; networks: string[] }
   assert.equal(haJob.command.slice(-4), ['--grafana', 'postgres', '--without', 'logs'])
   assert.equal(haJob.secrets, ['postgres_password'])
-  assert.equal(haJob.networks, ['metrics', 'database'])
+  assert.equal(haJob.networks, ['metrics', 'monitoring', 'database'])
   assert.not.ok(Object.keys(ha.volumes).includes('admin_grafana-data'))
 })
 

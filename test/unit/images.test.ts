@@ -1,4 +1,4 @@
-// The project's image tag (version + commit, and a content hash for uncommitted edits) and the CA that a build
+// The project's image tag (version + a hash of the build inputs) and the CA that a build
 // behind a TLS-inspecting proxy needs.
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
@@ -27,18 +27,21 @@ function checkout(): string {
   return dir.path
 }
 
-test('a clean checkout is tagged version-commit; an edit to what the image is built from adds a hash of it', async () => {
+test('the tag is the version and a hash of the build inputs: a README edit keeps it, each source edit changes it', async () => {
   requireBinary('git', 'git')
   const root = checkout()
-  const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
-  assert.is(await activityTag(root), `1.2.3-${commit}`)
+  const clean = await activityTag(root)
+  assert.is(clean, `1.2.3-${sourceHash(root)}`)
+  assert.match(clean, /^1\.2\.3-[0-9a-f]{12}$/)
   writeFileSync(join(root, 'README.md'), 'edited, but not built into the image\n')
-  assert.is(await activityTag(root), `1.2.3-${commit}`)
+  assert.is(await activityTag(root), clean)
   writeFileSync(join(root, 'collectors/a.ts'), 'export const edited = 1\n')
-  const dirty = await activityTag(root)
-  assert.is(dirty, `1.2.3-${commit}-dirty.${sourceHash(root)}`)
+  const edited = await activityTag(root)
+  assert.is.not(edited, clean, 'an uncommitted edit is its own image')
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qam', 'edit'], { cwd: root })
+  assert.is(await activityTag(root), edited, 'committing the edit keeps the tag: gitops, building the commit, finds the same image')
   writeFileSync(join(root, 'collectors/a.ts'), 'export const edited = 2\n')
-  assert.is.not(await activityTag(root), dirty, 'each edit is its own image')
+  assert.is.not(await activityTag(root), edited, 'each edit is its own image')
 })
 
 test('the source hash is the same for the same files wherever the checkout is', () => {

@@ -1,0 +1,112 @@
+// How the platform is deployed on this swarm, beyond the repository: the overlays and services left out that `up` was
+// given, the endpoint mode, the collectors' settings from its environment, the base image and CA of the project's
+// builds. `up` records it in a Swarm config; gitops reads it, so a commit is deployed exactly the way `up` deployed
+// the platform, and `up` and gitops resolve the same commit to the same stacks (an unchanged stack is left alone).
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import type { ActivityConfig } from '../../collectors/runtime/config.ts'
+import { renderStack, type StackName } from '../../stacks/stacks.ts'
+import { storesLeftOut } from '../data/swarm.ts'
+import { isLeftOut, resolveStack, type ResolvedStack } from './deploy.ts'
+import { docker, dockerMaybe } from './docker.ts'
+import { platformLabel } from './swarm.ts'
+
+export const profileConfig = 'activity_deploy_profile'
+
+export interface DeployProfile {
+  version: 1
+  /** Where the project's images are named from (REGISTRY). */
+  registry: string
+  /** Compose texts merged after each stack's own files, in order (`up --overlay DIR`). */
+  overlays: Partial<Record<StackName, string[]>>
+  /** Services not deployed (`up --without`). */
+  without: string[]
+  endpointMode?: 'vip' | 'dnsrr'
+  /** Settings every collector service gets in its environment (API bases, timeouts): never secrets. */
+  collectorSettings: Record<string, string>
+  /** Base image of the project's images (NODE_IMAGE and RUNTIME_IMAGE), when not the Dockerfiles' pinned one. */
+  nodeImage?: string
+  /** CA certificates npm needs inside the build behind a TLS-inspecting proxy (public certificates, not secrets). */
+  npmExtraCaPem?: string
+}
+
+/** Settings of the collectors taken from the environment of `up` (an API base for GitHub Enterprise, or the e2e's fake APIs). */
+export const collectorSettingNames = ['GITHUB_API_URL', 'DOCKERHUB_API_URL', 'HTTP_TIMEOUT_SECONDS', 'HTTP_RETRIES'] as const
+
+export function defaultProfile(registry: string): DeployProfile {
+  return { version: 1, registry, overlays: {}, without: [], collectorSettings: {} }
+}
+
+export function collectorSettingsFrom(env: Record<string, string | undefined>): Record<string, string> {
+  return Object.fromEntries(collectorSettingNames.filter((name) => env[name]).map((name) => [name, env[name]!]))
+}
+
+/** The profile gitops deploys with; undefined when `up` never recorded one (gitops then deploys the repository as it is). */
+export async function readProfile(): Promise<DeployProfile | undefined> {
+  const data = await dockerMaybe(['config', 'inspect', '--format', '{{json .Spec.Data}}', profileConfig])
+  if (data === undefined) return undefined
+  const text = Buffer.from(JSON.parse(data) as string, 'base64').toString('utf8')
+  const profile = JSON.parse(text) as DeployProfile
+  if (profile.version !== 1) throw new Error(`the swarm config ${profileConfig} is version ${profile.version}, newer than this code knows; update gitops (npm run up)`)
+  return profile
+}
+
+/** Records the profile unless the swarm holds this one already; says whether it wrote. */
+export async function recordProfile(profile: DeployProfile): Promise<boolean> {
+  const text = JSON.stringify(profile)
+  const current = await readProfile().catch(() => undefined)
+  if (current && JSON.stringify(current) === text) return false
+  await dockerMaybe(['config', 'rm', profileConfig])
+  await docker(['config', 'create', '--label', `${platformLabel}=true`, profileConfig, '-'], { input: text })
+  return true
+}
+
+interface ComposeText {
+  services?: Record<string, unknown>
+  [key: string]: unknown
+}
+
+/**
+ * An overlay of the collectors stack keeps only the services of sources that exist: an overlay naming a source
+ * that a commit removed would otherwise make a service with no image.
+ */
+function forSources(text: string, sources: string[]): string {
+  const compose = (parse(text) as ComposeText | null) ?? {}
+  if (!compose.services) return text
+  compose.services = Object.fromEntries(Object.entries(compose.services).filter(([name]) => sources.includes(name)))
+  return stringify(compose)
+}
+
+export interface ResolveOptions {
+  /** The tree the stack files come from. */
+  root: string
+  config: ActivityConfig
+  profile: DeployProfile
+  tag: string
+  /** Where the overlay and rendered files are written for the Docker CLI; the caller removes it. */
+  workDir: string
+}
+
+/** A stack as this profile deploys it: rendered, merged with the profile's overlays, interpolated, services left out. */
+export async function resolveForDeploy(stack: StackName, options: ResolveOptions): Promise<ResolvedStack> {
+  const { profile, config, workDir } = options
+  const sources = config.sources.map((s) => s.name)
+  const overlays = (profile.overlays[stack] ?? []).map((text, i) => {
+    const file = join(workDir, `${stack}.overlay-${i}.yml`)
+    writeFileSync(file, stack === 'collectors' ? forSources(text, sources) : text)
+    return file
+  })
+  if (stack === 'collectors' && Object.keys(profile.collectorSettings).length) {
+    const file = join(workDir, 'collectors.settings.yml')
+    writeFileSync(file, stringify({ version: '3.9', services: Object.fromEntries(sources.map((s) => [s, { environment: profile.collectorSettings }])) }))
+    overlays.push(file)
+  }
+  const backupWithout = storesLeftOut((stackName, service) => isLeftOut(stackName, service, profile.without))
+  const plan = renderStack(stack, { root: options.root, config, overlays, outDir: workDir, endpointMode: profile.endpointMode, backupWithout })
+  try {
+    return await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: profile.registry, ACTIVITY_TAG: options.tag } }, profile.without)
+  } finally {
+    plan.cleanup()
+  }
+}

@@ -1,0 +1,269 @@
+// GitOps on a real single-node Swarm: npm run up deploys the platform with its gitops service; then commits are
+// pushed to the git remote that service serves, as a person does (`git push platform main`), and the swarm follows.
+import { execFile } from 'node:child_process'
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { parseDocument } from 'yaml'
+import { serviceStates } from '../../scripts/lib/converge.ts'
+import { credentialsFile } from '../../scripts/lib/credentials.ts'
+import { docker, jsonLines } from '../../scripts/lib/docker.ts'
+import { buildData, defaultData } from '../support/fake-apis.ts'
+import { requireBinary, tempDir } from '../support/servers.ts'
+import { cleanUp, hostPorts, npmRun, poll, prepare, query, root, type Prepared } from './platform.ts'
+
+const run = promisify(execFile)
+const test = suite('gitops on a single-node swarm')
+const log = (line: string) => process.stdout.write(`  ${line}\n`)
+const echo = (line: string) => process.stdout.write(`    | ${line}\n`)
+const gitopsPort = 8088
+const newNamespace = 'bitnami'
+const expectedPulls = new Map(buildData(defaultData).dockerhub.namespaces[newNamespace]!.map((r) => [r.name, r.pull_count!]))
+
+let prepared: Prepared | undefined
+let repo: { path: string; remove(): void } | undefined
+let remote = ''
+
+async function git(...args: string[]): Promise<string> {
+  const { stdout } = await run('git', args, { cwd: repo!.path, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
+  return stdout.trim()
+}
+
+/** Writes (null: deletes) files, commits and pushes to the gitops remote; returns git's exit code and everything it printed. */
+async function commitAndPush(message: string, files: Record<string, string | null>): Promise<{ code: number; output: string; seconds: number }> {
+  for (const [file, content] of Object.entries(files)) {
+    const path = join(repo!.path, file)
+    if (content === null) rmSync(path)
+    else writeFileSync(path, content)
+  }
+  await git('add', '-A')
+  await git('-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', 'commit', '-qm', message)
+  return push()
+}
+
+async function push(): Promise<{ code: number; output: string; seconds: number }> {
+  const started = Date.now()
+  try {
+    const { stdout, stderr } = await run('git', ['push', remote, 'HEAD:main'], { cwd: repo!.path, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
+    const output = stdout + stderr
+    output.split('\n').filter(Boolean).forEach(echo)
+    return { code: 0, output, seconds: (Date.now() - started) / 1000 }
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string }
+    const output = (failed.stdout ?? '') + (failed.stderr ?? '')
+    output.split('\n').filter(Boolean).forEach(echo)
+    return { code: typeof failed.code === 'number' ? failed.code : 1, output, seconds: (Date.now() - started) / 1000 }
+  }
+}
+
+/** The running task of every long-running service (collector jobs come and go with their schedule: left out). */
+async function runningTasks(): Promise<Map<string, string>> {
+  const text = await docker(['ps', '--filter', 'label=com.docker.stack.namespace', '--format', '{{json .Labels}}'])
+  const tasks = new Map<string, string>()
+  for (const line of text.split('\n').filter(Boolean)) {
+    const labels = Object.fromEntries((JSON.parse(line) as string).split(',').map((pair) => pair.split('=', 2) as [string, string]))
+    const service = labels['com.docker.swarm.service.name']
+    if (service && !service.startsWith('collectors_')) tasks.set(service, labels['com.docker.swarm.task.id']!)
+  }
+  return tasks
+}
+
+/** Spec version of every service: a deployment that changes a service bumps it. */
+async function serviceVersions(): Promise<Map<string, number>> {
+  const names = jsonLines<{ Name: string }>(await docker(['service', 'ls', '--filter', 'label=com.docker.stack.namespace', '--format', '{{json .}}'])).map((s) => s.Name)
+  const text = await docker(['service', 'inspect', '--format', '{{.Spec.Name}} {{.Version.Index}}', ...names])
+  return new Map(text.split('\n').filter(Boolean).map((line) => [line.split(' ')[0]!, Number(line.split(' ')[1])]))
+}
+
+async function gitopsMetrics(): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${gitopsPort}/metrics`)
+  return response.text()
+}
+
+function metricValue(text: string, name: string, labels: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((pair) => l.includes(pair)))
+  return line ? Number(line.split(' ').pop()) : 0
+}
+
+async function pushedJobs(): Promise<string[]> {
+  const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
+  const body = (await response.json()) as { data: { labels: Record<string, string> }[] }
+  return [...new Set(body.data.map((g) => `${g.labels.job} ${g.labels.target}`))].sort()
+}
+
+/** activity.yml edited as a person would, comments kept. */
+function editConfig(edit: (doc: ReturnType<typeof parseDocument>) => void): string {
+  const doc = parseDocument(readFileSync(join(repo!.path, 'activity.yml'), 'utf8'))
+  edit(doc)
+  return doc.toString()
+}
+
+test.before(async () => {
+  requireBinary('git', 'git')
+  try {
+    prepared = await prepare(log)
+    const down = await npmRun('down', ['--volumes'], prepared.env)
+    if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
+    const up = await npmRun('up', prepared.upArgs, prepared.env, echo)
+    if (up.code !== 0) throw new Error(`npm run up failed (exit ${up.code})`)
+    // The platform repository as this work tree has it (committed or not): the tree up deployed.
+    repo = tempDir('gitops-e2e-repo')
+    const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, maxBuffer: 64 * 1024 * 1024 })
+    for (const file of stdout.split('\0').filter(Boolean)) {
+      const from = join(root, file)
+      try {
+        mkdirSync(dirname(join(repo.path, file)), { recursive: true })
+        cpSync(from, join(repo.path, file))
+      } catch {
+        // deleted in the work tree, not yet committed
+      }
+    }
+    await git('init', '-q', '-b', 'main')
+    await git('add', '-A')
+    await git('-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', 'commit', '-qm', 'the platform as deployed')
+    // The password up generated is told in the credentials file, in the remote line a person copies.
+    const notes = readFileSync(credentialsFile(prepared.env), 'utf8')
+    const password = /gitops git remote: git remote add platform http:\/\/platform:([^@\s]+)@/.exec(notes)?.[1]
+    if (!password) throw new Error(`no gitops remote line in ${credentialsFile(prepared.env)}`)
+    remote = `http://platform:${password}@127.0.0.1:${gitopsPort}/platform.git`
+    await poll('the gitops service to answer', async () => (await fetch(`http://127.0.0.1:${gitopsPort}/healthz`).catch(() => undefined))?.ok, 120_000)
+  } catch (error) {
+    log(`SETUP FAILED: ${(error as Error).stack ?? error}`)
+    throw error
+  }
+})
+
+test.after(async () => {
+  await cleanUp(prepared, log)
+  repo?.remove()
+})
+
+test('a push with a wrong password is refused, and the first push of the deployed tree restarts nothing', async () => {
+  const wrong = await run('git', ['push', remote.replace(/:[^:@]+@/, ':wrong@'), 'HEAD:main'], { cwd: repo!.path, env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } }).then(
+    () => 0,
+    (error: { code?: number; stderr?: string }) => (assert.match(error.stderr ?? '', /401|Authentication failed|could not read Username/i), error.code ?? 1),
+  )
+  assert.is.not(wrong, 0, 'a push with the wrong password fails')
+
+  const tasks = await runningTasks()
+  const versions = await serviceVersions()
+  const first = await push()
+  log(`first push: ${first.seconds.toFixed(1)} s`)
+  assert.is(first.code, 0, 'the push is accepted')
+  assert.match(first.output, /valid/)
+  assert.match(first.output, /unchanged, the swarm already runs it/)
+  assert.not.match(first.output, /services deployed/)
+  assert.equal(await runningTasks(), tasks, 'every service keeps its task')
+  assert.equal(await serviceVersions(), versions, 'no service spec changed')
+})
+
+test('a commit adding a Docker Hub namespace redeploys the collectors only, the new job runs, and Prometheus answers for it', async () => {
+  const tasks = await runningTasks()
+  const pushed = await commitAndPush(`watch the ${newNamespace} namespace on Docker Hub, every minute`, {
+    'activity.yml': editConfig((doc) => {
+      doc.addIn(['sources', 'dockerhub', 'targets'], newNamespace)
+      doc.setIn(['sources', 'dockerhub', 'schedule'], '* * * * *')
+    }),
+  })
+  log(`push with a new namespace: ${pushed.seconds.toFixed(1)} s`)
+  assert.is(pushed.code, 0)
+  assert.match(pushed.output, /stacks to deploy: collectors\b/)
+  assert.match(pushed.output, /collectors: \d+ services deployed/)
+  assert.match(pushed.output, /: deployed collectors in /)
+  assert.equal(await runningTasks(), tasks, 'no other service was restarted')
+  const schedule = await docker(['service', 'inspect', '--format', '{{index .Spec.Labels "activity.schedule"}}', 'collectors_dockerhub'])
+  assert.is(schedule.trim(), '* * * * *')
+
+  const pulls = await poll(`the metrics Prometheus to have the ${newNamespace} namespace's pulls`, async () => {
+    const series = await query(hostPorts.metricsPrometheus, `dockerhub_repository_pulls{namespace="${newNamespace}"}`)
+    return series.length === expectedPulls.size ? series : undefined
+  }, 180_000, 2000)
+  assert.equal(
+    pulls.map((s) => [s.metric.repository!, s.value]).sort(),
+    [...expectedPulls.entries()].sort(),
+  )
+  assert.ok((await pushedJobs()).includes(`dockerhub ${newNamespace}`), 'the Pushgateway holds the new group')
+})
+
+test('the scheduler re-runs a job on a one-minute schedule', async () => {
+  const since = Date.now()
+  const before = metricValue(await gitopsMetrics(), 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"')
+  const rerun = await poll('the scheduler to run collectors_dockerhub again', async () => {
+    const [state] = await serviceStates(['collectors_dockerhub'], since)
+    return state?.finishedAt && Date.parse(state.finishedAt) > since && state.ready ? state : undefined
+  }, 150_000, 2000)
+  assert.is(rerun.exitCode, 0, 'the scheduled run succeeded')
+  const after = metricValue(await gitopsMetrics(), 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"')
+  assert.ok(after > before, `gitops counts the run it started (${before} -> ${after})`)
+})
+
+test('a commit touching only the app stack redeploys only the app', async () => {
+  const tasks = await runningTasks()
+  const conf = readFileSync(join(repo!.path, 'stacks/app/nginx.conf'), 'utf8')
+  const pushed = await commitAndPush('nginx: a comment', { 'stacks/app/nginx.conf': `# edited by the gitops e2e\n${conf}` })
+  assert.is(pushed.code, 0)
+  assert.match(pushed.output, /stacks to deploy: app\s*$/m)
+  assert.match(pushed.output, /: deployed app in /)
+  const after = await poll('the new nginx task to run', async () => {
+    const now = await runningTasks()
+    return now.get('app_nginx') && now.get('app_nginx') !== tasks.get('app_nginx') ? now : undefined
+  }, 120_000)
+  for (const [service, task] of tasks) if (service !== 'app_nginx') assert.is(after.get(service), task, `${service} keeps its task`)
+  const served = await poll('nginx to answer', async () => (await fetch('http://127.0.0.1:8080/').catch(() => undefined))?.status, 60_000)
+  assert.ok(served < 500, 'the new nginx serves')
+})
+
+test('a commit with a broken stack file is refused in the push answer, and nothing running changes', async () => {
+  const tasks = await runningTasks()
+  const versions = await serviceVersions()
+  const metrics = readFileSync(join(repo!.path, 'stacks/metrics.yml'), 'utf8')
+  const pushed = await commitAndPush('a broken stack file', { 'stacks/metrics.yml': metrics.replace(/^services:\n/m, 'services:\n  broken: [\n') })
+  assert.is.not(pushed.code, 0, 'git push fails')
+  assert.match(pushed.output, /invalid: stacks\/metrics\.yml/)
+  assert.match(pushed.output, /refused; the running platform is unchanged/)
+  assert.equal(await runningTasks(), tasks)
+  for (const [service, version] of versions) if (!service.startsWith('collectors_')) assert.is((await serviceVersions()).get(service), version, `${service} unchanged`)
+  assert.match(await gitopsMetrics(), /^activity_gitops_validation_failures_total [1-9]/m, 'gitops counts the refused commit')
+  await git('reset', '-q', '--hard', 'HEAD~1')
+})
+
+test("a commit removing a source removes its service and its metrics groups", async () => {
+  assert.ok((await pushedJobs()).some((g) => g.startsWith('dockerhub ')))
+  const pushed = await commitAndPush('stop watching Docker Hub', { 'activity.yml': editConfig((doc) => doc.deleteIn(['sources', 'dockerhub'])) })
+  assert.is(pushed.code, 0)
+  assert.match(pushed.output, /stacks to deploy: collectors\b/)
+  assert.match(pushed.output, /removed the metrics of dockerhub /)
+  await poll('collectors_dockerhub to be removed', async () => !(await docker(['service', 'ls', '--format', '{{.Name}}'])).split('\n').includes('collectors_dockerhub'), 60_000)
+  const jobs = await pushedJobs()
+  assert.not.ok(jobs.some((g) => g.startsWith('dockerhub ')), `no dockerhub group is left: ${jobs.join(', ')}`)
+  assert.ok(jobs.some((g) => g.startsWith('github ')), 'the github groups stay')
+})
+
+test('restarting the gitops service deploys nothing', async () => {
+  const versions = await serviceVersions()
+  const deployments = metricValue(await gitopsMetrics(), 'activity_gitops_deployments_total', 'outcome="deployed"')
+  assert.ok(deployments >= 1)
+  const since = new Date().toISOString()
+  await docker(['service', 'update', '--detach', '--force', 'gitops_gitops'])
+  await poll('the restarted gitops service to answer', async () => {
+    const [state] = await serviceStates(['gitops_gitops'], Date.now() - 60_000)
+    const metrics = state?.ready ? await gitopsMetrics().catch(() => '') : ''
+    // A fresh process: its deployments counter starts again at zero.
+    return metrics && metricValue(metrics, 'activity_gitops_deployments_total', 'outcome="deployed"') === 0 ? metrics : undefined
+  }, 120_000, 2000)
+  // Give a resumed deployment, if there were one, the time to start.
+  await new Promise((resolve) => setTimeout(resolve, 5000))
+  const logs = await docker(['service', 'logs', '--raw', '--since', since, 'gitops_gitops'])
+  assert.not.match(logs, /"msg":"deploying"/, 'the restarted service deploys nothing')
+  const after = await serviceVersions()
+  for (const [service, version] of versions) {
+    if (service === 'gitops_gitops' || service.startsWith('collectors_')) continue
+    assert.is(after.get(service), version, `${service} unchanged`)
+  }
+  const metrics = await gitopsMetrics()
+  assert.match(metrics, /activity_gitops_deployed_commit_info\{stack="collectors"/, 'it still knows what it deployed')
+})
+
+test.run()
