@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // `activity`: the platform's command line. Settings come from flags and the environment, never from activity.yml.
 import { parseArgs } from 'node:util'
+import { setFlagsFromString } from 'node:v8'
 import type { Target } from './define.ts'
 import { ConfigError, UsageError, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
@@ -57,6 +58,11 @@ async function collect(args: string[], env: NodeJS.ProcessEnv): Promise<number> 
   if (!source || extra.length) throw new UsageError(`collect takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity collect github --target prometheus --stdout`)
   const pushgateway = values.stdout ? undefined : (values.pushgateway ?? env.PUSHGATEWAY_URL)
   if (!values.stdout && !pushgateway) throw new UsageError('no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics')
+
+  // A run is a short batch: the optimizing compiler's background work never pays back before the process exits. Measured
+  // on the fake APIs: a 60-repository GitHub owner 350 -> 280 ms CPU, a 1,000-repository one 980 -> 730 ms. V8 checks
+  // this flag each time it would optimize a function, so setting it now (before any collector code runs) takes effect.
+  setFlagsFromString('--no-opt')
 
   let targets: Target[]
   let options: unknown

@@ -1,7 +1,7 @@
 // The one HTTP client collectors use: timeouts, retries with backoff, rate-limit waits, request counting.
-import got, { HTTPError, RequestError, type Headers as GotHeaders, type Response } from 'got'
 import { HttpError, NetworkError, RateLimitError, ResponseError } from './errors.ts'
 import type { Logger } from './log.ts'
+import { send, StatusError, TransportError, withRetries, type Answer } from './request.ts'
 
 export interface RateLimit {
   remaining: number
@@ -46,6 +46,7 @@ export interface Http {
   readonly rateLimit: RateLimit | undefined
 }
 
+const retriedMethods = ['GET', 'POST', 'PUT', 'HEAD']
 const retriedStatuses = [403, 408, 429, 500, 502, 503, 504]
 const retriedCodes = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EADDRINUSE', 'EPIPE', 'ENETUNREACH', 'EAI_AGAIN']
 
@@ -109,73 +110,78 @@ function briefBody(body: unknown): string {
 export function createHttp(options: HttpOptions): Http {
   const now = options.now ?? Date.now
   const retryBaseMs = options.retryBaseMs ?? 1000
+  const retries = options.retries ?? 4
+  const timeoutMs = options.timeoutMs ?? 30_000
   const maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? 120_000
   const hint = options.rateLimitHint ?? 'wait for the reset or use credentials'
+  const userAgent = options.userAgent ?? 'activity-platform'
   let requests = 0
   let rateLimit: RateLimit | undefined
 
-  const client = got.extend({
-    timeout: { request: options.timeoutMs ?? 30_000 },
-    headers: { 'user-agent': options.userAgent ?? 'activity-platform' },
-    responseType: 'text',
-    followRedirect: true,
-    retry: {
-      limit: options.retries ?? 4,
-      methods: ['GET', 'POST', 'PUT', 'HEAD'],
-      statusCodes: retriedStatuses,
-      errorCodes: retriedCodes,
-      calculateDelay: ({ attemptCount, error, computedValue }) => {
-        if (computedValue === 0) return 0
-        const backoff = retryBaseMs * 2 ** (attemptCount - 1) * (0.75 + Math.random() / 2)
-        const response = error.response
-        if (!response) return backoff
-        const status = response.statusCode
-        const body = typeof response.body === 'string' ? response.body : ''
-        if (status === 403 && !isRateLimited(status, response.headers, body)) return 0
-        const asked = requestedWaitMs(response.headers, now())
-        const wait = asked ?? backoff
-        if (wait > maxRateLimitWaitMs) return 0
-        options.log.warn('retrying', { url: error.options.url?.toString(), status, attempt: attemptCount, waitMs: Math.round(wait) })
-        return Math.max(wait, 1) // got reads 0 as: do not retry
-      },
-    },
-    hooks: {
-      beforeRequest: [() => void requests++],
-      beforeRetry: [(error) => {
-        if (!error.response) options.log.warn('retrying', { url: error.options.url?.toString(), code: error.code })
-      }],
-      afterResponse: [(response) => {
-        rateLimit = readRateLimit(response.headers) ?? rateLimit
-        return response
-      }],
-    },
-  })
+  /** How long to wait before the next attempt, or undefined to give up and report this failure. */
+  function retryDelay(failure: unknown, failedAttempts: number, method: string, url: string): number | undefined {
+    if (failedAttempts > retries || !retriedMethods.includes(method)) return undefined
+    const backoff = retryBaseMs * 2 ** (failedAttempts - 1) * (0.75 + Math.random() / 2)
+    if (failure instanceof TransportError) {
+      if (!retriedCodes.includes(failure.code)) return undefined
+      options.log.warn('retrying', { url, code: failure.code })
+      return backoff
+    }
+    if (!(failure instanceof StatusError)) return undefined
+    const { status, headers, body } = failure.answer
+    if (!retriedStatuses.includes(status)) return undefined
+    if (status === 403 && !isRateLimited(status, headers, body)) return undefined
+    const wait = requestedWaitMs(headers, now()) ?? backoff
+    if (wait > maxRateLimitWaitMs) return undefined
+    options.log.warn('retrying', { url, status, attempt: failedAttempts, waitMs: Math.round(wait) })
+    return wait
+  }
+
+  /** One call with retries; every answer, failed or not, updates the rate-limit state. */
+  function call(url: string, method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+    const attempt = async () => {
+      try {
+        const answer = await send(url, { method, headers: { 'user-agent': userAgent, ...headers }, body, timeoutMs, onRequest: () => void requests++ })
+        rateLimit = readRateLimit(answer.headers) ?? rateLimit
+        return answer
+      } catch (error) {
+        if (error instanceof StatusError) rateLimit = readRateLimit(error.answer.headers) ?? rateLimit
+        throw error
+      }
+    }
+    return withRetries(attempt, (failure, failed) => retryDelay(failure, failed, method, url))
+  }
 
   function failure(error: unknown, url: string): Error {
-    if (error instanceof HTTPError) {
-      const response = error.response as Response<string>
-      const body = typeof response.body === 'string' ? response.body : ''
-      if (isRateLimited(response.statusCode, response.headers, body)) {
-        const wait = requestedWaitMs(response.headers, now())
+    if (error instanceof StatusError) {
+      const { status, headers, body } = error.answer
+      if (isRateLimited(status, headers, body)) {
+        const wait = requestedWaitMs(headers, now())
         return new RateLimitError(url, wait === undefined ? undefined : new Date(now() + wait), hint)
       }
-      return new HttpError(response.statusCode, url, briefBody(body))
+      return new HttpError(status, url, briefBody(body))
     }
-    if (error instanceof RequestError) return new NetworkError(url, error.code === 'ETIMEDOUT' ? 'no answer in time (ETIMEDOUT)' : error.code)
+    if (error instanceof TransportError) return new NetworkError(url, error.code === 'ETIMEDOUT' ? 'no answer in time (ETIMEDOUT)' : error.code)
     return error instanceof Error ? error : new Error(String(error))
   }
 
   async function getJson(url: string, request: { headers?: Record<string, string>; searchParams?: Record<string, string | number> } = {}): Promise<JsonResponse> {
-    let response: Response<string>
+    let target = url
+    if (request.searchParams) {
+      const withParams = new URL(url)
+      for (const [key, value] of Object.entries(request.searchParams)) withParams.searchParams.set(key, String(value))
+      target = withParams.href
+    }
+    let answer: Answer
     try {
-      response = await client.get(url, { headers: request.headers, searchParams: request.searchParams })
+      answer = await call(target, 'GET', lowerCased(request.headers ?? {}))
     } catch (error) {
       throw failure(error, url)
     }
     try {
-      return { status: response.statusCode, headers: response.headers, body: JSON.parse(response.body) }
+      return { status: answer.status, headers: answer.headers, body: JSON.parse(answer.body) }
     } catch {
-      throw new ResponseError(url, `body is not JSON (${response.body.slice(0, 40).replace(/\s+/g, ' ')}...)`)
+      throw new ResponseError(url, `body is not JSON (${answer.body.slice(0, 40).replace(/\s+/g, ' ')}...)`)
     }
   }
 
@@ -185,17 +191,13 @@ export function createHttp(options: HttpOptions): Http {
     if (Array.isArray(init.headers)) for (const [key, value] of init.headers) headers[key!.toLowerCase()] = value!
     else if (init.headers && typeof (init.headers as Headers).forEach === 'function') (init.headers as Headers).forEach((value, key) => (headers[key] = value))
     else for (const [key, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[key.toLowerCase()] = String(value)
-    let response: Response<string>
+    let answer: Answer
     try {
-      response = await client(url, {
-        method: (init.method ?? 'GET') as 'GET',
-        headers,
-        body: typeof init.body === 'string' ? init.body : undefined,
-      })
+      answer = await call(url, (init.method ?? 'GET').toUpperCase(), headers, typeof init.body === 'string' ? init.body : undefined)
     } catch (error) {
       throw failure(error, url)
     }
-    return fetchResponse(response)
+    return fetchResponse(answer)
   }
 
   return {
@@ -210,9 +212,13 @@ export function createHttp(options: HttpOptions): Http {
   }
 }
 
-/** The parts of a fetch Response that fetch-taking libraries read, over a got response. */
-function fetchResponse(response: Response<string>): globalThis.Response {
-  const entries = Object.entries(response.headers as GotHeaders)
+function lowerCased(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]))
+}
+
+/** The parts of a fetch Response that fetch-taking libraries read, over an answer. */
+function fetchResponse(answer: Answer): globalThis.Response {
+  const entries = Object.entries(answer.headers)
     .filter(([, value]) => value !== undefined)
     .map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : String(value)] as [string, string])
   const headerMap = new Map(entries)
@@ -223,13 +229,13 @@ function fetchResponse(response: Response<string>): globalThis.Response {
     entries: () => headerMap.entries(),
     [Symbol.iterator]: () => headerMap.entries(),
   }
-  const text = response.body
+  const text = answer.body
   const like = {
-    status: response.statusCode,
-    statusText: response.statusMessage ?? '',
-    ok: response.statusCode >= 200 && response.statusCode < 300,
-    url: response.url,
-    redirected: response.redirectUrls.length > 0,
+    status: answer.status,
+    statusText: answer.statusText,
+    ok: answer.status >= 200 && answer.status < 300,
+    url: answer.url,
+    redirected: answer.redirected,
     headers,
     body: null,
     bodyUsed: false,

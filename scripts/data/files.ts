@@ -1,7 +1,7 @@
 // Files of a backup: written once with their size and sha256 counted on the way, copied with progress, owned like the store's own.
 import { createHash } from 'node:crypto'
 import { closeSync, createWriteStream, existsSync, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
-import { chown, copyFile, readdir, rename, rm } from 'node:fs/promises'
+import { chown, copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -171,4 +171,133 @@ export async function replaceFile(source: string, file: string, beforeRename: ()
   await chownTree(temporary, owner)
   await beforeRename()
   await rename(temporary, file)
+}
+
+/** The file listing a folder part: `sha256sum -c SHA256SUMS` inside the part checks it by hand; its own sha256 is the part's. */
+export const SUMS = 'SHA256SUMS'
+
+export interface FolderFile {
+  /** Path inside the part folder, with '/'. */
+  path: string
+  size: number
+  sha256: string
+}
+
+/** Where a file on disk is, to tell whether two names are one file (a hard link) that has not been written since. */
+export interface FileIdentity {
+  dev: number
+  ino: number
+  size: number
+  mtimeMs: number
+}
+
+export function identityOf(stat: Stats): FileIdentity {
+  return { dev: stat.dev, ino: stat.ino, size: stat.size, mtimeMs: stat.mtimeMs }
+}
+
+export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs
+}
+
+/** Every file under `dir` (folders walked, sorted), as paths relative to it with '/'. */
+export function filesUnder(dir: string, prefix = ''): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(join(dir, prefix), { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = prefix ? `${prefix}/${entry.name}` : entry.name
+    if (entry.isDirectory()) out.push(...filesUnder(dir, path))
+    else if (entry.isFile()) out.push(path)
+  }
+  return out
+}
+
+/** Lets other work (an HTTP answer awaited) run between stretches of synchronous reading: every 8 MB. */
+const yieldEvery = 8 << 20
+const yieldNow = () => new Promise((resolve) => setImmediate(resolve))
+
+/** Hashes a file through `buffer`; synchronous reads (a thread-pool round trip per read cost a third more), yielding now and then. */
+async function hashYielding(path: string, buffer: Buffer): Promise<Written> {
+  const hash = createHash('sha256')
+  const input = openSync(path, 'r')
+  let size = 0
+  try {
+    for (let read = readSync(input, buffer, 0, buffer.length, null); read > 0; read = readSync(input, buffer, 0, buffer.length, null)) {
+      hash.update(buffer.subarray(0, read))
+      size += read
+      if (size % yieldEvery < read) await yieldNow()
+    }
+  } finally {
+    closeSync(input)
+  }
+  return { size, sha256: hash.digest('hex') }
+}
+
+/** Copies a file through `buffer`, hashing the bytes on the way (one read of the source). */
+async function copyHashed(source: string, target: string, buffer: Buffer): Promise<Written> {
+  const hash = createHash('sha256')
+  const input = openSync(source, 'r')
+  let output: number | undefined
+  let size = 0
+  try {
+    output = openSync(target, 'wx')
+    for (let read = readSync(input, buffer, 0, buffer.length, null); read > 0; read = readSync(input, buffer, 0, buffer.length, null)) {
+      hash.update(buffer.subarray(0, read))
+      for (let done = 0; done < read; ) done += writeSync(output, buffer, done, read - done)
+      size += read
+      if (size % yieldEvery < read) await yieldNow()
+    }
+  } finally {
+    closeSync(input)
+    if (output !== undefined) closeSync(output)
+  }
+  return { size, sha256: hash.digest('hex') }
+}
+
+const linkBuffer = Buffer.allocUnsafeSlow(1 << 20)
+
+/**
+ * Puts `source` at `target` and hashes what is now there. Only for files that are never written again once complete
+ * (a TSDB block's): on the same filesystem the target is a hard link, as Prometheus' own snapshots are, and costs no
+ * copy; across filesystems (EXDEV: another volume) it is a copy, hashed on the way.
+ */
+export async function linkOrCopyHashed(source: string, target: string): Promise<Written & { linked: boolean }> {
+  await mkdir(dirname(target), { recursive: true })
+  try {
+    await link(source, target)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw error
+    return { ...(await copyHashed(source, target, linkBuffer)), linked: false }
+  }
+  return { ...(await hashYielding(target, linkBuffer)), linked: true }
+}
+
+/** The SHA256SUMS text of a folder part's files, and its own size and sha256 (the part's checksum in the manifest). */
+export function sumsOf(files: FolderFile[]): { text: string; sha256: string } {
+  const text = files.map((f) => `${f.sha256}  ${f.path}\n`).join('')
+  return { text, sha256: createHash('sha256').update(text).digest('hex') }
+}
+
+/** Reads a folder part's SHA256SUMS: each line a sha256, two spaces, a relative path without '..'. */
+export function parseSums(text: string): { path: string; sha256: string }[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const match = /^([0-9a-f]{64}) {2}([^/].*)$/.exec(line)
+      if (!match || match[2]!.split('/').includes('..')) throw new Error(`${SUMS}: not a checksum line: ${line.slice(0, 80)}`)
+      return { sha256: match[1]!, path: match[2]! }
+    })
+}
+
+/** Copies files from one folder to another, two at a time (the kernel copies; nothing passes through here). */
+export async function copyFiles(from: string, to: string, paths: string[]): Promise<void> {
+  let next = 0
+  const worker = async () => {
+    while (next < paths.length) {
+      const path = paths[next++]!
+      await mkdir(dirname(join(to, path)), { recursive: true })
+      await copyFile(join(from, path), join(to, path))
+    }
+  }
+  await Promise.all([worker(), worker()])
 }

@@ -1,13 +1,17 @@
 // manifest.json of a backup: what it holds, when and from which commit it was taken, and each part's size and sha256.
 import { existsSync, readFileSync, statSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { BackupError } from './errors.ts'
-import { hashFile, type Progress } from './files.ts'
+import { hashFile, parseSums, SUMS, type Progress } from './files.ts'
 import type { StoreKind } from './store.ts'
 
-/** The manifest format this code writes and reads; a newer backup is refused rather than half-understood. */
-export const FORMAT = 1
+/**
+ * The manifest format this code writes and reads; a newer backup is refused rather than half-understood.
+ * 2: a part may be a folder (a Prometheus snapshot's blocks) whose SHA256SUMS lists each file; its sha256 is the part's.
+ */
+export const FORMAT = 2
 
 export interface Part {
   name: string
@@ -73,13 +77,41 @@ export function readManifest(dir: string, label: string): Manifest {
   return parsed.data
 }
 
-/** Checks that a part's file is there, whole, and matches its checksum. Throws a BackupError naming the part. */
+/** Checks that a part's file (or folder) is there, whole, and matches its checksum. Throws a BackupError naming the part. */
 export async function verifyPart(dir: string, part: Part, label: string, progress: Progress): Promise<void> {
   const path = join(dir, part.file)
   const nothing = 'nothing was changed; use another backup (activity data list)'
   if (!existsSync(path)) throw new BackupError(label, part.name, `(${part.file}) is missing`, nothing)
+  if (statSync(path).isDirectory()) return verifyFolderPart(path, part, label, progress)
   const size = statSync(path).size
   if (size !== part.size) throw new BackupError(label, part.name, `(${part.file}) is ${size < part.size ? 'truncated' : 'longer than written'}: ${size} of ${part.size} bytes`, nothing)
   const { sha256 } = await hashFile(path, `verify: ${part.name}`, progress)
   if (sha256 !== part.sha256) throw new BackupError(label, part.name, `(${part.file}) fails its checksum (sha256 ${sha256.slice(0, 12)}…, manifest says ${part.sha256.slice(0, 12)}…)`, nothing)
+}
+
+/** A folder part: its SHA256SUMS matches the manifest, every file it lists is there with the size and sha256 it says. */
+async function verifyFolderPart(path: string, part: Part, label: string, progress: Progress): Promise<void> {
+  const nothing = 'nothing was changed; use another backup (activity data list)'
+  const fail = (problem: string) => new BackupError(label, part.name, `(${part.file}) ${problem}`, nothing)
+  const sumsPath = join(path, SUMS)
+  if (!existsSync(sumsPath)) throw fail(`has no ${SUMS}`)
+  const text = readFileSync(sumsPath, 'utf8')
+  const listed = createHash('sha256').update(text).digest('hex')
+  if (listed !== part.sha256) throw fail(`fails its checksum (${SUMS} sha256 ${listed.slice(0, 12)}…, manifest says ${part.sha256.slice(0, 12)}…)`)
+  let files: { path: string; sha256: string }[]
+  try {
+    files = parseSums(text)
+  } catch (error) {
+    throw fail((error as Error).message)
+  }
+  let size = 0
+  for (const file of files) {
+    if (!existsSync(join(path, file.path))) throw fail(`lacks ${file.path}`)
+    size += statSync(join(path, file.path)).size
+  }
+  if (size !== part.size) throw fail(`is ${size < part.size ? 'truncated' : 'longer than written'}: ${size} of ${part.size} bytes`)
+  for (const file of files) {
+    const { sha256 } = await hashFile(join(path, file.path), `verify: ${part.name}: ${file.path}`, progress)
+    if (sha256 !== file.sha256) throw fail(`fails its checksum: ${file.path} (sha256 ${sha256.slice(0, 12)}…, ${SUMS} says ${file.sha256.slice(0, 12)}…)`)
+  }
 }

@@ -1,10 +1,10 @@
 // A Prometheus (metrics or monitoring): backed up by a TSDB snapshot through its admin API, restored by putting the blocks back.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { extract as extractTar } from 'tar'
 import { StoreError } from './errors.ts'
-import { formatBytes, ownerOf, writeTarHashed, type Progress } from './files.ts'
+import { chownTree, copyFiles, filesUnder, formatBytes, identityOf, linkOrCopyHashed, ownerOf, parseSums, sameFile, sumsOf, SUMS, type FileIdentity, type FolderFile, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
 import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
@@ -23,6 +23,14 @@ interface BlockMeta {
   minTime: number
   maxTime: number
   stats?: { numSamples?: number; numSeries?: number }
+}
+
+/** The files of the finished blocks in a TSDB folder, relative to it (what a snapshot will hold, but for the head). */
+function blockFilesIn(dir: string): string[] {
+  if (!existsSync(dir)) return []
+  return readdirSync(dir)
+    .filter((entry) => ulid.test(entry) && existsSync(join(dir, entry, 'meta.json')))
+    .flatMap((entry) => filesUnder(join(dir, entry)).map((path) => `${entry}/${path}`))
 }
 
 /** The persisted blocks in a TSDB folder (the head and WAL are not blocks). */
@@ -74,8 +82,31 @@ export function prometheusStore(options: PrometheusOptions): Store {
     control: options.control,
 
     async backup(dir: string, progress: Progress): Promise<PartWritten> {
+      const file = `${name}.prometheus`
+      const partDir = join(dir, file)
+      // Finished blocks are never written again: their files are linked (or copied) into the part and hashed while
+      // Prometheus writes the snapshot, and kept if the snapshot holds the very same files (same inode, size, mtime).
+      const early = new Map<string, { identity: FileIdentity; written: FolderFile; linked: boolean }>()
+      const fetching = (async () => {
+        for (const path of blockFilesIn(dataDir)) {
+          try {
+            const identity = identityOf(statSync(join(dataDir, path)))
+            const written = await linkOrCopyHashed(join(dataDir, path), join(partDir, path))
+            if (sameFile(identity, identityOf(statSync(join(dataDir, path))))) early.set(path, { identity, written: { path, size: written.size, sha256: written.sha256 }, linked: written.linked })
+          } catch {
+            // A block compacted or deleted meanwhile: what the snapshot holds decides below.
+          }
+        }
+      })()
       progress(`${name}: snapshot through ${url}/api/v1/admin/tsdb/snapshot`)
-      const snapshotName = await snapshot()
+      let snapshotName: string
+      try {
+        snapshotName = await snapshot()
+      } catch (error) {
+        await fetching
+        await rm(partDir, { recursive: true, force: true })
+        throw error
+      }
       const snapshotDir = join(dataDir, 'snapshots', snapshotName)
       try {
         if (!existsSync(snapshotDir)) {
@@ -83,13 +114,33 @@ export function prometheusStore(options: PrometheusOptions): Store {
         }
         const blocks = blocksIn(snapshotDir)
         progress(`${name}: snapshot ${snapshotName}: ${blocks.length ? describeBlocks(blocks) : 'no data yet'}`)
-        const file = `${name}.prometheus.tar`
-        // Chunks are already compressed (Gorilla encoding): a plain tar costs no CPU and gzip would gain little.
-        const written = writeTarHashed(snapshotDir, readdirSync(snapshotDir), join(dir, file), `${name}: ${file}`, progress)
-        progress(`${name}: ${file} ${formatBytes(written.size)}`)
+        await fetching
+        const files: FolderFile[] = []
+        let linked = 0
+        const inSnapshot = filesUnder(snapshotDir)
+        for (const path of inSnapshot) {
+          const fetched = early.get(path)
+          if (fetched && sameFile(fetched.identity, identityOf(statSync(join(snapshotDir, path))))) {
+            files.push(fetched.written)
+            if (fetched.linked) linked++
+            continue
+          }
+          await rm(join(partDir, path), { force: true })
+          const written = await linkOrCopyHashed(join(snapshotDir, path), join(partDir, path))
+          files.push({ path, size: written.size, sha256: written.sha256 })
+          if (written.linked) linked++
+        }
+        const kept = new Set(inSnapshot.map((path) => path.split('/')[0]))
+        for (const entry of existsSync(partDir) ? readdirSync(partDir) : []) if (!kept.has(entry)) await rm(join(partDir, entry), { recursive: true, force: true })
+        mkdirSync(partDir, { recursive: true })
+        const sums = sumsOf(files)
+        writeFileSync(join(partDir, SUMS), sums.text)
+        const size = files.reduce((sum, f) => sum + f.size, 0)
+        progress(`${name}: ${file} ${formatBytes(size)} in ${files.length} files (${linked ? `${linked} hard-linked, the backup is on the data's filesystem` : 'copied'}), ${SUMS} written`)
         return {
           file,
-          ...written,
+          size,
+          sha256: sums.sha256,
           detail: {
             snapshot: snapshotName,
             blocks: blocks.length,
@@ -125,7 +176,14 @@ export function prometheusStore(options: PrometheusOptions): Store {
       progress(`${name}: clearing ${dataDir}`)
       for (const entry of readdirSync(dataDir)) await rm(join(dataDir, entry), { recursive: true, force: true })
       progress(`${name}: writing ${part.detail.blocks ?? '?'} blocks into ${dataDir}`)
-      extractTar({ file: join(dir, part.file), cwd: dataDir, uid: owner.uid, gid: owner.gid, strict: true, sync: true, maxReadSize: 4 << 20 })
+      const source = join(dir, part.file)
+      if (statSync(source).isDirectory()) {
+        // A folder part (format 2): its files, as SHA256SUMS lists them (already verified), copied by the kernel.
+        await copyFiles(source, dataDir, parseSums(readFileSync(join(source, SUMS), 'utf8')).map((f) => f.path))
+        await chownTree(dataDir, owner)
+      } else {
+        extractTar({ file: source, cwd: dataDir, uid: owner.uid, gid: owner.gid, strict: true, sync: true, maxReadSize: 4 << 20 })
+      }
       const blocks = blocksIn(dataDir)
       if (blocks.length !== Number(part.detail.blocks ?? blocks.length)) throw fail(`restored ${blocks.length} blocks, the backup holds ${part.detail.blocks}`, 'check the disk (space, permissions) and restore again')
     },

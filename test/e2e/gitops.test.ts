@@ -1,6 +1,7 @@
 // GitOps on a real single-node Swarm: npm run up deploys the platform with its gitops service; then commits are
 // pushed to the git remote that service serves, as a person does (`git push platform main`), and the swarm follows.
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
@@ -70,11 +71,11 @@ async function runningTasks(): Promise<Map<string, string>> {
   return tasks
 }
 
-/** Spec version of every service: a deployment that changes a service bumps it. */
-async function serviceVersions(): Promise<Map<string, number>> {
+/** The spec of every service (a hash of it): a deployment that changes a service changes it; a rolling update's progress does not. */
+async function serviceVersions(): Promise<Map<string, string>> {
   const names = jsonLines<{ Name: string }>(await docker(['service', 'ls', '--filter', 'label=com.docker.stack.namespace', '--format', '{{json .}}'])).map((s) => s.Name)
-  const text = await docker(['service', 'inspect', '--format', '{{.Spec.Name}} {{.Version.Index}}', ...names])
-  return new Map(text.split('\n').filter(Boolean).map((line) => [line.split(' ')[0]!, Number(line.split(' ')[1])]))
+  const specs = jsonLines<{ Spec: { Name: string } }>(await docker(['service', 'inspect', '--format', '{{json .}}', ...names]))
+  return new Map(specs.map((s) => [s.Spec.Name, createHash('sha256').update(JSON.stringify(s.Spec)).digest('hex').slice(0, 12)]))
 }
 
 async function gitopsMetrics(): Promise<string> {
@@ -188,15 +189,16 @@ test('a commit adding a Docker Hub namespace redeploys the collectors only, the 
 })
 
 test('the scheduler re-runs a job on a one-minute schedule', async () => {
-  const since = Date.now()
-  const before = metricValue(await gitopsMetrics(), 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"')
-  const rerun = await poll('the scheduler to run collectors_dockerhub again', async () => {
+  const started = () => gitopsMetrics().then((m) => metricValue(m, 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"'))
+  const before = await started()
+  // The next minute: gitops starts the job (its counter says so), and Swarm runs it to completion.
+  await poll('the scheduler to start collectors_dockerhub again', async () => (await started()) > before, 150_000, 2000)
+  const since = Date.now() - 5000
+  const rerun = await poll('the scheduled run to complete', async () => {
     const [state] = await serviceStates(['collectors_dockerhub'], since)
     return state?.finishedAt && Date.parse(state.finishedAt) > since && state.ready ? state : undefined
-  }, 150_000, 2000)
+  }, 120_000, 2000)
   assert.is(rerun.exitCode, 0, 'the scheduled run succeeded')
-  const after = metricValue(await gitopsMetrics(), 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"')
-  assert.ok(after > before, `gitops counts the run it started (${before} -> ${after})`)
 })
 
 test('a commit touching only the app stack redeploys only the app', async () => {
@@ -220,13 +222,14 @@ test('a commit with a broken stack file is refused in the push answer, and nothi
   const versions = await serviceVersions()
   const metrics = readFileSync(join(repo!.path, 'stacks/metrics.yml'), 'utf8')
   const pushed = await commitAndPush('a broken stack file', { 'stacks/metrics.yml': metrics.replace(/^services:\n/m, 'services:\n  broken: [\n') })
+  // The remote refused it: the work tree goes back too, whatever the assertions say.
+  await git('reset', '-q', '--hard', 'HEAD~1')
   assert.is.not(pushed.code, 0, 'git push fails')
   assert.match(pushed.output, /invalid: stacks\/metrics\.yml/)
   assert.match(pushed.output, /refused; the running platform is unchanged/)
   assert.equal(await runningTasks(), tasks)
   for (const [service, version] of versions) if (!service.startsWith('collectors_')) assert.is((await serviceVersions()).get(service), version, `${service} unchanged`)
   assert.match(await gitopsMetrics(), /^activity_gitops_validation_failures_total [1-9]/m, 'gitops counts the refused commit')
-  await git('reset', '-q', '--hard', 'HEAD~1')
 })
 
 test("a commit removing a source removes its service and its metrics groups", async () => {
@@ -239,6 +242,57 @@ test("a commit removing a source removes its service and its metrics groups", as
   const jobs = await pushedJobs()
   assert.not.ok(jobs.some((g) => g.startsWith('dockerhub ')), `no dockerhub group is left: ${jobs.join(', ')}`)
   assert.ok(jobs.some((g) => g.startsWith('github ')), 'the github groups stay')
+})
+
+/** A source that exists only in this test: it asks the Pushgateway (on every collector's network) for its status. */
+const probeCollector = `// collectors/e2eprobe.ts: added by the gitops e2e, as a person adds a source.
+import { z } from 'zod'
+import { defineCollector } from './runtime/define.ts'
+
+export default defineCollector({
+  name: 'e2eprobe',
+  description: 'e2e: whether a Pushgateway answers its status API',
+  schedule: '0 0 * * *',
+  targets: z.string().url('must be a URL').transform((id) => ({ id })),
+  example: 'http://metrics_pushgateway:9091',
+  metrics: { e2eprobe_up: { help: 'The probed Pushgateway answered (1).', labels: ['url'] } },
+  async collect(target, { http, metrics }) {
+    await http.getJson(\`\${target.id}/api/v1/status\`)
+    metrics.gauge('e2eprobe_up', 1, { url: target.id })
+  },
+})
+`
+
+test('a commit adding a collector file and its activity.yml entry is checked by its own code, then deployed, and its job reaches Prometheus', async () => {
+  const bad = await commitAndPush('a new source, with a bad target', {
+    'collectors/e2eprobe.ts': probeCollector,
+    'activity.yml': editConfig((doc) => doc.setIn(['sources', 'e2eprobe'], doc.createNode({ targets: ['not a url'] }))),
+  })
+  log(`push of a new source with a bad target: ${bad.seconds.toFixed(1)} s`)
+  await git('reset', '-q', '--hard', 'HEAD~1')
+  assert.is.not(bad.code, 0, 'refused')
+  assert.match(bad.output, /new sources in this commit: e2eprobe/)
+  assert.match(bad.output, /invalid: activity\.yml:\d+: sources\.e2eprobe\.targets\[0\]: must be a URL/)
+
+  const good = await commitAndPush('a new source', {
+    'collectors/e2eprobe.ts': probeCollector,
+    'activity.yml': editConfig((doc) => doc.setIn(['sources', 'e2eprobe'], doc.createNode({ targets: ['http://metrics_pushgateway:9091'] }))),
+  })
+  log(`push of a new source: ${good.seconds.toFixed(1)} s`)
+  assert.is(good.code, 0)
+  assert.match(good.output, /stacks to deploy: collectors, gitops/)
+  assert.match(good.output, /collectors: \d+ services deployed/)
+  const up = await poll('the metrics Prometheus to have the new source\'s metric', async () => {
+    const series = await query(hostPorts.metricsPrometheus, 'e2eprobe_up')
+    return series.length ? series : undefined
+  }, 240_000, 2000)
+  assert.equal(up.map((s) => [s.metric.job, s.metric.url, s.value]), [['e2eprobe', 'http://metrics_pushgateway:9091', 1]])
+  // gitops rebuilt itself with the new collector (its image bundles them) and runs again.
+  const head = await git('rev-parse', 'HEAD')
+  await poll('the new gitops service to know it runs this commit', async () => {
+    const metrics = await gitopsMetrics().catch(() => '')
+    return metrics.includes(`activity_gitops_deployed_commit_info{stack="gitops",commit="${head}"} 1`)
+  }, 180_000, 2000)
 })
 
 test('restarting the gitops service deploys nothing', async () => {

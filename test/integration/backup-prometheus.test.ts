@@ -1,6 +1,8 @@
 // Backup and restore of a real Prometheus (Debian's, admin API on, loopback): days of history written with promtool
 // plus live pushes through a real Pushgateway, snapshot, wipe, restore into a fresh Prometheus, same answers.
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -84,6 +86,32 @@ test('a Prometheus restored from a backup answers the same range queries with id
   assert.equal(await rangeQuery(prometheus!.url, 'activity_history_value', from, to, 3600), history)
   assert.equal(await rangeQuery(prometheus!.url, 'dockerhub_repository_pulls', liveEnd - 120, liveEnd, 1), live)
   assert.ok(lines.some((l) => /restore: \[1\/1\] metrics: restored and answering/.test(l)), lines.join('\n'))
+})
+
+test('the part is a folder of the snapshot\'s files with their sha256; one damaged byte is named and the restore changes nothing', async () => {
+  const [backup] = readdirSync(backups)
+  const part = join(backups, backup!, 'metrics.prometheus')
+  const sums = readFileSync(join(part, 'SHA256SUMS'), 'utf8').trim().split('\n')
+  const chunk = sums.map((line) => line.slice(66)).find((path) => path.endsWith('/chunks/000001'))!
+  assert.ok(chunk, sums.join('\n'))
+  assert.is(createHash('sha256').update(readFileSync(join(part, chunk))).digest('hex'), sums.find((line) => line.endsWith(chunk))!.slice(0, 64))
+  // On the data's filesystem the finished blocks are hard links: the damage is done to a copy, never to the live block.
+  const damaged = join(work.path, 'damaged')
+  spawnSync('cp', ['-r', join(backups, backup!), damaged])
+  const file = join(damaged, 'metrics.prometheus', chunk)
+  const bytes = readFileSync(file)
+  bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff
+  writeFileSync(file, bytes)
+  const before = blocksIn(dataDir).map((b) => `${b.minTime}-${b.maxTime}`).sort()
+  try {
+    await restoreBackup({ source: damaged, stores: [store()], force: true, progress })
+    assert.unreachable('restore should refuse')
+  } catch (error) {
+    assert.match((error as Error).message, new RegExp(`part 'metrics' \\(metrics\\.prometheus\\) fails its checksum: ${chunk.replace(/\//g, '\\/')} .*nothing was changed`))
+  }
+  assert.ok(prometheus, 'Prometheus was not stopped')
+  assert.equal(blocksIn(dataDir).map((b) => `${b.minTime}-${b.maxTime}`).sort(), before)
+  rmSync(damaged, { recursive: true })
 })
 
 test('a restore refuses to replace a Prometheus that holds history, and leaves it as it was', async () => {
