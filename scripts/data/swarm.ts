@@ -119,8 +119,8 @@ export function backupJobService(config: ActivityConfig, options: BackupJobOptio
         deploy: {
           mode: 'replicated-job',
           replicas: 1,
-          // The volumes live on the manager that runs the stores.
-          placement: { constraints: ['node.role == manager'] },
+          // The stores' volumes live on the storage node (activity cluster init labels it; up labels its single node).
+          placement: { constraints: ['node.labels.activity.storage == true'] },
           restart_policy: { condition: 'none' },
           labels: { 'activity.job': 'backup', 'activity.schedule': config.backup.schedule },
           resources: { limits: { memory: '512M' } },
