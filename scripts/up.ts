@@ -14,6 +14,7 @@ import { credentialsFile, recordCredential } from './lib/credentials.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
 import { docker } from './lib/docker.ts'
 import { runLogsSetup } from './lib/logs.ts'
+import { distributeImages } from './cluster/images.ts'
 import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from './lib/images.ts'
 import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from './lib/profile.ts'
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
@@ -169,7 +170,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
       out.detail('github_token is blank (GITHUB_TOKEN was not set): the github collector uses the REST API without a token, with fewer metrics; see the credentials file to set one')
     }
 
-    // 5. the project's images, built from their Dockerfiles (used locally: a single node needs no registry push)
+    // 5. the project's images, built from their Dockerfiles (no registry: on several machines they are copied to each node)
     const images = imagesUsed(stacks, registry, tag)
     const builds: string[] = []
     for (const image of images) {
@@ -179,6 +180,11 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
         changed = true
         builds.push(`built ${imageName(registry, image, tag)} (${seconds(buildStarted)})`)
       } else builds.push(`${imageName(registry, image, tag)}: present`)
+    }
+    // On several machines, a job may run on any node: every node gets the images (docker save | ssh docker load).
+    if (config.cluster.provider !== 'local') {
+      const copied = await distributeImages(config.cluster, images.map((image) => imageName(registry, image, tag)), (line) => out.detail(line))
+      if (copied.length) builds.push(`copied to ${copied.join(', ')}`)
     }
     out.step('images', builds.length ? builds.join('; ') : 'none needed')
 

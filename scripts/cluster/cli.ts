@@ -12,7 +12,8 @@ import { cleanSwarm, initSwarm, remountShared, swarmStatus, type ClusterContext 
 const commands = ['init', 'start', 'stop', 'clean', 'remount', 'status', 'join'] as const
 type Command = (typeof commands)[number]
 
-export const clusterUsage = `usage: activity cluster <${commands.join('|')}> [--provider ${providers.join('|')}] [--config FILE] [NODE...]`
+export const clusterUsage = `usage: activity cluster <${commands.join('|')}> [--provider ${providers.join('|')}] [--config FILE] [NODE...]
+       activity cluster images [--config FILE] IMAGE...   (copies images to every node that lacks them)`
 
 /** The local engine as the one node of a local cluster. */
 function localNode(): ClusterNode {
@@ -32,17 +33,25 @@ export async function clusterCommand(args: string[], env: NodeJS.ProcessEnv, col
     options: { provider: { type: 'string' }, config: { type: 'string' } },
   })
   const [command, ...names] = positionals as [string | undefined, ...string[]]
-  if (!command || !(commands as readonly string[]).includes(command)) throw new UsageError(`${command ? `unknown cluster command '${command}'` : 'which cluster command?'}; ${clusterUsage}`)
+  if (!command || !([...commands, 'images'] as readonly string[]).includes(command)) throw new UsageError(`${command ? `unknown cluster command '${command}'` : 'which cluster command?'}; ${clusterUsage}`)
   const provider = values.provider
   if (provider !== undefined && !(providers as readonly string[]).includes(provider)) throw new UsageError(`--provider ${provider}: must be one of ${providers.join(', ')}`)
 
   const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
   const { loadConfig } = await import('../../collectors/runtime/config.ts')
   const config = loadConfig(file, await loadCollectors(collectorsDir), { provider: provider as Provider | undefined }).cluster
-  for (const name of names) {
+  for (const name of command === 'images' ? [] : names) {
     if (!config.nodes.some((n) => n.name === name)) throw new UsageError(`${name} is not a node of the cluster in ${file} (${config.nodes.map((n) => n.name).join(', ') || 'no nodes listed'})`)
   }
   if (command === 'join' && !names.length) throw new UsageError('join takes the nodes to add, as named in cluster.nodes: activity cluster join worker3')
+  if (command === 'images') {
+    // activity cluster images IMAGE...: what up does after building, for images of your own (names, not nodes).
+    if (!names.length) throw new UsageError('images takes the images to copy to every node: activity cluster images IMAGE...')
+    const out = createOutput(0, write)
+    const copied = await (await import('./images.ts')).distributeImages(config, names, (line) => out.line(`  ${line}`))
+    out.line(`images: ${copied.length ? `copied to ${copied.join(', ')}` : 'every node has them'}`)
+    return 0
+  }
 
   const started = Date.now()
   const out = createOutput(stepCount(config.provider, command as Command), write)

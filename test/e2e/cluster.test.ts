@@ -100,6 +100,24 @@ test('init run again changes nothing', async () => {
   assert.match(again.stdout, /act-w2: activity\.role=worker activity\.storage=false \(unchanged\)/)
 })
 
+test('images only the manager has (what up builds there) reach every node, and run on every node', async () => {
+  // up builds the project's images on the engine it talks to, the first manager: here, a tag only act-m1 has.
+  const built = 'activity-test/probe:1'
+  lab.docker(m1, ['tag', image, built])
+  const images = (args: string[]) => runActivity(['cluster', 'images', ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME, ACTIVITY_SSH_CONTROL_DIR: lab.sshControlDir, DOCKER_HOST: m1.dockerHost }, cwd: dir })
+  const copy = await images([built, '--config', join(dir, 'three.yml')])
+  assert.is(copy.code, 0, copy.stdout + copy.stderr)
+  assert.match(copy.stdout, /act-m1: has the image/)
+  for (const worker of ['act-w1', 'act-w2']) assert.match(copy.stdout, new RegExp(`${worker}: copying ${built}`))
+  assert.match(copy.stdout, /images: copied to act-w1, act-w2/)
+  const again = await images([built, '--config', join(dir, 'three.yml')])
+  assert.match(again.stdout, /images: every node has them/)
+  lab.docker(m1, ['service', 'create', '--detach', '--no-resolve-image', '--endpoint-mode', 'dnsrr', '--stop-grace-period', '1s', '--mode', 'global', '--name', 'probe', built, 'sleep', 'infinity'])
+  await lab.waitFor('a running probe task on each node', 60_000, () => lab.docker(m1, ['service', 'ps', 'probe', '--filter', 'desired-state=running', '--format', '{{.CurrentState}}']).split('\n').filter((l) => l.startsWith('Running')).length === 3)
+  lab.docker(m1, ['service', 'rm', 'probe'])
+  lap('images copied to the workers')
+})
+
 test("the metrics stack's Prometheus constraint places it on the storage node the labels name", async () => {
   const metrics = parse(readFileSync(new URL('../../stacks/metrics.yml', import.meta.url), 'utf8')) as { services: Record<string, { deploy: { placement: { constraints: string[] } } }> }
   const constraints = metrics.services.prometheus!.deploy.placement.constraints

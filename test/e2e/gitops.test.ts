@@ -307,7 +307,9 @@ test('restarting the gitops service deploys nothing', async () => {
   }, 120_000, 2000)
   // Give a resumed deployment, if there were one, the time to start.
   await new Promise((resolve) => setTimeout(resolve, 5000))
-  const logs = await docker(['service', 'logs', '--raw', '--since', since, 'gitops_gitops'])
+  // The service logs on stderr: both streams are read.
+  const { stdout, stderr } = await run('docker', ['service', 'logs', '--raw', '--since', since, 'gitops_gitops'], { maxBuffer: 64 * 1024 * 1024 })
+  const logs = stdout + stderr
   assert.match(logs, /"msg":"gitops ready"/, 'the new process started')
   assert.not.match(logs, /"msg":"deploying"/, 'the restarted service deploys nothing')
   const after = await serviceVersions()

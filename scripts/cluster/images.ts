@@ -1,0 +1,64 @@
+// The project's images on every node of a cluster: `up` builds them on the engine it talks to, and a task of a
+// collector or the backup job may be placed on any node. Each node that lacks an image gets it streamed over ssh
+// (`docker save` from the building engine | `docker load` on the node): no registry, no insecure-registry setting.
+import { spawn } from 'node:child_process'
+import type { ClusterConfig } from '../../collectors/runtime/cluster-config.ts'
+import { StepError } from '../lib/output.ts'
+import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
+
+/** `docker save IMAGES` here (the engine DOCKER_HOST names) piped into `docker load` on `host`; resolves with the load's output. */
+function stream(config: ClusterConfig, host: string, images: string[]): Promise<{ code: number; output: string }> {
+  return new Promise((resolve) => {
+    const save = spawn('docker', ['save', ...images], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const load = spawn('ssh', [...sshOptions(config), host, 'docker load'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let output = ''
+    let saveErrors = ''
+    save.stderr.on('data', (chunk) => (saveErrors += chunk))
+    load.stdout.on('data', (chunk) => (output += chunk))
+    load.stderr.on('data', (chunk) => (output += chunk))
+    save.stdout.pipe(load.stdin)
+    // A failed load closes its input: the save's broken pipe is the load's error, told below.
+    load.stdin.on('error', () => {})
+    let saved: number | null = null
+    save.on('close', (code) => (saved = code))
+    load.on('close', (code) => resolve({ code: saved ? saved : (code ?? 255), output: saved ? saveErrors : output }))
+  })
+}
+
+/**
+ * Copies `images` to every node of a several-machine cluster that does not have them (same id), showing progress per
+ * node; returns the nodes that got a copy. The local provider has one node: nothing to do.
+ */
+export async function distributeImages(config: ClusterConfig, images: string[], progress: (line: string) => void): Promise<string[]> {
+  if (config.provider === 'local' || !images.length) return []
+  const ids = new Map<string, string>()
+  for (const image of images) {
+    const id = await new Promise<string>((resolve) => {
+      const inspect = spawn('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { stdio: ['ignore', 'pipe', 'ignore'] })
+      let out = ''
+      inspect.stdout.on('data', (chunk) => (out += chunk))
+      inspect.on('close', () => resolve(out.trim()))
+    })
+    if (!id) throw new StepError('images', `${image} is not on the engine up builds with`, 'run npm run up again (it builds the images first)')
+    ids.set(image, id)
+  }
+  const copied: string[] = []
+  for (const node of config.nodes) {
+    const shell = sshShell(config, node)
+    const check = await shell.run(images.map((image) => `docker image inspect --format '{{.Id}}' ${quote(image)} 2>/dev/null || echo missing`).join('; '))
+    const unreachable = shell.unreachable(check)
+    if (unreachable) throw new StepError('images', `${node.name} (${node.host}) does not answer ssh: ${unreachable}`, 'check it with activity cluster status, then run up again')
+    const present = check.stdout.trim().split('\n')
+    const missing = images.filter((image, i) => present[i]?.trim() !== ids.get(image))
+    if (!missing.length) {
+      progress(`${node.name}: has ${images.length === 1 ? 'the image' : `the ${images.length} images`}`)
+      continue
+    }
+    progress(`${node.name}: copying ${missing.join(', ')}`)
+    const loaded = await stream(config, node.host!, missing)
+    if (loaded.code !== 0) throw new StepError('images', `copying ${missing.join(', ')} to ${node.name} failed: ${lastLine(loaded.output) || `exit ${loaded.code}`}`, `check the disk space on ${node.name} and that its engine runs (activity cluster status)`)
+    progress(`${node.name}: ${lastLine(loaded.output) || 'loaded'}`)
+    copied.push(node.name)
+  }
+  return copied
+}
