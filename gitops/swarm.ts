@@ -50,11 +50,27 @@ function listedCollector(listing: SourceListing): AnyCollector {
   } as unknown as AnyCollector
 }
 
+/**
+ * `compute` once per checkout folder: a deployment asks the same of its checkout for every stack (the tag hashes every
+ * source file; the collectors may need an image built). Checkouts are temporary folders, so a few are remembered.
+ */
+function perCheckout<T>(compute: (dir: string, report: (line: string) => void) => Promise<T>): (dir: string, report: (line: string) => void) => Promise<T> {
+  const known = new Map<string, Promise<T>>()
+  return (dir, report) => {
+    if (!known.has(dir)) {
+      if (known.size > 8) known.clear()
+      known.set(dir, compute(dir, report))
+    }
+    return known.get(dir)!
+  }
+}
+
 export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
   // How `up` deployed this swarm (overlays, services left out, collector settings, build base): deployed the same way.
   const profile = async () => (await readProfile()) ?? defaultProfile(options.registry)
+  const tagOf = perCheckout((dir) => activityTag(dir))
   const build = async (dir: string, image: ProjectImage, report: (line: string) => void) => {
-    const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([activityTag(dir), profile()])
+    const [tag, { registry, nodeImage, npmExtraCaPem }] = await Promise.all([tagOf(dir, report), profile()])
     const result = await buildImage(image, { root: dir, registry, tag, nodeImage, npmExtraCaPem: npmExtraCaPem ?? '', env: options.env, progress: report })
     report(`image ${image}:${tag} ${result}`)
     return imageName(registry, image, tag)
@@ -65,15 +81,7 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
    * the commit's collectors image is built first, activity.yml is checked by it (`activity check`), and its new
    * sources are known from its listing: a new source is one file and one activity.yml entry, deployed by one push.
    */
-  const known = new Map<string, Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }>>()
-  function collectorsOf(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
-    // Once per checkout: every stack of a deployment reads activity.yml.
-    if (!known.has(dir)) {
-      if (known.size > 8) known.clear()
-      known.set(dir, findCollectors(dir, report))
-    }
-    return known.get(dir)!
-  }
+  const collectorsOf = perCheckout(findCollectors)
   async function findCollectors(dir: string, report: (line: string) => void): Promise<{ collectors: Map<string, AnyCollector>; problems: string[] }> {
     const names = sourceNames(pathToFileURL(join(dir, 'collectors') + '/'))
     const collectors = new Map([...options.collectors].filter(([name]) => names.includes(name)))
@@ -102,9 +110,10 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
     },
     async deployStack(dir, stack, report) {
       const config = loadConfig(join(dir, 'activity.yml'), (await collectorsOf(dir, report)).collectors)
+      const [current, tag] = await Promise.all([profile(), tagOf(dir, report)])
       const work = mkdtempSync(join(tmpdir(), `activity-gitops-${stack}-`))
       try {
-        const resolved = await resolveForDeploy(stack, { root: dir, config, profile: await profile(), tag: await activityTag(dir), workDir: work })
+        const resolved = await resolveForDeploy(stack, { root: dir, config, profile: current, tag, workDir: work })
         const deployed = await deployedState()
         if (!resolved.services.length) {
           // Every service of it is left out on this swarm (up --without).
@@ -116,8 +125,7 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
         }
         if (stack === 'logs' && resolved.services.includes('elasticsearch')) {
           // Its settings (logs.retention) may be all that changed: the setup runs on every deployment of logs.
-          const current = await profile()
-          setUpLogs(imageName(current.registry, 'gitops', await activityTag(dir)), readFileSync(join(dir, 'activity.yml'), 'utf8'), report, options.log)
+          setUpLogs(imageName(current.registry, 'gitops', tag), readFileSync(join(dir, 'activity.yml'), 'utf8'), report, options.log)
         }
         if (isUnchanged(resolved, deployed)) {
           // The swarm runs exactly this already (deployed by up, or by gitops before a lost state): nothing restarts.
