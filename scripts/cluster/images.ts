@@ -3,6 +3,7 @@
 // (`docker save` from the building engine | `docker load` on the node): no registry, no insecure-registry setting.
 import { spawn } from 'node:child_process'
 import type { ClusterConfig } from '../../collectors/runtime/cluster-config.ts'
+import { dockerMaybe } from '../lib/docker.ts'
 import { StepError } from '../lib/output.ts'
 import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
 
@@ -33,12 +34,7 @@ export async function distributeImages(config: ClusterConfig, images: string[], 
   if (config.provider === 'local' || !images.length) return []
   const ids = new Map<string, string>()
   for (const image of images) {
-    const id = await new Promise<string>((resolve) => {
-      const inspect = spawn('docker', ['image', 'inspect', '--format', '{{.Id}}', image], { stdio: ['ignore', 'pipe', 'ignore'] })
-      let out = ''
-      inspect.stdout.on('data', (chunk) => (out += chunk))
-      inspect.on('close', () => resolve(out.trim()))
-    })
+    const id = (await dockerMaybe(['image', 'inspect', '--format', '{{.Id}}', image]))?.trim()
     if (!id) throw new StepError('images', `${image} is not on the engine up builds with`, 'run npm run up again (it builds the images first)')
     ids.set(image, id)
   }
