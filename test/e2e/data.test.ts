@@ -9,7 +9,7 @@ import { serviceStates } from '../../scripts/lib/converge.ts'
 import { docker, dockerMaybe } from '../../scripts/lib/docker.ts'
 import { runActivity } from '../support/cli.ts'
 import { tempDir } from '../support/servers.ts'
-import { cleanUp, hostPorts, npmRun, poll, prepare, query, type Prepared } from './platform.ts'
+import { cleanUp, freshPlatform, hostPorts, npmRun, poll, pushedGroups, query, type Prepared } from './platform.ts'
 
 const test = suite('backup and restore on a single-node swarm')
 const log = (line: string) => process.stdout.write(`  ${line}\n`)
@@ -32,24 +32,17 @@ async function activity(args: string[]): Promise<{ code: number; output: string 
 }
 
 async function starsAt(at: number): Promise<Map<string, number>> {
-  const response = await fetch(`http://127.0.0.1:${hostPorts.metricsPrometheus}/api/v1/query?query=${encodeURIComponent('github_repository_stars{owner="prometheus"}')}&time=${at}`)
-  const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
-  return new Map(body.data.result.map((r) => [r.metric.repository!, Number(r.value[1])]))
+  const series = await query(hostPorts.metricsPrometheus, 'github_repository_stars{owner="prometheus"}', at)
+  return new Map(series.map((s) => [s.metric.repository!, s.value]))
 }
 
 async function groups(): Promise<string[]> {
-  const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
-  const body = (await response.json()) as { data: { labels: Record<string, string> }[] }
-  return body.data.map((g) => `${g.labels.job} ${g.labels.target ?? ''}`).sort()
+  return (await pushedGroups()).map((g) => `${g.labels.job} ${g.labels.target ?? ''}`).sort()
 }
 
 test.before(async () => {
   try {
-    prepared = await prepare(log)
-    const down = await npmRun('down', ['--volumes'], prepared.env)
-    if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
-    const up = await npmRun('up', prepared.upArgs, prepared.env, echo)
-    if (up.code !== 0) throw new Error(`npm run up failed (exit ${up.code})`)
+    prepared = await freshPlatform(log, echo)
     work = tempDir('data-e2e')
     // The stores as a person on the manager sees them: the published ports, the volumes, the services to stop.
     writeFileSync(

@@ -11,9 +11,10 @@ import { parseDocument } from 'yaml'
 import { serviceStates } from '../../scripts/lib/converge.ts'
 import { credentialsFile } from '../../scripts/lib/credentials.ts'
 import { docker, jsonLines } from '../../scripts/lib/docker.ts'
+import { parseExposition, valueOf } from '../support/collect.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
-import { cleanUp, hostPorts, npmRun, poll, prepare, query, root, type Prepared } from './platform.ts'
+import { cleanUp, freshPlatform, hostPorts, poll, pushedGroups, query, root, type Prepared } from './platform.ts'
 
 const run = promisify(execFile)
 const test = suite('gitops on a single-node swarm')
@@ -83,15 +84,13 @@ async function gitopsMetrics(): Promise<string> {
   return response.text()
 }
 
-function metricValue(text: string, name: string, labels: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.split(',').every((pair) => l.includes(pair)))
-  return line ? Number(line.split(' ').pop()) : 0
+/** A sample of the gitops service's metrics; 0 when it has none (a counter not yet counted). */
+function metricValue(text: string, name: string, labels: Record<string, string>): number {
+  return valueOf(parseExposition(text), name, labels) ?? 0
 }
 
 async function pushedJobs(): Promise<string[]> {
-  const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
-  const body = (await response.json()) as { data: { labels: Record<string, string> }[] }
-  return [...new Set(body.data.map((g) => `${g.labels.job} ${g.labels.target}`))].sort()
+  return [...new Set((await pushedGroups()).map((g) => `${g.labels.job} ${g.labels.target}`))].sort()
 }
 
 /** activity.yml edited as a person would, comments kept. */
@@ -104,11 +103,7 @@ function editConfig(edit: (doc: ReturnType<typeof parseDocument>) => void): stri
 test.before(async () => {
   requireBinary('git', 'git')
   try {
-    prepared = await prepare(log)
-    const down = await npmRun('down', ['--volumes'], prepared.env)
-    if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
-    const up = await npmRun('up', prepared.upArgs, prepared.env, echo)
-    if (up.code !== 0) throw new Error(`npm run up failed (exit ${up.code})`)
+    prepared = await freshPlatform(log, echo)
     // The platform repository as this work tree has it (committed or not): the tree up deployed.
     repo = tempDir('gitops-e2e-repo')
     const { stdout } = await run('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, maxBuffer: 64 * 1024 * 1024 })
@@ -189,7 +184,7 @@ test('a commit adding a Docker Hub namespace redeploys the collectors only, the 
 })
 
 test('the scheduler re-runs a job on a one-minute schedule', async () => {
-  const started = () => gitopsMetrics().then((m) => metricValue(m, 'activity_gitops_job_runs_total', 'service="collectors_dockerhub",result="started"'))
+  const started = () => gitopsMetrics().then((m) => metricValue(m, 'activity_gitops_job_runs_total', { service: 'collectors_dockerhub', result: 'started' }))
   const before = await started()
   // The next minute: gitops starts the job (its counter says so), and Swarm runs it to completion.
   await poll('the scheduler to start collectors_dockerhub again', async () => (await started()) > before, 150_000, 2000)

@@ -138,12 +138,40 @@ export interface Series {
   value: number
 }
 
-/** An instant query to a Prometheus published on the host. */
-export async function query(port: number, expression: string): Promise<Series[]> {
-  const response = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(expression)}`)
+/** An instant query to a Prometheus published on the host, now or at `time` (Unix seconds). */
+export async function query(port: number, expression: string, time?: number): Promise<Series[]> {
+  const response = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(expression)}${time === undefined ? '' : `&time=${time}`}`)
   const body = (await response.json()) as { status: string; data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
   if (body.status !== 'success') throw new Error(`query ${expression} on port ${port}: ${JSON.stringify(body)}`)
   return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
+}
+
+export interface PushedGroup {
+  labels: Record<string, string>
+  push_time_seconds?: { metrics: { value: string }[] }
+  [metric: string]: unknown
+}
+
+/** Every group the Pushgateway published on the host holds. */
+export async function pushedGroups(): Promise<PushedGroup[]> {
+  const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
+  return ((await response.json()) as { data: PushedGroup[] }).data
+}
+
+/** A prepared engine with nothing of the platform on it (what a run that died before its clean-up left is removed). */
+export async function cleanPlatform(log: (line: string) => void): Promise<Prepared> {
+  const prepared = await prepare(log)
+  const down = await npmRun('down', ['--volumes'], prepared.env)
+  if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
+  return prepared
+}
+
+/** cleanPlatform, then `npm run up` as a person runs it; throws when it fails. */
+export async function freshPlatform(log: (line: string) => void, echo: (line: string) => void): Promise<Prepared> {
+  const prepared = await cleanPlatform(log)
+  const up = await npmRun('up', prepared.upArgs, prepared.env, echo)
+  if (up.code !== 0) throw new Error(`npm run up failed (exit ${up.code})`)
+  return prepared
 }
 
 /** Polls `check` every `intervalMs` (slower than waitFor's default: each check runs docker). */

@@ -6,7 +6,7 @@ import { serviceStates } from '../../scripts/lib/converge.ts'
 import { docker, dockerMaybe } from '../../scripts/lib/docker.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
 import { activityTag, buildImage, imageName } from '../../scripts/lib/images.ts'
-import { absentServices, cleanUp, hostPorts, npmRun, platformServices, poll, prepare, query, root, volumeExists, type Prepared } from './platform.ts'
+import { absentServices, cleanPlatform, cleanUp, hostPorts, npmRun, platformServices, poll, pushedGroups, query, root, volumeExists, type Prepared, type PushedGroup } from './platform.ts'
 import { nodeStandIn } from './standins.ts'
 import { failingApi } from './test-apis.ts'
 
@@ -33,10 +33,7 @@ async function deployedServices(): Promise<string[]> {
 swarm.before(async () => {
   for (const absent of absentServices()) log(`NOT TESTED: ${absent.service}: ${absent.reason}`)
   try {
-    prepared = await prepare(log)
-    // A clean swarm: nothing of the platform from an earlier run (a run that died before its clean-up).
-    const down = await npmRun('down', ['--volumes'], prepared.env)
-    if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
+    prepared = await cleanPlatform(log)
   } catch (error) {
     // uvu does not print what a before hook threw: say it here, then fail every test.
     log(`SETUP FAILED: ${(error as Error).stack ?? error}`)
@@ -147,17 +144,6 @@ swarm('a second up changes nothing and says so', async () => {
   assert.not.match(run.output, /: deployed /)
   assert.is(await versions(), before, 'no service spec changed')
 })
-
-interface PushedGroup {
-  labels: Record<string, string>
-  push_time_seconds?: { metrics: { value: string }[] }
-  [metric: string]: unknown
-}
-
-async function pushedGroups(): Promise<PushedGroup[]> {
-  const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
-  return ((await response.json()) as { data: PushedGroup[] }).data
-}
 
 const pushTime = (group: PushedGroup) => Number(group.push_time_seconds?.metrics[0]?.value ?? 0)
 
