@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseConfig } from '../../collectors/runtime/config.ts'
-import { ConfigError } from '../../collectors/runtime/errors.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
+import { configProblem } from '../support/config-errors.ts'
 import { runActivity } from '../support/cli.ts'
 import { tempDir } from '../support/servers.ts'
 
@@ -17,15 +17,7 @@ const sources = 'sources:\n  dockerhub:\n    targets: [prom]\n'
 const cluster = (text: string) => parseConfig(`${sources}cluster:\n${text}`, 'activity.yml', collectors).cluster
 
 function problem(text: string): string {
-  try {
-    cluster(text)
-  } catch (error) {
-    assert.instance(error, ConfigError)
-    const message = (error as Error).message
-    assert.not.match(message, /\n/, 'one line')
-    return message
-  }
-  throw new Error('expected a ConfigError')
+  return configProblem(() => cluster(text))
 }
 
 test('without a cluster: section the cluster is the local engine', () => {

@@ -1,22 +1,14 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { loadConfig, parseConfig } from '../../collectors/runtime/config.ts'
-import { ConfigError } from '../../collectors/runtime/errors.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
+import { configProblem } from '../support/config-errors.ts'
 
 const test = suite('activity.yml')
 const collectors = await loadCollectors(new URL('../../collectors/', import.meta.url))
 
 function problem(text: string): string {
-  try {
-    parseConfig(text, 'activity.yml', collectors)
-  } catch (error) {
-    assert.instance(error, ConfigError)
-    const message = (error as Error).message
-    assert.not.match(message, /\n/, 'one line')
-    return message
-  }
-  throw new Error('expected a ConfigError')
+  return configProblem(() => parseConfig(text, 'activity.yml', collectors))
 }
 
 test('the shipped activity.yml watches real projects on GitHub and Docker Hub', () => {
