@@ -43,20 +43,20 @@ export const jobMounts = {
   backups: '/backups',
 } as const
 
-/** Each store's volume, by the store's name in a backup (stack-prefixed names, as docker stack deploy creates them). */
-const storeVolumes: Record<string, string> = {
-  metrics: 'metrics_prometheus-data',
-  monitoring: 'monitoring_prometheus-data',
-  pushgateway: 'metrics_pushgateway-data',
-  grafana: 'admin_grafana-data',
-  logs: 'logs_elasticsearch-snapshots',
+/** Where each store of a backup (by its part name) lives: the stack service that runs it, and its volume (stack-prefixed, as docker stack deploy names it). */
+const platformStoreHomes: Record<string, { stack: string; service: string; volume: string }> = {
+  metrics: { stack: 'metrics', service: 'prometheus', volume: 'metrics_prometheus-data' },
+  monitoring: { stack: 'monitoring', service: 'prometheus', volume: 'monitoring_prometheus-data' },
+  pushgateway: { stack: 'metrics', service: 'pushgateway', volume: 'metrics_pushgateway-data' },
+  grafana: { stack: 'admin', service: 'grafana', volume: 'admin_grafana-data' },
+  logs: { stack: 'logs', service: 'elasticsearch', volume: 'logs_elasticsearch-snapshots' },
 }
 
 /** The platform's volumes the backup job mounts: Grafana's only for its SQLite database; none of a store left out. */
 export function backupVolumes(options: { grafana: 'sqlite' | 'postgres'; without?: readonly string[] }): string[] {
-  return Object.entries(storeVolumes)
+  return Object.entries(platformStoreHomes)
     .filter(([store]) => !(store === 'grafana' && options.grafana === 'postgres') && !options.without?.includes(store))
-    .map(([, volume]) => volume)
+    .map(([, home]) => home.volume)
 }
 
 export interface BackupJobOptions {
@@ -77,14 +77,7 @@ export interface ComposeFragment {
 
 /** Stores of the platform whose services are left out by an `up --without` list (admin_grafana, logs_elasticsearch, ...). */
 export function storesLeftOut(isLeftOut: (stack: string, service: string) => boolean): string[] {
-  const services: Record<string, [string, string]> = {
-    metrics: ['metrics', 'prometheus'],
-    monitoring: ['monitoring', 'prometheus'],
-    pushgateway: ['metrics', 'pushgateway'],
-    grafana: ['admin', 'grafana'],
-    logs: ['logs', 'elasticsearch'],
-  }
-  return Object.entries(services).filter(([, [stack, service]]) => isLeftOut(stack, service)).map(([store]) => store)
+  return Object.entries(platformStoreHomes).filter(([, home]) => isLeftOut(home.stack, home.service)).map(([store]) => store)
 }
 
 /**

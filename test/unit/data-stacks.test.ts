@@ -10,7 +10,8 @@ import { parseConfig } from '../../collectors/runtime/config.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { logsNames } from '../../scripts/data/logs-setup.ts'
 import { dataProfiles, dataStackEnvironment } from '../../scripts/data/stack-env.ts'
-import { backupJobService } from '../../scripts/data/swarm.ts'
+import { backupJobService, storesLeftOut } from '../../scripts/data/swarm.ts'
+import { isLeftOut } from '../../scripts/lib/deploy.ts'
 import { stackFiles } from '../../stacks/stacks.ts'
 import { requireBinary } from '../support/servers.ts'
 
@@ -106,6 +107,15 @@ test('the backup job is a replicated-job on the backup schedule, mounting the st
   assert.equal(haJob.secrets, ['postgres_password'])
   assert.equal(haJob.networks, ['metrics', 'monitoring', 'database'])
   assert.not.ok(Object.keys(ha.volumes).includes('admin_grafana-data'))
+})
+
+test("the stores up --without leaves out are the ones whose service it names, and the backup job mounts none of theirs", () => {
+  const without = ['admin_grafana', 'logs_elasticsearch', 'kibana']
+  const leftOut = storesLeftOut((stack, service) => isLeftOut(stack, service, without))
+  assert.equal(leftOut, ['grafana', 'logs'])
+  const job = backupJobService(config(), { image: 'x', profiles: [], without: leftOut }).services.backup as { volumes: string[] }
+  assert.equal(job.volumes, ['metrics_prometheus-data:/stores/metrics_prometheus-data', 'monitoring_prometheus-data:/stores/monitoring_prometheus-data', 'metrics_pushgateway-data:/stores/metrics_pushgateway-data', 'backups:/backups'])
+  assert.equal(storesLeftOut(() => false), [])
 })
 
 test.run()
