@@ -5,6 +5,7 @@ import { basename, join } from 'node:path'
 import { archiveKindOf, archiveManifest, packBackup, unpackBackup, type ArchiveKind } from './archive.ts'
 import { BackupError, StoreError } from './errors.ts'
 import { formatBytes, type Progress } from './files.ts'
+import { createHashPool, type HashPool } from './hashing.ts'
 import { FORMAT, MANIFEST, readManifest, verifyPart, type Manifest, type Part } from './manifest.ts'
 import type { Store } from './store.ts'
 
@@ -26,12 +27,32 @@ export interface BackupOptions {
   tool: string
   progress: Progress
   now?: () => Date
+  /** Checksums run here; a command starts it first, so its workers are up when the first part needs them. Default: a pool of this backup's own. */
+  pool?: HashPool
 }
 
 export interface BackupResult {
   path: string
   manifest: Manifest
   removed: string[]
+}
+
+/** Each store's part into `partial`, in turn; a failure is recorded and the next store goes on. */
+async function backupParts(options: BackupOptions, partial: string, manifest: Manifest, pool: HashPool): Promise<void> {
+  const { progress } = options
+  for (const [index, store] of options.stores.entries()) {
+    const step = `[${index + 1}/${options.stores.length}]`
+    const began = Date.now()
+    try {
+      const written = await store.backup(partial, (line) => progress(`backup: ${step} ${line}`), pool)
+      manifest.parts.push({ name: store.name, store: store.kind, ...written })
+      progress(`backup: ${step} ${store.name}: done in ${((Date.now() - began) / 1000).toFixed(1)} s`)
+    } catch (error) {
+      const message = (error as Error).message.replace(/\s*\n\s*/g, ' ')
+      manifest.failed.push({ name: store.name, error: message })
+      progress(`backup: ${step} ${store.name}: FAILED: ${message}`)
+    }
+  }
 }
 
 /**
@@ -49,18 +70,11 @@ export async function takeBackup(options: BackupOptions): Promise<BackupResult> 
   mkdirSync(partial)
   const manifest: Manifest = { format: FORMAT, createdAt: started.toISOString(), commit: options.commit, tool: options.tool, parts: [], failed: [] }
   progress(`backup: ${name} of ${options.stores.map((s) => s.name).join(', ')} into ${options.to}`)
-  for (const [index, store] of options.stores.entries()) {
-    const step = `[${index + 1}/${options.stores.length}]`
-    const began = Date.now()
-    try {
-      const written = await store.backup(partial, (line) => progress(`backup: ${step} ${line}`))
-      manifest.parts.push({ name: store.name, store: store.kind, ...written })
-      progress(`backup: ${step} ${store.name}: done in ${((Date.now() - began) / 1000).toFixed(1)} s`)
-    } catch (error) {
-      const message = (error as Error).message.replace(/\s*\n\s*/g, ' ')
-      manifest.failed.push({ name: store.name, error: message })
-      progress(`backup: ${step} ${store.name}: FAILED: ${message}`)
-    }
+  const pool = options.pool ?? createHashPool()
+  try {
+    await backupParts(options, partial, manifest, pool)
+  } finally {
+    if (!options.pool) await pool.close()
   }
   // The manifest is written last: a folder without one is an unfinished backup.
   writeFileSync(join(partial, MANIFEST), JSON.stringify(manifest, null, 2) + '\n')
@@ -153,6 +167,8 @@ export interface RestoreOptions {
   readyTimeoutMs?: number
   /** Where an archive is unpacked; default: beside it. */
   scratch?: string
+  /** Checksums are verified here (see BackupOptions.pool). */
+  pool?: HashPool
 }
 
 /**
@@ -184,9 +200,14 @@ export async function restoreBackup(options: RestoreOptions): Promise<Manifest> 
     if (!chosen.length) throw new BackupError(label, undefined, 'holds no part that a configured store takes', 'check the store names (activity data list shows the parts)')
 
     // 1. The whole backup is checked before anything is touched.
-    for (const part of chosen) {
-      await verifyPart(dir, part, label, progress)
-      progress(`restore: ${part.name}: ${part.file} ${formatBytes(part.size)}, checksum ok`)
+    const pool = options.pool ?? createHashPool()
+    try {
+      for (const part of chosen) {
+        await verifyPart(dir, part, label, progress, pool)
+        progress(`restore: ${part.name}: ${part.file} ${formatBytes(part.size)}, checksum ok`)
+      }
+    } finally {
+      if (!options.pool) await pool.close()
     }
     const source = { dir, scratch }
     const plan: { part: Part; store: Store }[] = []

@@ -7,6 +7,7 @@ import pkg from '../../package.json' with { type: 'json' }
 import type { ActivityConfig, LogsConfig } from '../../collectors/runtime/config.ts'
 import { UsageError } from '../../collectors/runtime/errors.ts'
 import { listBackups, restoreBackup, takeBackup } from './backup.ts'
+import { createHashPool } from './hashing.ts'
 import { connect } from './elasticsearch.ts'
 import { formatBytes } from './files.ts'
 import { setupLogs } from './logs-setup.ts'
@@ -86,8 +87,15 @@ export async function dataCommand(args: string[], env: NodeJS.ProcessEnv, loadCo
     if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep ${values.keep}: a whole number of backups, at least 1`)
     const archive = values.archive ?? config?.backup.archive ?? 'none'
     if (archive !== 'none' && archive !== 'tar.gz' && archive !== 'tar.zst') throw new UsageError(`--archive ${archive}: none, tar.gz or tar.zst`)
-    const stores = await storesFrom(pick(storeSpecs(values, env), values.only, values.without), { controls: false })
-    const result = await takeBackup({ stores, to: resolve(values.to ?? env.ACTIVITY_BACKUPS ?? 'backups'), keep, archive, commit: deployedCommit(env), tool: `activity ${pkg.version}`, progress: say })
+    // Started before the stores are looked up, so its workers are up when the first checksum is.
+    const pool = createHashPool()
+    let result: Awaited<ReturnType<typeof takeBackup>>
+    try {
+      const stores = await storesFrom(pick(storeSpecs(values, env), values.only, values.without), { controls: false })
+      result = await takeBackup({ stores, to: resolve(values.to ?? env.ACTIVITY_BACKUPS ?? 'backups'), keep, archive, commit: deployedCommit(env), tool: `activity ${pkg.version}`, progress: say, pool })
+    } finally {
+      await pool.close()
+    }
     if (result.manifest.failed.length) {
       for (const failure of result.manifest.failed) process.stderr.write(`activity: backup of ${failure.name} failed: ${failure.error}\n`)
       return 1
@@ -110,8 +118,13 @@ export async function dataCommand(args: string[], env: NodeJS.ProcessEnv, loadCo
     if (!source || extra.length) throw new UsageError('data restore takes one backup (a folder or archive; activity data list shows them)')
     const timeout = Number(values.timeout)
     if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout ${values.timeout}: seconds to wait for each store to answer`)
-    const stores = await storesFrom(storeSpecs(values, env))
-    await restoreBackup({ source: resolve(source), stores, only: values.only, force: values.force, progress: say, readyTimeoutMs: timeout * 1000 })
+    const pool = createHashPool()
+    try {
+      const stores = await storesFrom(storeSpecs(values, env))
+      await restoreBackup({ source: resolve(source), stores, only: values.only, force: values.force, progress: say, readyTimeoutMs: timeout * 1000, pool })
+    } finally {
+      await pool.close()
+    }
     say(`restore: ${source}: done`)
     return 0
   }

@@ -1,11 +1,12 @@
 // Files of a backup: written once with their size and sha256 counted on the way, copied with progress, owned like the store's own.
 import { createHash } from 'node:crypto'
-import { closeSync, createWriteStream, existsSync, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
+import { closeSync, createWriteStream, existsSync, linkSync, mkdirSync, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
 import { chown, copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Header } from 'tar'
+import { hashHere, type HashPool } from './hashing.ts'
 
 export type Progress = (line: string) => void
 
@@ -121,26 +122,10 @@ export function writeTarHashed(cwd: string, entries: string[], path: string, lab
   return { size, sha256: hash.digest('hex') }
 }
 
-/** The size and sha256 of a file as it is on disk (read through the one reused buffer). */
+/** The size and sha256 of a file as it is on disk, on this thread; `progress` hears how far it is every 2 s. */
 export async function hashFile(path: string, label?: string, progress?: Progress): Promise<Written> {
-  const hash = createHash('sha256')
-  let size = 0
   const total = statSync(path).size
-  let last = Date.now()
-  const input = openSync(path, 'r')
-  try {
-    for (let read = readSync(input, chunk, 0, chunk.length, null); read > 0; read = readSync(input, chunk, 0, chunk.length, null)) {
-      hash.update(chunk.subarray(0, read))
-      size += read
-      if (progress && Date.now() - last >= 2000) {
-        last = Date.now()
-        progress(`${label}: checked ${formatBytes(size)} of ${formatBytes(total)}`)
-      }
-    }
-  } finally {
-    closeSync(input)
-  }
-  return { size, sha256: hash.digest('hex') }
+  return hashHere(path, (bytes) => progress?.(`${label}: checked ${formatBytes(bytes)} of ${formatBytes(total)}`))
 }
 
 /** The owner of a path, so that restored files belong to whoever runs the store (nobody in prom/prometheus, 472 in Grafana). */
@@ -210,65 +195,22 @@ export function filesUnder(dir: string, prefix = ''): string[] {
   return out
 }
 
-/** Lets other work (an HTTP answer awaited) run between stretches of synchronous reading: every 8 MB. */
-const yieldEvery = 8 << 20
-const yieldNow = () => new Promise((resolve) => setImmediate(resolve))
-
-/** Hashes a file through `buffer`; synchronous reads (a thread-pool round trip per read cost a third more), yielding now and then. */
-async function hashYielding(path: string, buffer: Buffer): Promise<Written> {
-  const hash = createHash('sha256')
-  const input = openSync(path, 'r')
-  let size = 0
-  try {
-    for (let read = readSync(input, buffer, 0, buffer.length, null); read > 0; read = readSync(input, buffer, 0, buffer.length, null)) {
-      hash.update(buffer.subarray(0, read))
-      size += read
-      if (size % yieldEvery < read) await yieldNow()
-    }
-  } finally {
-    closeSync(input)
-  }
-  return { size, sha256: hash.digest('hex') }
-}
-
-/** Copies a file through `buffer`, hashing the bytes on the way (one read of the source). */
-async function copyHashed(source: string, target: string, buffer: Buffer): Promise<Written> {
-  const hash = createHash('sha256')
-  const input = openSync(source, 'r')
-  let output: number | undefined
-  let size = 0
-  try {
-    output = openSync(target, 'wx')
-    for (let read = readSync(input, buffer, 0, buffer.length, null); read > 0; read = readSync(input, buffer, 0, buffer.length, null)) {
-      hash.update(buffer.subarray(0, read))
-      for (let done = 0; done < read; ) done += writeSync(output, buffer, done, read - done)
-      size += read
-      if (size % yieldEvery < read) await yieldNow()
-    }
-  } finally {
-    closeSync(input)
-    if (output !== undefined) closeSync(output)
-  }
-  return { size, sha256: hash.digest('hex') }
-}
-
-const linkBuffer = Buffer.allocUnsafeSlow(1 << 20)
-
 /**
- * Puts `source` at `target` and hashes what is now there. Only for files that are never written again once complete
- * (a TSDB block's): on the same filesystem the target is a hard link, as Prometheus' own snapshots are, and costs no
- * copy; across filesystems (EXDEV: another volume) it is a copy, hashed on the way.
+ * Puts `source` at `target` and hashes what is now there, on `pool`. Only for files that are never written again once
+ * complete (a TSDB block's): on the same filesystem the target is a hard link, as Prometheus' own snapshots are, and
+ * costs no copy; across filesystems (EXDEV: another volume) it is a copy, hashed on the way.
  */
-export async function linkOrCopyHashed(source: string, target: string): Promise<Written & { linked: boolean }> {
-  await mkdir(dirname(target), { recursive: true })
+export async function linkOrCopyHashed(source: string, target: string, pool: HashPool): Promise<Written & { linked: boolean }> {
+  // Synchronous: a link is microseconds, and the hash goes to the pool at once, in the order the caller asks.
+  mkdirSync(dirname(target), { recursive: true })
   try {
-    await link(source, target)
+    linkSync(source, target)
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw error
-    return { ...(await copyHashed(source, target, linkBuffer)), linked: false }
+    return { ...(await pool.copy(source, target)), linked: false }
   }
-  return { ...(await hashYielding(target, linkBuffer)), linked: true }
+  return { ...(await pool.hash(target)), linked: true }
 }
 
 /** The SHA256SUMS text of a folder part's files, and its own size and sha256 (the part's checksum in the manifest). */

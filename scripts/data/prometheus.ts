@@ -6,6 +6,7 @@ import { extract as extractTar } from 'tar'
 import { StoreError } from './errors.ts'
 import { chownTree, copyFiles, filesUnder, formatBytes, identityOf, linkOrCopyHashed, ownerOf, parseSums, sameFile, sumsOf, SUMS, type FileIdentity, type FolderFile, type Progress } from './files.ts'
 import type { Part } from './manifest.ts'
+import type { HashPool } from './hashing.ts'
 import { answers, waitUntil, type Control, type PartSource, type PartWritten, type Store } from './store.ts'
 
 export interface PrometheusOptions {
@@ -81,23 +82,32 @@ export function prometheusStore(options: PrometheusOptions): Store {
     where,
     control: options.control,
 
-    async backup(dir: string, progress: Progress): Promise<PartWritten> {
+    async backup(dir: string, progress: Progress, pool: HashPool): Promise<PartWritten> {
       const file = `${name}.prometheus`
       const partDir = join(dir, file)
       // Finished blocks are never written again: their files are linked (or copied) into the part and hashed while
-      // Prometheus writes the snapshot, and kept if the snapshot holds the very same files (same inode, size, mtime).
+      // Prometheus writes the snapshot, largest first over every core, and kept if the snapshot holds the very same files
+      // (same inode, size, mtime).
       const early = new Map<string, { identity: FileIdentity; written: FolderFile; linked: boolean }>()
-      const fetching = (async () => {
-        for (const path of blockFilesIn(dataDir)) {
+      const finished = blockFilesIn(dataDir)
+        .flatMap((path) => {
           try {
-            const identity = identityOf(statSync(join(dataDir, path)))
-            const written = await linkOrCopyHashed(join(dataDir, path), join(partDir, path))
+            return [{ path, identity: identityOf(statSync(join(dataDir, path))) }]
+          } catch {
+            return [] // compacted away since the listing
+          }
+        })
+        .sort((a, b) => b.identity.size - a.identity.size)
+      const fetching = Promise.all(
+        finished.map(async ({ path, identity }) => {
+          try {
+            const written = await linkOrCopyHashed(join(dataDir, path), join(partDir, path), pool)
             if (sameFile(identity, identityOf(statSync(join(dataDir, path))))) early.set(path, { identity, written: { path, size: written.size, sha256: written.sha256 }, linked: written.linked })
           } catch {
             // A block compacted or deleted meanwhile: what the snapshot holds decides below.
           }
-        }
-      })()
+        }),
+      )
       progress(`${name}: snapshot through ${url}/api/v1/admin/tsdb/snapshot`)
       let snapshotName: string
       try {
@@ -115,21 +125,18 @@ export function prometheusStore(options: PrometheusOptions): Store {
         const blocks = blocksIn(snapshotDir)
         progress(`${name}: snapshot ${snapshotName}: ${blocks.length ? describeBlocks(blocks) : 'no data yet'}`)
         await fetching
-        const files: FolderFile[] = []
-        let linked = 0
         const inSnapshot = filesUnder(snapshotDir)
-        for (const path of inSnapshot) {
-          const fetched = early.get(path)
-          if (fetched && sameFile(fetched.identity, identityOf(statSync(join(snapshotDir, path))))) {
-            files.push(fetched.written)
-            if (fetched.linked) linked++
-            continue
-          }
-          await rm(join(partDir, path), { force: true })
-          const written = await linkOrCopyHashed(join(snapshotDir, path), join(partDir, path))
-          files.push({ path, size: written.size, sha256: written.sha256 })
-          if (written.linked) linked++
-        }
+        const written = await Promise.all(
+          inSnapshot.map(async (path) => {
+            const fetched = early.get(path)
+            if (fetched && sameFile(fetched.identity, identityOf(statSync(join(snapshotDir, path))))) return fetched
+            await rm(join(partDir, path), { force: true })
+            const fresh = await linkOrCopyHashed(join(snapshotDir, path), join(partDir, path), pool)
+            return { written: { path, size: fresh.size, sha256: fresh.sha256 }, linked: fresh.linked }
+          }),
+        )
+        const files = written.map((w) => w.written)
+        const linked = written.filter((w) => w.linked).length
         const kept = new Set(inSnapshot.map((path) => path.split('/')[0]))
         for (const entry of existsSync(partDir) ? readdirSync(partDir) : []) if (!kept.has(entry)) await rm(join(partDir, entry), { recursive: true, force: true })
         mkdirSync(partDir, { recursive: true })

@@ -1,5 +1,6 @@
 // What every store (a Prometheus, the Pushgateway, Grafana's database, Elasticsearch) offers to backup and restore.
 import type { Progress } from './files.ts'
+import type { HashPool } from './hashing.ts'
 import type { Part } from './manifest.ts'
 
 export type StoreKind = 'prometheus' | 'pushgateway' | 'sqlite' | 'postgres' | 'elasticsearch'
@@ -33,8 +34,8 @@ export interface Store {
   /** Where it is, for messages: its URL and data path. */
   readonly where: string
   readonly control: Control | undefined
-  /** Writes this store's part into the backup folder. */
-  backup(dir: string, progress: Progress): Promise<PartWritten>
+  /** Writes this store's part into the backup folder; files of a folder part are hashed on `pool`. */
+  backup(dir: string, progress: Progress, pool: HashPool): Promise<PartWritten>
   /** What the store holds that a restore would replace, in a few words; undefined when it holds nothing worth keeping. */
   holds(): Promise<string | undefined>
   /** Checks, before anything is touched, that this part can be restored here. */
