@@ -34,12 +34,8 @@ export interface JsonResponse {
 
 export interface Http {
   getJson(url: string, options?: { headers?: Record<string, string>; searchParams?: Record<string, string | number> }): Promise<JsonResponse>
-  /**
-   * A fetch() for libraries that take one (@octokit/graphql): same retries, counting and errors. It answers with a
-   * small Response look-alike (status, url, headers, text/json/arrayBuffer) rather than a real Response, because the
-   * first real Response or Headers loads undici, which costs a short collector run a fifth of its CPU time.
-   */
-  fetch: typeof fetch
+  /** POSTs a JSON body (a GraphQL query) and parses the JSON answer; the same retries, counting and errors as getJson. */
+  postJson(url: string, body: unknown, options?: { headers?: Record<string, string> }): Promise<JsonResponse>
   /** HTTP requests sent so far, retries included: what the API bills. */
   readonly requests: number
   /** The last rate-limit state an API reported (x-ratelimit-* headers). */
@@ -165,44 +161,38 @@ export function createHttp(options: HttpOptions): Http {
     return error instanceof Error ? error : new Error(String(error))
   }
 
-  async function getJson(url: string, request: { headers?: Record<string, string>; searchParams?: Record<string, string | number> } = {}): Promise<JsonResponse> {
+  /** One call with retries, its failure turned into the runtime's errors (naming `named`), its body parsed as JSON. */
+  async function json(url: string, method: string, headers: Record<string, string>, body: string | undefined, named: string): Promise<JsonResponse> {
+    let answer: Answer
+    try {
+      answer = await call(url, method, headers, body)
+    } catch (error) {
+      throw failure(error, named)
+    }
+    try {
+      return { status: answer.status, headers: answer.headers, body: JSON.parse(answer.body) }
+    } catch {
+      throw new ResponseError(named, `body is not JSON (${answer.body.slice(0, 40).replace(/\s+/g, ' ')}...)`)
+    }
+  }
+
+  function getJson(url: string, request: { headers?: Record<string, string>; searchParams?: Record<string, string | number> } = {}): Promise<JsonResponse> {
     let target = url
     if (request.searchParams) {
       const withParams = new URL(url)
       for (const [key, value] of Object.entries(request.searchParams)) withParams.searchParams.set(key, String(value))
       target = withParams.href
     }
-    let answer: Answer
-    try {
-      answer = await call(target, 'GET', lowerCased(request.headers ?? {}))
-    } catch (error) {
-      throw failure(error, url)
-    }
-    try {
-      return { status: answer.status, headers: answer.headers, body: JSON.parse(answer.body) }
-    } catch {
-      throw new ResponseError(url, `body is not JSON (${answer.body.slice(0, 40).replace(/\s+/g, ' ')}...)`)
-    }
+    return json(target, 'GET', lowerCased(request.headers ?? {}), undefined, url)
   }
 
-  async function fetchLike(input: string | URL | Request, init: RequestInit = {}): Promise<globalThis.Response> {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.toString() : input.url
-    const headers: Record<string, string> = {}
-    if (Array.isArray(init.headers)) for (const [key, value] of init.headers) headers[key!.toLowerCase()] = value!
-    else if (init.headers && typeof (init.headers as Headers).forEach === 'function') (init.headers as Headers).forEach((value, key) => (headers[key] = value))
-    else for (const [key, value] of Object.entries((init.headers ?? {}) as Record<string, string>)) headers[key.toLowerCase()] = String(value)
-    let answer: Answer
-    try {
-      answer = await call(url, (init.method ?? 'GET').toUpperCase(), headers, typeof init.body === 'string' ? init.body : undefined)
-    } catch (error) {
-      throw failure(error, url)
-    }
-    return fetchResponse(answer)
+  function postJson(url: string, body: unknown, request: { headers?: Record<string, string> } = {}): Promise<JsonResponse> {
+    return json(url, 'POST', { 'content-type': 'application/json; charset=utf-8', ...lowerCased(request.headers ?? {}) }, JSON.stringify(body), url)
   }
 
   return {
     getJson,
-    fetch: fetchLike,
+    postJson,
     get requests() {
       return requests
     },
@@ -214,34 +204,4 @@ export function createHttp(options: HttpOptions): Http {
 
 function lowerCased(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([key, value]) => [key.toLowerCase(), value]))
-}
-
-/** The parts of a fetch Response that fetch-taking libraries read, over an answer. */
-function fetchResponse(answer: Answer): globalThis.Response {
-  const entries = Object.entries(answer.headers)
-    .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => [key, Array.isArray(value) ? value.join(', ') : String(value)] as [string, string])
-  const headerMap = new Map(entries)
-  const headers = {
-    get: (name: string) => headerMap.get(name.toLowerCase()) ?? null,
-    has: (name: string) => headerMap.has(name.toLowerCase()),
-    forEach: (callback: (value: string, key: string) => void) => headerMap.forEach(callback),
-    entries: () => headerMap.entries(),
-    [Symbol.iterator]: () => headerMap.entries(),
-  }
-  const text = answer.body
-  const like = {
-    status: answer.status,
-    statusText: answer.statusText,
-    ok: answer.status >= 200 && answer.status < 300,
-    url: answer.url,
-    redirected: answer.redirected,
-    headers,
-    body: null,
-    bodyUsed: false,
-    text: async () => text,
-    json: async () => JSON.parse(text) as unknown,
-    arrayBuffer: async () => new TextEncoder().encode(text).buffer,
-  }
-  return like as unknown as globalThis.Response
 }

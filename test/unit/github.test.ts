@@ -221,7 +221,7 @@ test('malformed JSON fails the run with a clear error and records nothing', asyn
   api.queue({ status: 200, body: '{"data": {"repositoryOwner": {"login": "acme", "repositories": ' })
   const run = await collect(api, 'acme')
   assert.is(run.result.ok, false)
-  assert.match(run.result.error!, /graphql: unexpected response: the answer is not a GraphQL JSON document/)
+  assert.match(run.result.error!, /graphql: unexpected response: body is not JSON \(\{"data": \{"repositoryOwner"/)
   assert.not.match(run.result.error!, /\n/)
   assert.equal(run.data, [], 'nothing printed (pushed) for the target')
   assert.is(health(run, 'last_run_success'), 0)

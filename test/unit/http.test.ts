@@ -107,14 +107,16 @@ test('5xx answers that never recover fail after the configured retries', async (
   assert.is(http.requests, 3)
 })
 
-test('the fetch() given to libraries retries and counts the same way', async () => {
+test('a JSON POST (a GraphQL query) retries and counts the same way, and sends the body as JSON', async () => {
   replies = [{ status: 502, body: 'bad gateway' }, { body: { data: { viewer: { login: 'x' } } }, headers: { 'x-ratelimit-remaining': '10' } }]
   const http = client()
-  const response = await http.fetch(api.url + '/graphql', { method: 'POST', body: '{"query":"{viewer{login}}"}', headers: { authorization: 'bearer t' } })
+  const response = await http.postJson(api.url + '/graphql', { query: '{viewer{login}}' }, { headers: { Authorization: 'bearer t' } })
   assert.is(response.status, 200)
-  assert.equal(await response.json(), { data: { viewer: { login: 'x' } } })
+  assert.equal(response.body, { data: { viewer: { login: 'x' } } })
   assert.is(http.requests, 2)
+  assert.is(api.requests[1]!.method, 'POST')
   assert.is(api.requests[1]!.headers.authorization, 'bearer t')
+  assert.is(api.requests[1]!.headers['content-type'], 'application/json; charset=utf-8')
   assert.is(api.requests[1]!.body, '{"query":"{viewer{login}}"}')
   assert.is(http.rateLimit?.remaining, 10)
 })
