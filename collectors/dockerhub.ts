@@ -1,5 +1,5 @@
 // collectors/dockerhub.ts: pulls, stars and last update of every repository of a Docker Hub namespace (or of one repository).
-import { z } from 'zod'
+import * as v from 'valibot'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
 import { toSeconds } from './runtime/metrics.ts'
 import { expectShape } from './runtime/shape.ts'
@@ -7,29 +7,30 @@ import { expectShape } from './runtime/shape.ts'
 const name = '[a-z0-9]+(?:[._-][a-z0-9]+)*'
 
 /** `namespace` (every repository in it) or `namespace/repository` (that one). */
-const namespaceOrRepository = z
-  .string({ invalid_type_error: 'must be a Docker Hub namespace (prom) or namespace/repository (library/nginx)' })
-  .regex(new RegExp(`^${name}(/${name})?$`), 'must be a Docker Hub namespace (prom) or namespace/repository (library/nginx), lower case')
-  .transform((id) => {
+const namespaceOrRepository = v.pipe(
+  v.string('must be a Docker Hub namespace (prom) or namespace/repository (library/nginx)'),
+  v.regex(new RegExp(`^${name}(/${name})?$`), 'must be a Docker Hub namespace (prom) or namespace/repository (library/nginx), lower case'),
+  v.transform((id) => {
     const [namespace, repository] = id.split('/') as [string, string | undefined]
     return { id, namespace, repository }
-  })
+  }),
+)
 
-const repositorySchema = z.object({
-  name: z.string(),
-  namespace: z.string(),
-  pull_count: z.number().nullish(),
-  star_count: z.number().nullish(),
-  last_updated: z.string().nullish(),
+const repositorySchema = v.object({
+  name: v.string(),
+  namespace: v.string(),
+  pull_count: v.nullish(v.number()),
+  star_count: v.nullish(v.number()),
+  last_updated: v.nullish(v.string()),
 })
-const pageSchema = z.object({ next: z.string().nullish(), results: z.array(repositorySchema) })
-type Repository = z.infer<typeof repositorySchema>
+const pageSchema = v.object({ next: v.nullish(v.string()), results: v.array(repositorySchema) })
+type Repository = v.InferOutput<typeof repositorySchema>
 
 /** Every repository of a namespace, 100 a page, following `next` on the configured API (not the host it names). */
 async function* repositories(ctx: CollectorContext, api: string, namespace: string): AsyncGenerator<Repository> {
   let url: string | undefined = `${api}/v2/namespaces/${namespace}/repositories?page_size=100&page=1`
   while (url) {
-    const page: z.infer<typeof pageSchema> = expectShape(pageSchema, (await ctx.http.getJson(url)).body, url)
+    const page: v.InferOutput<typeof pageSchema> = expectShape(pageSchema, (await ctx.http.getJson(url)).body, url)
     yield* page.results
     url = page.next ? api + new URL(page.next).pathname + new URL(page.next).search : undefined
   }

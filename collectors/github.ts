@@ -1,9 +1,10 @@
 // collectors/github.ts: stars, forks, issues, pull requests, releases, downloads and commits of every repository of a GitHub owner (or of one repository).
 import { graphql, GraphqlResponseError } from '@octokit/graphql'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
 import { HttpError, NetworkError, RateLimitError, ResponseError } from './runtime/errors.ts'
 import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
+import type { Schema } from './runtime/schema.ts'
 import { expectShape } from './runtime/shape.ts'
 
 const repositoryLabels = ['owner', 'repository'] as const
@@ -30,25 +31,33 @@ const metrics = {
   github_owner_forks: { help: 'Forks of all public repositories of the owner, summed.', labels: ['owner'] },
 } as const satisfies MetricSpecs
 
-const options = z
-  .object({
-    releases: z.number({ invalid_type_error: 'must be a whole number from 0 to 20' }).int('must be a whole number from 0 to 20').min(0, 'must be at least 0').max(20, 'must be at most 20 (GitHub bills each release of each repository)').default(5),
-  })
-  .strict()
-type Options = z.infer<typeof options>
+const options = v.strictObject({
+  releases: v.optional(
+    v.pipe(
+      v.number('must be a whole number from 0 to 20'),
+      v.integer('must be a whole number from 0 to 20'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(20, 'must be at most 20 (GitHub bills each release of each repository)'),
+    ),
+    5,
+  ),
+})
+type Options = v.InferOutput<typeof options>
 type Context = CollectorContext<typeof metrics, Options>
 
 const login = '[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}'
 const repositoryName = '[A-Za-z0-9._-]{1,100}'
 
 /** `owner` (every public repository a user or organization owns) or `owner/repository` (that one). */
-const ownerOrRepository = z
-  .string({ invalid_type_error: 'must be a GitHub owner (prometheus) or owner/repository (grafana/grafana)' })
-  .regex(new RegExp(`^${login}(/${repositoryName})?$`), 'must be a GitHub user or organization (prometheus) or owner/repository (grafana/grafana)')
-  .transform((id) => {
+const ownerOrRepository = v.pipe(
+  v.string('must be a GitHub owner (prometheus) or owner/repository (grafana/grafana)'),
+  v.regex(new RegExp(`^${login}(/${repositoryName})?$`), 'must be a GitHub user or organization (prometheus) or owner/repository (grafana/grafana)'),
+  v.transform((id) => {
     const [owner, repository] = id.split('/') as [string, string | undefined]
     return { id, owner, repository }
-  })
+  }),
+)
+type GitHubTarget = v.InferOutput<typeof ownerOrRepository>
 
 /** What GitHub's answers about one target mean for the person who configured it. */
 class GitHubError extends Error {
@@ -123,50 +132,50 @@ function repositoryDocument(releases: number): string {
 ${repositoryFragment(releases)}`
 }
 
-const total = z.object({ totalCount: z.number() })
-const repositorySchema = z.object({
-  name: z.string(),
-  owner: z.object({ login: z.string() }),
-  isFork: z.boolean(),
-  isArchived: z.boolean(),
-  primaryLanguage: z.object({ name: z.string() }).nullable(),
-  stargazerCount: z.number(),
-  forkCount: z.number(),
+const total = v.object({ totalCount: v.number() })
+const repositorySchema = v.object({
+  name: v.string(),
+  owner: v.object({ login: v.string() }),
+  isFork: v.boolean(),
+  isArchived: v.boolean(),
+  primaryLanguage: v.nullable(v.object({ name: v.string() })),
+  stargazerCount: v.number(),
+  forkCount: v.number(),
   watchers: total,
   openIssues: total,
   closedIssues: total,
   openPullRequests: total,
   closedPullRequests: total,
   mergedPullRequests: total,
-  latestRelease: z.object({ publishedAt: z.string().nullable() }).nullable(),
-  releases: z.object({
-    totalCount: z.number(),
-    nodes: z.array(z.object({ releaseAssets: z.object({ totalCount: z.number(), nodes: z.array(z.object({ downloadCount: z.number() }).nullable()) }) }).nullable()).optional(),
+  latestRelease: v.nullable(v.object({ publishedAt: v.nullable(v.string()) })),
+  releases: v.object({
+    totalCount: v.number(),
+    nodes: v.optional(v.array(v.nullable(v.object({ releaseAssets: v.object({ totalCount: v.number(), nodes: v.array(v.nullable(v.object({ downloadCount: v.number() }))) }) })))),
   }),
-  defaultBranchRef: z.object({ target: z.object({ history: total.optional() }).nullable() }).nullable(),
-  diskUsage: z.number().nullable(),
-  createdAt: z.string(),
-  pushedAt: z.string().nullable(),
+  defaultBranchRef: v.nullable(v.object({ target: v.nullable(v.object({ history: v.optional(total) })) })),
+  diskUsage: v.nullable(v.number()),
+  createdAt: v.string(),
+  pushedAt: v.nullable(v.string()),
 })
-type Repository = z.infer<typeof repositorySchema>
+type Repository = v.InferOutput<typeof repositorySchema>
 
-const rateLimitSchema = z.object({ cost: z.number(), remaining: z.number(), resetAt: z.string() }).nullable()
-const ownerPageSchema = z.object({
-  repositoryOwner: z
-    .object({
-      login: z.string(),
-      repositories: z.object({
-        totalCount: z.number(),
-        pageInfo: z.object({ hasNextPage: z.boolean(), endCursor: z.string().nullable() }),
-        nodes: z.array(repositorySchema.nullable()),
+const rateLimitSchema = v.nullable(v.object({ cost: v.number(), remaining: v.number(), resetAt: v.string() }))
+const ownerPageSchema = v.object({
+  repositoryOwner: v.nullable(
+    v.object({
+      login: v.string(),
+      repositories: v.object({
+        totalCount: v.number(),
+        pageInfo: v.object({ hasNextPage: v.boolean(), endCursor: v.nullable(v.string()) }),
+        nodes: v.array(v.nullable(repositorySchema)),
       }),
-    })
-    .nullable(),
+    }),
+  ),
   rateLimit: rateLimitSchema,
 })
-const repositoryAnswerSchema = z.object({ repository: repositorySchema.nullable(), rateLimit: rateLimitSchema })
+const repositoryAnswerSchema = v.object({ repository: v.nullable(repositorySchema), rateLimit: rateLimitSchema })
 
-function parse<T>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, body: unknown, url: string): T {
+function parse<T>(schema: Schema<T>, body: unknown, url: string): T {
   if (body === null || typeof body !== 'object') throw new ResponseError(url, 'the answer is not a GraphQL JSON document with a data object')
   return expectShape(schema, body, url, 'data')
 }
@@ -217,7 +226,7 @@ interface Spent {
   resetAt?: string
 }
 
-async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: Context, token: string, hint: string): Promise<void> {
+async function collectWithToken(target: GitHubTarget, ctx: Context, token: string, hint: string): Promise<void> {
   const api = apiOf(ctx)
   const client = graphql.defaults({
     baseUrl: api.rest,
@@ -235,7 +244,7 @@ async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: 
     },
   })
   const spent: Spent = { points: 0 }
-  const ask = async <T extends { rateLimit: z.infer<typeof rateLimitSchema> }>(schema: z.ZodType<T, z.ZodTypeDef, unknown>, document: string, variables: Record<string, unknown>): Promise<T> => {
+  const ask = async <T extends { rateLimit: v.InferOutput<typeof rateLimitSchema> }>(schema: Schema<T>, document: string, variables: Record<string, unknown>): Promise<T> => {
     let data: unknown
     try {
       data = await client(document, variables)
@@ -264,7 +273,7 @@ async function collectWithToken(target: z.infer<typeof ownerOrRepository>, ctx: 
     let stars = 0
     let forks = 0
     for (;;) {
-      let page: z.infer<typeof ownerPageSchema>
+      let page: v.InferOutput<typeof ownerPageSchema>
       try {
         page = await ask(ownerPageSchema, ownerDocument(releases), { login: target.owner, pageSize, after })
       } catch (error) {
@@ -335,21 +344,21 @@ function recordInfo(ctx: Context, labels: { owner: string; repository: string },
 
 // ---- REST (without a token): what the repository listing says, 100 repositories per request ----
 
-const restRepositorySchema = z.object({
-  name: z.string(),
-  owner: z.object({ login: z.string() }),
-  fork: z.boolean(),
-  archived: z.boolean().default(false),
-  language: z.string().nullish(),
-  stargazers_count: z.number(),
-  forks_count: z.number(),
-  size: z.number().nullish(),
-  created_at: z.string(),
-  pushed_at: z.string().nullish(),
+const restRepositorySchema = v.object({
+  name: v.string(),
+  owner: v.object({ login: v.string() }),
+  fork: v.boolean(),
+  archived: v.optional(v.boolean(), false),
+  language: v.nullish(v.string()),
+  stargazers_count: v.number(),
+  forks_count: v.number(),
+  size: v.nullish(v.number()),
+  created_at: v.string(),
+  pushed_at: v.nullish(v.string()),
   /** Only in GET /repos/{owner}/{repo}, not in listings. */
-  subscribers_count: z.number().optional(),
+  subscribers_count: v.optional(v.number()),
 })
-type RestRepository = z.infer<typeof restRepositorySchema>
+type RestRepository = v.InferOutput<typeof restRepositorySchema>
 
 /** Metrics only GraphQL (and so a token) gives; the REST listing has no counts of these. */
 const needsToken = [
@@ -390,7 +399,7 @@ function recordRestRepository(ctx: Context, repository: RestRepository): void {
   recordInfo(ctx, labels, repository.fork, repository.archived, repository.language)
 }
 
-async function collectWithoutToken(target: z.infer<typeof ownerOrRepository>, ctx: Context): Promise<void> {
+async function collectWithoutToken(target: GitHubTarget, ctx: Context): Promise<void> {
   const { rest } = apiOf(ctx)
   // The listing's watchers_count is the star count (a REST quirk); real watchers come only with one repository's own GET.
   const missing = target.repository ? [...needsToken] : [...needsToken, 'github_repository_watchers']
@@ -408,7 +417,7 @@ async function collectWithoutToken(target: z.infer<typeof ownerOrRepository>, ct
   let forks = 0
   while (url) {
     const page: { body: unknown; link: string | string[] | undefined } = await restGet(ctx, url, target.id)
-    for (const repository of expectShape(z.array(restRepositorySchema), page.body, url)) {
+    for (const repository of expectShape(v.array(restRepositorySchema), page.body, url)) {
       recordRestRepository(ctx, repository)
       owner = repository.owner.login
       repositories++

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { loadConfig } from '../collectors/runtime/config.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
@@ -43,8 +43,8 @@ function listedCollector(listing: SourceListing): AnyCollector {
   return {
     ...listing,
     // Its own image checks the targets (activity check); here any entry passes, named as written.
-    targets: z.unknown().transform((value) => ({ id: typeof value === 'string' ? value : JSON.stringify(value) })),
-    options: z.unknown(),
+    targets: v.pipe(v.unknown(), v.transform((value) => ({ id: typeof value === 'string' ? value : JSON.stringify(value) }))),
+    options: v.unknown(),
     metrics: {},
     collect: async () => {},
   } as unknown as AnyCollector

@@ -7,6 +7,7 @@ import { ConfigError, UsageError, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
 import { loadCollector, loadCollectors, sourceNames } from './registry.ts'
 import { runCollector } from './run.ts'
+import { check as checkSchema, parse as parseSchema } from './schema.ts'
 
 /** collectors/ next to this file's folder, in the sources (collectors/runtime/cli.ts) and in the bundle (dist/collectors/runtime/cli.js) alike. */
 const collectorsDir = new URL('../', import.meta.url)
@@ -73,11 +74,11 @@ async function collect(args: string[], env: NodeJS.ProcessEnv): Promise<number> 
   const collector = await loadCollector(collectorsDir, source)
   if (values.target?.length) {
     targets = values.target.map((raw) => {
-      const parsed = collector.targets.safeParse(raw)
-      if (!parsed.success) throw new UsageError(`--target ${raw}: ${parsed.error.issues[0]!.message}; e.g. --target ${collector.example}`)
-      return parsed.data
+      const parsed = checkSchema(collector.targets, raw)
+      if (!parsed.ok) throw new UsageError(`--target ${raw}: ${parsed.problem.message}; e.g. --target ${collector.example}`)
+      return parsed.value
     })
-    options = collector.options ? collector.options.parse({}) : {}
+    options = collector.options ? parseSchema(collector.options, {}) : {}
     schedule = collector.schedule
   } else {
     const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'

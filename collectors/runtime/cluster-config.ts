@@ -1,6 +1,7 @@
 // The cluster: section of activity.yml: which machines the swarm runs on, and how `activity cluster` reaches them.
-import { z } from 'zod'
+import * as v from 'valibot'
 import type { ConfigError } from './errors.ts'
+import { check, fieldsOf, schemaAt, type Problem } from './schema.ts'
 
 export const providers = ['local', 'virtualbox', 'ssh'] as const
 export type Provider = (typeof providers)[number]
@@ -49,67 +50,64 @@ export interface ClusterConfig {
 export interface SectionAt {
   file: string
   error(path: (string | number)[], problem: string, fix?: string, key?: boolean): ConfigError
-  fromZod(base: (string | number)[], issue: z.ZodIssue, fix?: string): ConfigError
+  fromProblem(base: (string | number)[], problem: Problem, fix?: string): ConfigError
   lineOf(path: (string | number)[]): number | undefined
 }
 
-const name = z.string({ invalid_type_error: 'expected a node name' }).regex(/^[a-z0-9][a-z0-9-]*$/i, 'must be letters, digits and dashes (it becomes a hostname)')
+const name = v.pipe(v.string('expected a node name'), v.regex(/^[a-z0-9][a-z0-9-]*$/i, 'must be letters, digits and dashes (it becomes a hostname)'))
 
-const nodeSchema = z.union([
+const nodeSchema = v.union([
   name,
-  z
-    .object({
-      name,
-      host: z.string({ invalid_type_error: 'expected an address or hostname' }).min(1, 'is empty').optional(),
-      address: z.string().min(1, 'is empty').optional(),
-    })
-    .strict(),
+  v.strictObject({
+    name,
+    host: v.optional(v.pipe(v.string('expected an address or hostname'), v.minLength(1, 'is empty'))),
+    address: v.optional(v.pipe(v.string(), v.minLength(1, 'is empty'))),
+  }),
 ])
 
-const whole = (message: string) => z.number({ invalid_type_error: message }).int(message)
+const whole = (message: string, min: number, minMessage?: string) => v.pipe(v.number(message), v.integer(message), v.minValue(min, minMessage))
 
-export const clusterSchema = z
-  .object({
-    provider: z.enum(providers, { errorMap: () => ({ message: `must be one of ${providers.join(', ')}` }) }).default('local'),
-    managers: whole('expected a whole number').min(0).default(1),
-    nodes: z.union([whole('expected a number of nodes or a list of them').min(1, 'must be at least 1'), z.array(nodeSchema)]).optional(),
-    storage: z.array(name).optional(),
-    shared: z
-      .object({
-        path: z.string().regex(/^\//, 'must be an absolute path').default('/data'),
-        source: z.string().optional(),
-        nodes: z.array(name).optional(),
-      })
-      .strict()
-      .optional(),
-    ssh: z
-      .object({
-        user: z.string().default('root'),
-        port: whole('expected a port number').min(1).max(65535).default(22),
-        identityFile: z.string().optional(),
-        knownHostsFile: z.string().optional(),
-        connectTimeout: whole('expected seconds').min(1).default(10),
-      })
-      .strict()
-      .default({}),
-    virtualbox: z
-      .object({
-        prefix: name.default('activity'),
-        cpus: whole('expected a number of CPUs').min(1).default(2),
-        memory: whole('expected MiB, e.g. 2048').min(512, 'must be at least 512 (MiB)').default(2048),
-        disk: whole('expected MiB, e.g. 20480').min(4096, 'must be at least 4096 (MiB)').default(20480),
-        image: z.string().optional(),
-        network: z.string().regex(/^(\d+)\.(\d+)\.(\d+)\.0\/24$/, 'must be a /24 network such as 192.168.56.0/24').default('192.168.56.0/24'),
-        dir: z.string().default('~/.activity/virtualbox'),
-        folder: z.string().default('~/.activity/data'),
-      })
-      .strict()
-      .default({}),
-  })
-  .strict()
-  .default({})
+export const clusterSchema = v.optional(
+  v.strictObject({
+    provider: v.optional(v.picklist(providers, `must be one of ${providers.join(', ')}`), 'local'),
+    managers: v.optional(whole('expected a whole number', 0), 1),
+    nodes: v.optional(v.union([whole('expected a number of nodes or a list of them', 1, 'must be at least 1'), v.array(nodeSchema)])),
+    storage: v.optional(v.array(name)),
+    shared: v.optional(
+      v.strictObject({
+        path: v.optional(v.pipe(v.string(), v.regex(/^\//, 'must be an absolute path')), '/data'),
+        source: v.optional(v.string()),
+        nodes: v.optional(v.array(name)),
+      }),
+    ),
+    ssh: v.optional(
+      v.strictObject({
+        user: v.optional(v.string(), 'root'),
+        port: v.optional(v.pipe(whole('expected a port number', 1), v.maxValue(65535)), 22),
+        identityFile: v.optional(v.string()),
+        knownHostsFile: v.optional(v.string()),
+        connectTimeout: v.optional(whole('expected seconds', 1), 10),
+      }),
+      {},
+    ),
+    virtualbox: v.optional(
+      v.strictObject({
+        prefix: v.optional(name, 'activity'),
+        cpus: v.optional(whole('expected a number of CPUs', 1), 2),
+        memory: v.optional(whole('expected MiB, e.g. 2048', 512, 'must be at least 512 (MiB)'), 2048),
+        disk: v.optional(whole('expected MiB, e.g. 20480', 4096, 'must be at least 4096 (MiB)'), 20480),
+        image: v.optional(v.string()),
+        network: v.optional(v.pipe(v.string(), v.regex(/^(\d+)\.(\d+)\.(\d+)\.0\/24$/, 'must be a /24 network such as 192.168.56.0/24')), '192.168.56.0/24'),
+        dir: v.optional(v.string(), '~/.activity/virtualbox'),
+        folder: v.optional(v.string(), '~/.activity/data'),
+      }),
+      {},
+    ),
+  }),
+  {},
+)
 
-type RawCluster = z.output<typeof clusterSchema>
+type RawCluster = v.InferOutput<typeof clusterSchema>
 
 /** ~ at the start of a path is the user's home (activity.yml is shared, homes are not). */
 export function expandHome(path: string, home = process.env.HOME ?? ''): string {
@@ -131,18 +129,18 @@ function defaultNames(count: number, managers: number): string[] {
 
 /** Parses the cluster: section (undefined: the local single node). Cross-checks point at the line of the entry at fault. */
 export function parseCluster(at: SectionAt, value: unknown, providerOverride?: Provider): ClusterConfig {
-  const parsed = clusterSchema.safeParse(value ?? undefined)
-  if (!parsed.success) {
-    const issue = matchedBranch(parsed.error.issues[0]!)
+  const parsed = check(clusterSchema, value ?? undefined)
+  if (!parsed.ok) {
+    const { problem } = parsed
     const fix =
-      issue.path[0] === 'provider'
+      problem.path[0] === 'provider'
         ? 'e.g. provider: ssh (existing hosts), virtualbox (VMs made here) or local (this engine)'
-        : issue.code === 'unrecognized_keys'
-          ? `allowed: ${allowedAt(issue.path)}`
+        : problem.unknown
+          ? `allowed: ${fieldsOf(schemaAt(clusterSchema, problem.path.slice(0, -1))).join(', ')}`
           : undefined
-    throw at.fromZod(['cluster'], issue, fix)
+    throw at.fromProblem(['cluster'], problem, fix)
   }
-  const raw: RawCluster = parsed.data
+  const raw: RawCluster = parsed.value
   const provider = providerOverride ?? raw.provider
   const entries = nodeEntries(raw, provider)
   if (raw.managers < 1) throw at.error(['cluster', 'managers'], 'no manager: a swarm needs at least one', 'set managers: 1 (or 3 to survive losing one)')
@@ -208,35 +206,4 @@ function nodeEntries(raw: RawCluster, provider: Provider): { name: string; host?
   if (raw.nodes === undefined) return provider === 'virtualbox' ? defaultNames(3, raw.managers).map((n) => ({ name: n })) : []
   if (typeof raw.nodes === 'number') return defaultNames(raw.nodes, raw.managers).map((n) => ({ name: n }))
   return raw.nodes.map((n) => (typeof n === 'string' ? { name: n } : n))
-}
-
-/** A value that fits neither form of a union: the problem is the one of the form it resembles (a mapping for a node with fields). */
-function matchedBranch(issue: z.ZodIssue): z.ZodIssue {
-  while (issue.code === 'invalid_union') {
-    const firsts = issue.unionErrors.map((e) => e.issues[0]!).filter(Boolean)
-    issue = firsts.find((i) => i.code !== 'invalid_type' || i.path.length > issue.path.length) ?? firsts[0] ?? issue
-    if (issue.code === 'invalid_union' && !firsts.length) break
-  }
-  return issue
-}
-
-function allowedAt(path: (string | number)[]): string {
-  // Through defaults, optionals, lists and the union of a name or a mapping, to the mapping the key was found in.
-  const unwrap = (schema: z.ZodTypeAny, key?: string | number): z.ZodTypeAny => {
-    for (;;) {
-      if (schema instanceof z.ZodDefault) schema = schema._def.innerType
-      else if (schema instanceof z.ZodOptional) schema = schema.unwrap()
-      else if (schema instanceof z.ZodUnion) schema = (schema.options as z.ZodTypeAny[]).find((o) => (typeof key === 'number' ? o instanceof z.ZodArray : o instanceof z.ZodObject)) ?? schema.options[0]
-      else return schema
-    }
-  }
-  let schema: z.ZodTypeAny = clusterSchema
-  for (const key of path) {
-    schema = unwrap(schema, key)
-    if (schema instanceof z.ZodArray && typeof key === 'number') schema = schema.element
-    else if (schema instanceof z.ZodObject && typeof key === 'string' && key in schema.shape) schema = schema.shape[key] as z.ZodTypeAny
-    else break
-  }
-  schema = unwrap(schema)
-  return schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : ''
 }

@@ -2,10 +2,11 @@
 import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { parseCluster, type ClusterConfig, type Provider } from './cluster-config.ts'
 import type { AnyCollector, Target } from './define.ts'
 import { ConfigError } from './errors.ts'
+import { check, fieldsOf, problemOf, schemaAt, type Path, type Problem, type Schema } from './schema.ts'
 
 export interface SourceConfig {
   name: string
@@ -64,74 +65,66 @@ export interface ParseOptions {
   provider?: Provider
 }
 
-const platformSchema = z
-  .object({
-    domain: z.string().regex(/^[a-z0-9.-]+$/i, 'must be a DNS name such as localhost or activity.example.org').default('localhost'),
-  })
-  .strict()
-  .default({})
+const platformSchema = v.optional(
+  v.strictObject({
+    domain: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9.-]+$/i, 'must be a DNS name such as localhost or activity.example.org')), 'localhost'),
+  }),
+  {},
+)
 
 /** A duration in whole hours, days, weeks or years: what Prometheus, VictoriaMetrics and activity all read the same way. */
-const duration = (example: string) => z.string({ invalid_type_error: `expected a duration such as ${example}` }).regex(/^[1-9][0-9]*(h|d|w|y)$/, `must be a number and a unit (h, d, w or y), e.g. ${example}`)
+const duration = (example: string) => v.pipe(v.string(`expected a duration such as ${example}`), v.regex(/^[1-9][0-9]*(h|d|w|y)$/, `must be a number and a unit (h, d, w or y), e.g. ${example}`))
 
-const metricsSchema = z
-  .object({
-    retention: duration('1y').default('1y'),
-    retentionSize: z
-      .string({ invalid_type_error: 'expected a size such as 50GB' })
-      .regex(/^[1-9][0-9]*(KB|MB|GB|TB|PB)$/, 'must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB')
-      .optional(),
-    longTerm: z
-      .object({
-        enabled: z.boolean().default(false),
-        retention: duration('5y').default('5y'),
-      })
-      .strict()
-      .default({}),
-  })
-  .strict()
-  .default({})
+const metricsSchema = v.optional(
+  v.strictObject({
+    retention: v.optional(duration('1y'), '1y'),
+    retentionSize: v.optional(v.pipe(v.string('expected a size such as 50GB'), v.regex(/^[1-9][0-9]*(KB|MB|GB|TB|PB)$/, 'must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB'))),
+    longTerm: v.optional(
+      v.strictObject({
+        enabled: v.optional(v.boolean(), false),
+        retention: v.optional(duration('5y'), '5y'),
+      }),
+      {},
+    ),
+  }),
+  {},
+)
 
-const logsSchema = z
-  .object({
-    retention: duration('8w').default('8w'),
-    nodes: z.union([z.literal(1), z.literal(3)], { errorMap: () => ({ message: 'must be 1 or 3 (Elasticsearch needs a majority of 3 to survive losing a node)' }) }).default(1),
-  })
-  .strict()
-  .default({})
+const logsSchema = v.optional(
+  v.strictObject({
+    retention: v.optional(duration('8w'), '8w'),
+    nodes: v.optional(v.picklist([1, 3], 'must be 1 or 3 (Elasticsearch needs a majority of 3 to survive losing a node)'), 1),
+  }),
+  {},
+)
 
-const backupSchema = z
-  .object({
-    keep: z.number({ invalid_type_error: 'expected a whole number' }).int('must be a whole number').min(1, 'must be at least 1').default(7),
-    schedule: z.string().default('0 3 * * *'),
-    archive: z.enum(['none', 'tar.gz', 'tar.zst'], { errorMap: () => ({ message: 'must be none, tar.gz or tar.zst' }) }).default('none'),
-  })
-  .strict()
-  .default({})
+const backupSchema = v.optional(
+  v.strictObject({
+    keep: v.optional(v.pipe(v.number('expected a whole number'), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1')), 7),
+    schedule: v.optional(v.string(), '0 3 * * *'),
+    archive: v.optional(v.picklist(['none', 'tar.gz', 'tar.zst'], 'must be none, tar.gz or tar.zst'), 'none'),
+  }),
+  {},
+)
 
 /** Sections after sources: each parsed on its own, so its errors name its own allowed fields. */
 const sections = { metrics: metricsSchema, logs: logsSchema, backup: backupSchema } as const
 
-const topSchema = z
-  .object({
-    platform: platformSchema,
-    sources: z.record(z.unknown(), { required_error: 'is missing' }),
-    metrics: z.unknown(),
-    logs: z.unknown(),
-    backup: z.unknown(),
-    cluster: z.unknown(),
-  })
-  .strict()
+const topSchema = v.strictObject({
+  platform: platformSchema,
+  sources: v.record(v.string(), v.unknown()),
+  metrics: v.optional(v.unknown()),
+  logs: v.optional(v.unknown()),
+  backup: v.optional(v.unknown()),
+  cluster: v.optional(v.unknown()),
+})
 
-const sourceSchema = z
-  .object({
-    schedule: z.string().optional(),
-    targets: z.array(z.unknown(), { required_error: 'is missing' }).min(1, 'is empty'),
-    options: z.unknown().optional(),
-  })
-  .strict()
+const sourceSchema = v.strictObject({
+  schedule: v.optional(v.string()),
+  targets: v.pipe(v.array(v.unknown()), v.minLength(1, 'is empty')),
+  options: v.optional(v.unknown()),
+})
 
-type Path = (string | number)[]
 
 function fieldName(path: Path): string {
   return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${key}` : key), '') || '(top level)'
@@ -177,40 +170,28 @@ class Located {
     return new ConfigError(this.file, this.lineOf(path, key), fieldName(path), problem, fix)
   }
 
-  fromZod(base: Path, issue: z.ZodIssue, fix?: string): ConfigError {
-    const path = [...base, ...issue.path]
-    if (issue.code === 'unrecognized_keys') {
-      const key = issue.keys[0]!
-      return this.error([...path, key], 'unknown field', fix ?? 'remove it or check its spelling', true)
-    }
-    if (issue.code === 'invalid_type' && issue.received === 'undefined') return this.error(path, 'is missing', fix)
-    return this.error(path, issue.message.replace(/^Expected /, 'expected '), fix)
+  /** The ConfigError for a schema's problem with the value at `base`. */
+  fromProblem(base: Path, problem: Problem, fix?: string): ConfigError {
+    const path = [...base, ...problem.path]
+    if (problem.unknown) return this.error(path, 'unknown field', fix ?? 'remove it or check its spelling', true)
+    if (problem.missing) return this.error(path, 'is missing', fix)
+    return this.error(path, problem.message, fix)
   }
 }
 
-function allowedKeys(schema: z.ZodTypeAny): string {
-  const inner = schema instanceof z.ZodDefault ? schema._def.innerType : schema
-  return inner instanceof z.ZodObject ? `allowed: ${Object.keys(inner.shape).join(', ')}` : ''
+/** "allowed: a, b, c" for a mapping's schema, '' when it is not one. */
+function allowedKeys(schema: unknown): string {
+  const fields = fieldsOf(schema)
+  return fields.length ? `allowed: ${fields.join(', ')}` : ''
 }
 
-/** The schema at a path inside a section (for the allowed fields of a nested mapping). */
-function schemaAt(schema: z.ZodTypeAny, path: Path): z.ZodTypeAny {
-  let current = schema
-  for (const key of path) {
-    while (current instanceof z.ZodDefault || current instanceof z.ZodOptional) current = current instanceof z.ZodDefault ? current._def.innerType : current.unwrap()
-    if (!(current instanceof z.ZodObject) || typeof key !== 'string' || !(key in current.shape)) return current
-    current = current.shape[key] as z.ZodTypeAny
-  }
-  return current
-}
-
-function parseSection<K extends keyof typeof sections>(at: Located, name: K, value: unknown): z.output<(typeof sections)[K]> {
-  const schema = sections[name]
-  const parsed = schema.safeParse(value ?? undefined)
-  if (parsed.success) return parsed.data as z.output<(typeof sections)[K]>
-  const issue = parsed.error.issues[0]!
-  const fix = issue.code === 'unrecognized_keys' ? allowedKeys(schemaAt(schema, issue.path)) : undefined
-  throw at.fromZod([name], issue, fix)
+function parseSection<K extends keyof typeof sections>(at: Located, name: K, value: unknown): v.InferOutput<(typeof sections)[K]> {
+  const schema: Schema<v.InferOutput<(typeof sections)[K]>> = sections[name]
+  const parsed = check(schema, value ?? undefined)
+  if (parsed.ok) return parsed.value as v.InferOutput<(typeof sections)[K]>
+  const { problem } = parsed
+  const fix = problem.unknown ? allowedKeys(schemaAt(schema, problem.path.slice(0, -1))) : undefined
+  throw at.fromProblem([name], problem, fix)
 }
 
 /**
@@ -229,11 +210,12 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
   const raw = doc.toJS() ?? {}
   if (typeof raw !== 'object' || Array.isArray(raw)) throw at.error([], 'must be a mapping with a sources: section', 'see the example activity.yml in the README')
 
-  const top = topSchema.safeParse(raw)
+  const top = v.safeParse(topSchema, raw)
   if (!top.success) {
-    const errors = top.error.issues.map((issue) => {
-      const fix = issue.code === 'unrecognized_keys' ? `allowed: ${Object.keys(topSchema.shape).join(', ')}` : issue.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
-      return { unknown: issue.code === 'unrecognized_keys', error: at.fromZod([], issue, fix) }
+    const errors = top.issues.map((issue) => {
+      const problem = problemOf(issue)
+      const fix = problem.unknown ? allowedKeys(topSchema) : problem.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
+      return { unknown: problem.unknown, error: at.fromProblem([], problem, fix) }
     })
     // A misspelt key usually explains the missing one, so it is named first.
     errors.sort((a, b) => Number(b.unknown) - Number(a.unknown) || (a.error.line ?? 0) - (b.error.line ?? 0))
@@ -242,50 +224,51 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
 
   const known = [...collectors.keys()].join(', ')
   const sources: SourceConfig[] = []
-  for (const [name, entry] of Object.entries(top.data.sources)) {
+  for (const [name, entry] of Object.entries(top.output.sources)) {
     const collector = collectors.get(name)
     if (!collector) throw at.error(['sources', name], `unknown source '${name}'`, `known sources: ${known}`, true)
-    const parsed = sourceSchema.safeParse(entry ?? {})
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      const fix = issue.code === 'unrecognized_keys' ? allowedKeys(sourceSchema) : issue.path[0] === 'targets' ? `list what to watch, e.g. targets: [${collector.example}]` : undefined
-      throw at.fromZod(['sources', name], issue, fix)
+    const parsed = check(sourceSchema, entry ?? {})
+    if (!parsed.ok) {
+      const { problem } = parsed
+      const fix = problem.unknown ? allowedKeys(sourceSchema) : problem.path[0] === 'targets' ? `list what to watch, e.g. targets: [${collector.example}]` : undefined
+      throw at.fromProblem(['sources', name], problem, fix)
     }
-    const schedule = parsed.data.schedule ?? collector.schedule
+    const source = parsed.value
+    const schedule = source.schedule ?? collector.schedule
     const cron = cronProblem(schedule)
     if (cron) throw at.error(['sources', name, 'schedule'], `'${schedule}' is not a cron schedule (${cron})`, "use five fields, e.g. '0 * * * *' for hourly")
 
     const targets: Target[] = []
     const seen = new Map<string, number>()
-    parsed.data.targets.forEach((rawTarget, index) => {
-      const target = collector.targets.safeParse(rawTarget)
-      if (!target.success) throw at.fromZod(['sources', name, 'targets', index], target.error.issues[0]!, `e.g. ${collector.example}`)
-      const first = seen.get(target.data.id)
+    source.targets.forEach((rawTarget, index) => {
+      const target = check(collector.targets, rawTarget)
+      if (!target.ok) throw at.fromProblem(['sources', name, 'targets', index], target.problem, `e.g. ${collector.example}`)
+      const first = seen.get(target.value.id)
       if (first !== undefined) {
-        throw at.error(['sources', name, 'targets', index], `duplicate target '${target.data.id}' (also at targets[${first}])`, 'remove one of them')
+        throw at.error(['sources', name, 'targets', index], `duplicate target '${target.value.id}' (also at targets[${first}])`, 'remove one of them')
       }
-      seen.set(target.data.id, index)
-      targets.push(target.data)
+      seen.set(target.value.id, index)
+      targets.push(target.value)
     })
 
-    let options: unknown = parsed.data.options ?? {}
+    let options: unknown = source.options ?? {}
     if (collector.options) {
-      const checked = collector.options.safeParse(options)
-      if (!checked.success) throw at.fromZod(['sources', name, 'options'], checked.error.issues[0]!, allowedKeys(collector.options) || undefined)
-      options = checked.data
+      const checked = check(collector.options, options)
+      if (!checked.ok) throw at.fromProblem(['sources', name, 'options'], checked.problem, allowedKeys(collector.options) || undefined)
+      options = checked.value
     }
     sources.push({ name, collector, schedule, targets, options })
   }
 
-  const metrics = parseSection(at, 'metrics', top.data.metrics)
-  const logs = parseSection(at, 'logs', top.data.logs)
-  const backup = parseSection(at, 'backup', top.data.backup)
+  const metrics = parseSection(at, 'metrics', top.output.metrics)
+  const logs = parseSection(at, 'logs', top.output.logs)
+  const backup = parseSection(at, 'backup', top.output.backup)
   const backupCron = cronProblem(backup.schedule)
   if (backupCron) throw at.error(['backup', 'schedule'], `'${backup.schedule}' is not a cron schedule (${backupCron})`, "use five fields, e.g. '0 3 * * *' for daily at 03:00 UTC")
-  const cluster = parseCluster(at, top.data.cluster, options.provider)
+  const cluster = parseCluster(at, top.output.cluster, options.provider)
   return {
     file,
-    platform: top.data.platform,
+    platform: top.output.platform,
     sources,
     metrics: { retention: metrics.retention, retentionSize: metrics.retentionSize, longTerm: metrics.longTerm },
     logs: { retention: logs.retention, nodes: logs.nodes },

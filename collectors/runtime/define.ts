@@ -1,8 +1,8 @@
 // The collector contract: what a file in collectors/ exports, and what it gets to work with.
-import type { z } from 'zod'
 import type { Http } from './http.ts'
 import type { Logger } from './log.ts'
 import type { MetricSpecs, Metrics } from './metrics.ts'
+import type { Schema } from './schema.ts'
 
 /** One entry of a source's `targets` in activity.yml, parsed. `id` is its Pushgateway group label. */
 export interface Target {
@@ -30,11 +30,11 @@ export interface Collector<T extends Target = Target, O = unknown, S extends Met
   /** Default cron schedule; activity.yml may override it per source. */
   schedule: string
   /** How one entry of `targets` looks; an error message says what is allowed. */
-  targets: z.ZodType<T, z.ZodTypeDef, unknown>
+  targets: Schema<T>
   /** Example target for help texts. */
   example: string
   /** The source's `options` in activity.yml. */
-  options?: z.ZodType<O, z.ZodTypeDef, unknown>
+  options?: Schema<O>
   /** Every metric the collector may record, with HELP text and labels. */
   metrics: S
   /** What to tell a person whose rate limit ran out. */

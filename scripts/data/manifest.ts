@@ -2,7 +2,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
-import { z } from 'zod'
+import * as v from 'valibot'
+import { check } from '../../collectors/runtime/schema.ts'
 import { BackupError } from './errors.ts'
 import { formatBytes, hashFile, parseSums, SUMS, type Progress, type Written } from './files.ts'
 import type { HashPool } from './hashing.ts'
@@ -36,22 +37,22 @@ export interface Manifest {
   failed: { name: string; error: string }[]
 }
 
-const partSchema = z.object({
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/),
-  store: z.enum(['prometheus', 'pushgateway', 'sqlite', 'postgres', 'elasticsearch']),
-  file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain file name'),
-  size: z.number().int().nonnegative(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  detail: z.record(z.union([z.string(), z.number()])).default({}),
+const partSchema = v.object({
+  name: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/, 'must be lower case letters, digits and dashes')),
+  store: v.picklist(['prometheus', 'pushgateway', 'sqlite', 'postgres', 'elasticsearch'], 'must be prometheus, pushgateway, sqlite, postgres or elasticsearch'),
+  file: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain file name')),
+  size: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 hexadecimal digits')),
+  detail: v.optional(v.record(v.string(), v.union([v.string(), v.number()])), {}),
 })
 
-const manifestSchema = z.object({
-  format: z.number().int().positive(),
-  createdAt: z.string().datetime(),
-  commit: z.string().nullable(),
-  tool: z.string(),
-  parts: z.array(partSchema),
-  failed: z.array(z.object({ name: z.string(), error: z.string() })).default([]),
+const manifestSchema = v.object({
+  format: v.pipe(v.number(), v.integer(), v.minValue(1)),
+  createdAt: v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 time')),
+  commit: v.nullable(v.string()),
+  tool: v.string(),
+  parts: v.array(partSchema),
+  failed: v.optional(v.array(v.object({ name: v.string(), error: v.string() })), []),
 })
 
 export const MANIFEST = 'manifest.json'
@@ -70,12 +71,12 @@ export function readManifest(dir: string, label: string): Manifest {
   if (typeof format === 'number' && format > FORMAT) {
     throw new BackupError(label, undefined, `was written by a newer activity (manifest format ${format}; this one reads up to ${FORMAT})`, 'restore it with that version or newer; nothing was changed')
   }
-  const parsed = manifestSchema.safeParse(raw)
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!
-    throw new BackupError(label, undefined, `manifest.json: ${issue.path.join('.') || '(top)'}: ${issue.message}`, 'the backup is damaged: use another one (activity data list)')
+  const parsed = check(manifestSchema, raw)
+  if (!parsed.ok) {
+    const { path, message, missing } = parsed.problem
+    throw new BackupError(label, undefined, `manifest.json: ${path.join('.') || '(top)'}: ${missing ? 'is missing' : message}`, 'the backup is damaged: use another one (activity data list)')
   }
-  return parsed.data
+  return parsed.value
 }
 
 /** Checks that a part's file (or folder) is there, whole, and matches its checksum. Throws a BackupError naming the part. */

@@ -2,8 +2,9 @@
 // file (YAML) for anything else: a restore from a manager's shell, a test, a platform run by hand.
 import { readFileSync } from 'node:fs'
 import { parse } from 'yaml'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { ConfigError } from '../../collectors/runtime/errors.ts'
+import { check } from '../../collectors/runtime/schema.ts'
 import { elasticsearchStore } from './elasticsearch-store.ts'
 import { postgresStore } from './postgres.ts'
 import { prometheusStore } from './prometheus.ts'
@@ -14,34 +15,34 @@ import { commandControl, jobMounts, resolveVolumePath, serviceControl } from './
 
 const control = {
   /** A Swarm service scaled to 0 and back around the restore. */
-  service: z.string().optional(),
+  service: v.optional(v.string()),
   /** Or commands that stop and start whatever writes to the store. */
-  stop: z.string().optional(),
-  start: z.string().optional(),
+  stop: v.optional(v.string()),
+  start: v.optional(v.string()),
 }
 
-const specSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('prometheus'), url: z.string().url(), data: z.string(), ...control }).strict(),
-  z.object({ kind: z.literal('pushgateway'), url: z.string().url().optional(), file: z.string(), ...control }).strict(),
-  z.object({ kind: z.literal('sqlite'), file: z.string(), url: z.string().url().optional(), ...control }).strict(),
-  z.object({ kind: z.literal('postgres'), url: z.string().regex(/^postgres(ql)?:\/\/[^:@/]+@/, 'must be postgres://USER@HOST:PORT/DATABASE (the password goes in passwordFile)'), passwordFile: z.string().optional(), ...control }).strict(),
-  z
-    .object({
-      kind: z.literal('elasticsearch'),
-      url: z.string().url(),
-      repository: z.string().optional(),
-      repositoryPath: z.string().optional(),
-      apiKeyFile: z.string().optional(),
-      username: z.string().optional(),
-      passwordFile: z.string().optional(),
-      ...control,
-    })
-    .strict(),
+const url = v.pipe(v.string(), v.url('must be a URL such as http://127.0.0.1:9090'))
+
+const specSchema = v.variant('kind', [
+  v.strictObject({ kind: v.literal('prometheus'), url, data: v.string(), ...control }),
+  v.strictObject({ kind: v.literal('pushgateway'), url: v.optional(url), file: v.string(), ...control }),
+  v.strictObject({ kind: v.literal('sqlite'), file: v.string(), url: v.optional(url), ...control }),
+  v.strictObject({ kind: v.literal('postgres'), url: v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/[^:@/]+@/, 'must be postgres://USER@HOST:PORT/DATABASE (the password goes in passwordFile)')), passwordFile: v.optional(v.string()), ...control }),
+  v.strictObject({
+    kind: v.literal('elasticsearch'),
+    url,
+    repository: v.optional(v.string()),
+    repositoryPath: v.optional(v.string()),
+    apiKeyFile: v.optional(v.string()),
+    username: v.optional(v.string()),
+    passwordFile: v.optional(v.string()),
+    ...control,
+  }),
 ])
 
-export type StoreSpec = z.infer<typeof specSchema> & { name: string }
+export type StoreSpec = v.InferOutput<typeof specSchema> & { name: string }
 
-const nameSchema = z.string().regex(/^[a-z][a-z0-9-]*$/, 'must be lower case letters, digits and dashes')
+const nameSchema = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/, 'must be lower case letters, digits and dashes'))
 
 /** Reads a stores file: a mapping of part names to specs. Every problem names the file and the field. */
 export function readStoresFile(file: string): StoreSpec[] {
@@ -53,17 +54,17 @@ export function readStoresFile(file: string): StoreSpec[] {
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, undefined, '(top level)', 'must be a mapping of store names', 'e.g. metrics: {kind: prometheus, url: ..., data: ...}')
   return Object.entries(raw as Record<string, unknown>).map(([name, value]) => {
-    const named = nameSchema.safeParse(name)
-    if (!named.success) throw new ConfigError(file, undefined, name, named.error.issues[0]!.message, 'rename it')
-    const parsed = specSchema.safeParse(value)
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!
-      const field = [name, ...issue.path].join('.')
-      if (issue.code === 'invalid_union_discriminator') throw new ConfigError(file, undefined, `${name}.kind`, 'is missing or unknown', 'kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch')
-      if (issue.code === 'unrecognized_keys') throw new ConfigError(file, undefined, `${name}.${issue.keys[0]}`, 'unknown field', 'check its spelling')
-      throw new ConfigError(file, undefined, field, issue.message.replace(/^Required$/, 'is missing'), undefined)
+    const named = check(nameSchema, name)
+    if (!named.ok) throw new ConfigError(file, undefined, name, named.problem.message, 'rename it')
+    const parsed = check(specSchema, value)
+    if (!parsed.ok) {
+      const { path, message, missing, unknown } = parsed.problem
+      const field = [name, ...path].join('.')
+      if (path[0] === 'kind') throw new ConfigError(file, undefined, `${name}.kind`, 'is missing or unknown', 'kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch')
+      if (unknown) throw new ConfigError(file, undefined, field, 'unknown field', 'check its spelling')
+      throw new ConfigError(file, undefined, field, missing ? 'is missing' : message, undefined)
     }
-    const spec = parsed.data
+    const spec = parsed.value
     if ((spec.stop === undefined) !== (spec.start === undefined)) throw new ConfigError(file, undefined, `${name}.${spec.stop ? 'start' : 'stop'}`, 'is missing', 'give both stop: and start:, or a service:')
     return { ...spec, name }
   })

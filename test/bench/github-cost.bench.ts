@@ -7,6 +7,7 @@ import type { AnyCollector } from '../../collectors/runtime/define.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { runTarget } from '../../collectors/runtime/run.ts'
 import { generatedOwner, rateLimitCost, startGitHubApi, visibleReleases } from '../support/github-api.ts'
+import { parse as parseSchema } from '../../collectors/runtime/schema.ts'
 
 const repositories = 1000
 const releases = 5
@@ -20,7 +21,7 @@ let error: string | undefined
 try {
   const result = await runTarget(
     { collector: github as unknown as AnyCollector, targets: [], options: { releases }, schedule: github.schedule, print: () => {} },
-    github.targets.parse('bench-org'),
+    parseSchema(github.targets, 'bench-org'),
     { env: { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_bench' }, log: createLogger({ level: 'error' }) },
   )
   samples = result.samples

@@ -241,14 +241,14 @@ test("a commit removing a source removes its service and its metrics groups", as
 
 /** A source that exists only in this test: it asks the Pushgateway (on every collector's network) for its status. */
 const probeCollector = `// collectors/e2eprobe.ts: added by the gitops e2e, as a person adds a source.
-import { z } from 'zod'
+import * as v from 'valibot'
 import { defineCollector } from './runtime/define.ts'
 
 export default defineCollector({
   name: 'e2eprobe',
   description: 'e2e: whether a Pushgateway answers its status API',
   schedule: '0 0 * * *',
-  targets: z.string().url('must be a URL').transform((id) => ({ id })),
+  targets: v.pipe(v.string('must be a URL'), v.url('must be a URL'), v.transform((id) => ({ id }))),
   example: 'http://metrics_pushgateway:9091',
   metrics: { e2eprobe_up: { help: 'The probed Pushgateway answered (1).', labels: ['url'] } },
   async collect(target, { http, metrics }) {

@@ -17,6 +17,7 @@ import { startGitops, type GitopsService } from '../../gitops/service.ts'
 import { createRepo, type TestRepo } from '../support/git.ts'
 import { startPushgateway, type Pushgateway } from '../support/prometheus.ts'
 import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
+import { parse } from '../../collectors/runtime/schema.ts'
 
 /**
  * Metrics whose exporters cannot run on these machines: their queries are still executed (a syntax error fails),
@@ -110,7 +111,7 @@ const runs: TargetResult[] = []
 
 async function collect(collector: AnyCollector, targets: string[], now?: () => number) {
   const results = await runCollector(
-    { collector, targets: targets.map((t) => collector.targets.parse(t)), options: collector.options?.parse({}) ?? {}, schedule: collector.schedule, pushgateway: gateway.url },
+    { collector, targets: targets.map((t) => parse(collector.targets, t)), options: collector.options ? parse(collector.options, {}) : {}, schedule: collector.schedule, pushgateway: gateway.url },
     { env: { DOCKERHUB_API_URL: hub.url, GITHUB_API_URL: gitHub.url, GITHUB_TOKEN: 'ghp_dashboards' }, log: createLogger({ write: () => {} }), now, http: { retries: 0 } },
   )
   runs.push(...results)

@@ -8,6 +8,7 @@ import { parseExposition, valueOf } from '../support/collect.ts'
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
 import { gatewayText, startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
 import { waitFor, type Reply } from '../support/servers.ts'
+import { parse } from '../../collectors/runtime/schema.ts'
 
 const test = suite('push to a real Pushgateway')
 let api: DockerHubApi
@@ -33,7 +34,7 @@ test.before.each(() => {
 const logs: string[] = []
 async function collect(targets: string[]) {
   return runCollector(
-    { collector: dockerhub, targets: targets.map((t) => dockerhub.targets.parse(t)), options: {}, schedule: dockerhub.schedule, pushgateway: gateway.url },
+    { collector: dockerhub, targets: targets.map((t) => parse(dockerhub.targets, t)), options: {}, schedule: dockerhub.schedule, pushgateway: gateway.url },
     { env: { DOCKERHUB_API_URL: api.url }, log: createLogger({ write: (line) => logs.push(line) }), http: { retries: 1, retryBaseMs: 10 }, push: { retryBaseMs: 10, retries: 1 } },
   )
 }

@@ -2,6 +2,7 @@
 import type { AnyCollector } from '../../collectors/runtime/define.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { runTarget, type RunSettings, type TargetResult } from '../../collectors/runtime/run.ts'
+import { parse } from '../../collectors/runtime/schema.ts'
 
 export interface Sample {
   name: string
@@ -48,12 +49,12 @@ export async function collectOnce(
 ): Promise<CollectOnce> {
   const logs: Record<string, unknown>[] = []
   let text = ''
-  const parsed = collector.targets.parse(target)
+  const parsed = parse(collector.targets, target)
   const result = await runTarget(
     {
       collector,
       targets: [parsed],
-      options: options.collectorOptions ?? (collector.options ? collector.options.parse({}) : {}),
+      options: options.collectorOptions ?? (collector.options ? parse(collector.options, {}) : {}),
       schedule: collector.schedule,
       print: (chunk) => (text += chunk),
     },

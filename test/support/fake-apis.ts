@@ -5,35 +5,32 @@ import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { parse as parseYaml } from 'yaml'
-import { z } from 'zod'
+import * as v from 'valibot'
 import { dockerHubReply, hubNamespace, hubRepository, type DockerHubData, type HubRepository } from './dockerhub-api.ts'
 import { asset, generatedOwner, githubHandler, owner, release, repository, type GitHubData, type OwnerData, type RepositoryData } from './github-api.ts'
 import { startApiServer, type ApiServer } from './servers.ts'
 
 /** The data file: JSON or YAML. Owners and namespaces are listed, or generated (`generate: N`). */
-const releaseSpec = z.object({
-  tagName: z.string(),
-  createdAt: z.string(),
-  isDraft: z.boolean().optional(),
-  isPrerelease: z.boolean().optional(),
-  assets: z.array(z.object({ name: z.string(), downloadCount: z.number().int().min(0) })).default([]),
+const count = (max = Number.MAX_SAFE_INTEGER) => v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(max))
+const releaseSpec = v.object({
+  tagName: v.string(),
+  createdAt: v.string(),
+  isDraft: v.optional(v.boolean()),
+  isPrerelease: v.optional(v.boolean()),
+  assets: v.optional(v.array(v.object({ name: v.string(), downloadCount: count() })), []),
 })
-const repositorySpec = z
-  .object({ name: z.string(), releases: z.array(releaseSpec).default([]) })
-  .passthrough()
-const ownerSpec = z.object({
-  login: z.string(),
-  type: z.enum(['Organization', 'User']).default('Organization'),
-  generate: z.number().int().min(0).max(5000).default(0),
-  repositories: z.array(repositorySpec).default([]),
+const repositorySpec = v.looseObject({ name: v.string(), releases: v.optional(v.array(releaseSpec), []) })
+const ownerSpec = v.object({
+  login: v.string(),
+  type: v.optional(v.picklist(['Organization', 'User']), 'Organization'),
+  generate: v.optional(count(5000), 0),
+  repositories: v.optional(v.array(repositorySpec), []),
 })
-const dataSpec = z
-  .object({
-    github: z.object({ owners: z.array(ownerSpec).default([]), tokens: z.array(z.string()).optional() }).default({}),
-    dockerhub: z.object({ namespaces: z.record(z.union([z.number().int().min(0), z.array(z.object({ name: z.string() }).passthrough())])).default({}) }).default({}),
-  })
-  .strict()
-export type FakeApisData = z.input<typeof dataSpec>
+const dataSpec = v.strictObject({
+  github: v.optional(v.object({ owners: v.optional(v.array(ownerSpec), []), tokens: v.optional(v.array(v.string())) }), {}),
+  dockerhub: v.optional(v.object({ namespaces: v.optional(v.record(v.string(), v.union([count(), v.array(v.looseObject({ name: v.string() }))])), {}) }), {}),
+})
+export type FakeApisData = v.InferInput<typeof dataSpec>
 
 /** What the e2e watches by default: the targets of the example activity.yml. */
 export const defaultData: FakeApisData = {
@@ -51,7 +48,7 @@ export const defaultData: FakeApisData = {
 }
 
 export function buildData(input: FakeApisData): { github: GitHubData; dockerhub: DockerHubData } {
-  const spec = dataSpec.parse(input)
+  const spec = v.parse(dataSpec, input)
   const owners: OwnerData[] = spec.github.owners.map((o) => {
     const listed = o.repositories.map(({ name, releases, ...fields }) =>
       repository(name, {

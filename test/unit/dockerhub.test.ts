@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import dockerhub from '../../collectors/dockerhub.ts'
 import { collectOnce, valueOf } from '../support/collect.ts'
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
+import { check } from '../../collectors/runtime/schema.ts'
 
 const test = suite('dockerhub collector')
 let api: DockerHubApi
@@ -70,9 +71,8 @@ test('an unknown namespace fails with the API answer, and nothing is recorded', 
 })
 
 test('a target that is not a Docker Hub name is refused with an example', () => {
-  const parsed = dockerhub.targets.safeParse('Prom/Node Exporter')
-  assert.not.ok(parsed.success)
-  assert.match(parsed.error!.issues[0]!.message, /namespace \(prom\) or namespace\/repository/)
+  const parsed = check(dockerhub.targets, 'Prom/Node Exporter')
+  assert.ok(!parsed.ok && /namespace \(prom\) or namespace\/repository/.test(parsed.problem.message), JSON.stringify(parsed))
 })
 
 test.run()

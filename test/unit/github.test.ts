@@ -25,6 +25,7 @@ import {
   type RepositoryData,
 } from '../support/github-api.ts'
 import { tempDir } from '../support/servers.ts'
+import { check, parse as parseSchema } from '../../collectors/runtime/schema.ts'
 
 interface Run {
   result: CollectOnce['result']
@@ -39,7 +40,7 @@ interface Run {
 const fast = { timeoutMs: 2000, retries: 2, retryBaseMs: 10 }
 
 async function collect(fake: FakeGitHub, target: string, options: { env?: Record<string, string>; releases?: number; http?: typeof fast } = {}): Promise<Run> {
-  const run = await collectOnce(github, target, { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_test', ...options.env }, { http: options.http ?? fast, collectorOptions: github.options!.parse({ releases: options.releases }) })
+  const run = await collectOnce(github, target, { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_test', ...options.env }, { http: options.http ?? fast, collectorOptions: parseSchema(github.options!, { releases: options.releases }) })
   const data = run.samples.filter((s) => s.name.startsWith('github_'))
   return { result: run.result, data, samples: run.samples, logs: run.logs, value: (name, labels = {}) => valueOf(data, name, labels) }
 }
@@ -329,12 +330,12 @@ test('a GitHub Enterprise Server base URL sends GraphQL to /api/graphql and REST
 })
 
 test('targets are an owner or owner/repository, and the releases option is 0 to 20', () => {
-  assert.equal(github.targets.parse('grafana/grafana'), { id: 'grafana/grafana', owner: 'grafana', repository: 'grafana' })
-  assert.equal(github.targets.parse('prometheus'), { id: 'prometheus', owner: 'prometheus', repository: undefined })
-  for (const bad of ['a/b/c', '-leading', 'has space', '', 'x/']) assert.not.ok(github.targets.safeParse(bad).success, bad)
-  assert.equal(github.options!.parse({}), { releases: 5 })
-  assert.equal(github.options!.parse({ releases: 0 }), { releases: 0 })
-  for (const bad of [{ releases: 21 }, { releases: -1 }, { releases: 2.5 }, { releases: '5' }, { release: 5 }]) assert.not.ok(github.options!.safeParse(bad).success, JSON.stringify(bad))
+  assert.equal(parseSchema(github.targets, 'grafana/grafana'), { id: 'grafana/grafana', owner: 'grafana', repository: 'grafana' })
+  assert.equal(parseSchema(github.targets, 'prometheus'), { id: 'prometheus', owner: 'prometheus', repository: undefined })
+  for (const bad of ['a/b/c', '-leading', 'has space', '', 'x/']) assert.not.ok(check(github.targets, bad).ok, bad)
+  assert.equal(parseSchema(github.options!, {}), { releases: 5 })
+  assert.equal(parseSchema(github.options!, { releases: 0 }), { releases: 0 })
+  for (const bad of [{ releases: 21 }, { releases: -1 }, { releases: 2.5 }, { releases: '5' }, { release: 5 }]) assert.not.ok(check(github.options!, bad).ok, JSON.stringify(bad))
 })
 
 test.run()
