@@ -79,7 +79,7 @@ export interface HashPool {
   hash(path: string, onProgress?: (bytes: number) => void): Promise<Written>
   /** Copies `source` to `target` (a new file), hashing the bytes on the way: one read of the source. */
   copy(source: string, target: string): Promise<Written>
-  /** Ends the workers; files still queued fail. */
+  /** Ends the workers; files queued or being hashed fail. A pool holds the process open until it is closed. */
   close(): Promise<void>
 }
 
@@ -96,15 +96,27 @@ type Reply = { id: number; progress: number } | { id: number; size: number; sha2
 
 /**
  * `threads` workers, each taking the next queued file when it is free (submit the largest first). A worker needs about
- * 20 ms to start, so a command starts its pool before the work that needs it. The workers hold the process open only
- * while files are queued or being hashed.
+ * 20 ms to start, so a command starts its pool before the work that needs it. The workers hold the process open until
+ * close(): a worker unreferenced while idle and referenced again to stop was sometimes never heard to exit (Node 20),
+ * and the process ended under the await.
  */
 export function createHashPool(threads = Math.min(availableParallelism(), 4)): HashPool {
   const queue: Job[] = []
   const running = new Map<Worker, Job>()
-  const idle: Worker[] = []
   let nextId = 0
   let closed = false
+
+  const workers = Array.from({ length: Math.max(1, threads) }, () => {
+    const worker = new Worker(workerSource, { eval: true, execArgv: [], stdout: false, stderr: false })
+    worker.on('message', (reply: Reply) => finished(worker, reply))
+    worker.on('error', (error) => lost(worker, error))
+    worker.on('exit', (code) => {
+      if (!closed) lost(worker, new Error(`a hashing worker stopped (exit ${code})`))
+    })
+    return worker
+  })
+  /** Messages to a worker that is still starting wait for it, so every worker is free from the start. */
+  const idle = [...workers]
 
   function dispatch() {
     while (queue.length && idle.length) {
@@ -112,12 +124,6 @@ export function createHashPool(threads = Math.min(availableParallelism(), 4)): H
       const worker = idle.pop()!
       running.set(worker, job)
       worker.postMessage({ id: job.id, source: job.source, target: job.target })
-    }
-    // Files queued or being hashed hold the process open (a worker still starting too); an idle pool does not.
-    const busy = queue.length > 0 || running.size > 0
-    for (const worker of workers) {
-      if (busy) worker.ref()
-      else worker.unref()
     }
   }
 
@@ -141,22 +147,6 @@ export function createHashPool(threads = Math.min(availableParallelism(), 4)): H
     if (!workers.length) for (const job of queue.splice(0)) job.reject(error)
     dispatch()
   }
-
-  const workers = Array.from({ length: Math.max(1, threads) }, () => {
-    const worker = new Worker(workerSource, { eval: true, execArgv: [], stdout: false, stderr: false })
-    worker.once('online', () => {
-      idle.push(worker)
-      dispatch()
-    })
-    worker.on('message', (reply: Reply) => finished(worker, reply))
-    worker.on('error', (error) => lost(worker, error))
-    worker.on('exit', (code) => {
-      if (!closed) lost(worker, new Error(`a hashing worker stopped (exit ${code})`))
-    })
-    // After the listeners: adding a 'message' listener refs the worker again.
-    worker.unref()
-    return worker
-  })
 
   function submit(source: string, target: string | undefined, onProgress?: (bytes: number) => void): Promise<Written> {
     if (closed || !workers.length) return Promise.reject(new Error('the hash pool is closed'))

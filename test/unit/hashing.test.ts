@@ -72,16 +72,25 @@ test('a closed pool refuses work and what was queued fails instead of waiting fo
   assert.is(await own.hash(paths[0]!).then(() => 'hashed', (error: Error) => error.message), 'the hash pool is closed')
 })
 
-test('built and minified as the CLI bundle is, its workers hash the same, and an idle pool lets the process end', async () => {
+test('built and minified as the CLI bundle is, its workers hash the same, and closed pools let the process end', async () => {
   const bundle = join(dir.path, 'hashing.mjs')
   await build({ entryPoints: [new URL('../../scripts/data/hashing.ts', import.meta.url).pathname], bundle: true, minify: true, format: 'esm', platform: 'node', target: 'node20', outfile: bundle, logLevel: 'error' })
   const [, , , path] = files()
-  // No close(): the process must end by itself once the pool has nothing to do.
-  const script = `const { createHashPool } = await import(${JSON.stringify(bundle)}); const pool = createHashPool(2); console.log(JSON.stringify(await pool.hash(${JSON.stringify(path)})))`
+  // Pools closed while their workers start (as a backup of stores that need no pool does), then one used and closed.
+  const script = [
+    `const { createHashPool } = await import(${JSON.stringify(bundle)})`,
+    `for (let i = 0; i < 10; i++) await createHashPool(2).close()`,
+    `console.log('closed')`,
+    `const pool = createHashPool(2)`,
+    `console.log(JSON.stringify(await pool.hash(${JSON.stringify(path)})))`,
+    `await pool.close()`,
+  ].join('\n')
   const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 })
-  assert.is(run.signal, null, 'the process did not end by itself within 20 s')
+  assert.is(run.signal, null, 'the process did not end within 20 s')
   assert.is(run.status, 0, run.stderr)
-  assert.equal(JSON.parse(run.stdout), { size: 1 << 20, sha256: sha256(path!) })
+  const [closed, hashed] = run.stdout.trim().split('\n')
+  assert.is(closed, 'closed', 'the process ended while closing a pool')
+  assert.equal(JSON.parse(hashed!), { size: 1 << 20, sha256: sha256(path!) })
 })
 
 test.run()
