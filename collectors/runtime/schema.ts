@@ -29,14 +29,16 @@ function kindOf(value: unknown): string {
 
 type Issue = v.BaseIssue<unknown>
 
-/** A union no branch took: the branch that got furthest into the value (a longer path) says what is wrong. */
+/** How far a branch of a union got: deeper into the value, or at the same depth past the type (a failed check). */
+const progressOf = (issue: Issue) => (issue.path?.length ?? 0) * 2 + (issue.kind === 'validation' ? 1 : 0)
+
+/** A union no branch took: the branch that got furthest says what is wrong. Its path is relative to the union's. */
 function furthest(union: Issue): { issue: Issue; prefix: Path } {
   let issue = union
   let prefix: Path = []
   while (issue.type === 'union' && issue.issues?.length) {
     prefix = [...prefix, ...(issue.path ?? []).map((item) => item.key as string | number)]
-    const branches = issue.issues
-    issue = branches.reduce((best, candidate) => ((candidate.path?.length ?? 0) > (best.path?.length ?? 0) || (best.kind === 'schema' && !best.path && candidate.kind === 'validation') ? candidate : best))
+    issue = issue.issues.reduce((best, candidate) => (progressOf(candidate) > progressOf(best) ? candidate : best))
   }
   return { issue, prefix }
 }

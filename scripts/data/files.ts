@@ -1,7 +1,7 @@
 // Files of a backup: written once with their size and sha256 counted on the way, copied with progress, owned like the store's own.
 import { createHash } from 'node:crypto'
 import { closeSync, createWriteStream, existsSync, linkSync, mkdirSync, openSync, readSync, readdirSync, statSync, writeSync, type Stats } from 'node:fs'
-import { chown, copyFile, link, mkdir, readdir, rename, rm } from 'node:fs/promises'
+import { chown, copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
