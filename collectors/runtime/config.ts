@@ -125,7 +125,6 @@ const sourceSchema = v.strictObject({
   options: v.optional(v.unknown()),
 })
 
-
 function fieldName(path: Path): string {
   return path.reduce<string>((name, key) => (typeof key === 'number' ? `${name}[${key}]` : name ? `${name}.${key}` : key), '') || '(top level)'
 }
