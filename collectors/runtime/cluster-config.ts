@@ -1,7 +1,7 @@
 // The cluster: section of activity.yml: which machines the swarm runs on, and how `activity cluster` reaches them.
 import * as v from 'valibot'
 import type { ConfigError } from './errors.ts'
-import { check, fieldsOf, schemaAt, type Problem } from './schema.ts'
+import { allowedFor, check, type Problem } from './schema.ts'
 
 export const providers = ['local', 'virtualbox', 'ssh'] as const
 export type Provider = (typeof providers)[number]
@@ -136,7 +136,7 @@ export function parseCluster(at: SectionAt, value: unknown, providerOverride?: P
       problem.path[0] === 'provider'
         ? 'e.g. provider: ssh (existing hosts), virtualbox (VMs made here) or local (this engine)'
         : problem.unknown
-          ? `allowed: ${fieldsOf(schemaAt(clusterSchema, problem.path.slice(0, -1))).join(', ')}`
+          ? allowedFor(clusterSchema, problem)
           : undefined
     throw at.fromProblem(['cluster'], problem, fix)
   }

@@ -6,7 +6,7 @@ import * as v from 'valibot'
 import { parseCluster, type ClusterConfig, type Provider } from './cluster-config.ts'
 import type { AnyCollector, Target } from './define.ts'
 import { ConfigError } from './errors.ts'
-import { check, fieldsOf, problemOf, schemaAt, type Path, type Problem, type Schema } from './schema.ts'
+import { allowedFor, check, problemOf, type Path, type Problem, type Schema } from './schema.ts'
 
 export interface SourceConfig {
   name: string
@@ -178,18 +178,12 @@ class Located {
   }
 }
 
-/** "allowed: a, b, c" for a mapping's schema, '' when it is not one. */
-function allowedKeys(schema: unknown): string {
-  const fields = fieldsOf(schema)
-  return fields.length ? `allowed: ${fields.join(', ')}` : ''
-}
-
 function parseSection<K extends keyof typeof sections>(at: Located, name: K, value: unknown): v.InferOutput<(typeof sections)[K]> {
   const schema: Schema<v.InferOutput<(typeof sections)[K]>> = sections[name]
   const parsed = check(schema, value ?? undefined)
   if (parsed.ok) return parsed.value as v.InferOutput<(typeof sections)[K]>
   const { problem } = parsed
-  const fix = problem.unknown ? allowedKeys(schemaAt(schema, problem.path.slice(0, -1))) : undefined
+  const fix = problem.unknown ? allowedFor(schema, problem) : undefined
   throw at.fromProblem([name], problem, fix)
 }
 
@@ -213,7 +207,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
   if (!top.success) {
     const errors = top.issues.map((issue) => {
       const problem = problemOf(issue)
-      const fix = problem.unknown ? allowedKeys(topSchema) : problem.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
+      const fix = problem.unknown ? allowedFor(topSchema, problem) : problem.path[0] === 'sources' ? 'add sources: with at least one source, e.g. github' : undefined
       return { unknown: problem.unknown, error: at.fromProblem([], problem, fix) }
     })
     // A misspelt key usually explains the missing one, so it is named first.
@@ -229,7 +223,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     const parsed = check(sourceSchema, entry ?? {})
     if (!parsed.ok) {
       const { problem } = parsed
-      const fix = problem.unknown ? allowedKeys(sourceSchema) : problem.path[0] === 'targets' ? `list what to watch, e.g. targets: [${collector.example}]` : undefined
+      const fix = problem.unknown ? allowedFor(sourceSchema, problem) : problem.path[0] === 'targets' ? `list what to watch, e.g. targets: [${collector.example}]` : undefined
       throw at.fromProblem(['sources', name], problem, fix)
     }
     const source = parsed.value
@@ -253,7 +247,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     let options: unknown = source.options ?? {}
     if (collector.options) {
       const checked = check(collector.options, options)
-      if (!checked.ok) throw at.fromProblem(['sources', name, 'options'], checked.problem, allowedKeys(collector.options) || undefined)
+      if (!checked.ok) throw at.fromProblem(['sources', name, 'options'], checked.problem, allowedFor(collector.options, checked.problem) || undefined)
       options = checked.value
     }
     sources.push({ name, collector, schedule, targets, options })

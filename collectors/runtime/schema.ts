@@ -67,6 +67,12 @@ export function parse<T>(schema: Schema<T>, input: unknown): T {
   return checked.value
 }
 
+/** "allowed: a, b, c": the fields of the mapping that holds the problem's field, '' when it is not in one. */
+export function allowedFor(schema: unknown, problem: Problem): string {
+  const fields = fieldsOf(schemaAt(schema, problem.path.slice(0, -1)))
+  return fields.length ? `allowed: ${fields.join(', ')}` : ''
+}
+
 /** Object fields of a schema, through optional, nullable, default and pipe wrappers; [] when it is not an object. */
 export function fieldsOf(schema: unknown): string[] {
   const inner = unwrapped(schema) as { entries?: Record<string, unknown>; options?: unknown[] }
