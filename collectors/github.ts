@@ -194,9 +194,8 @@ function apiOf(ctx: Context): Api {
 
 /** Turns what @octokit/graphql throws into the runtime's errors (facts kept) or a GitHubError that says what to do. */
 function explain(error: unknown, target: string, api: Api, hint: string): Error {
-  const cause = (error as { cause?: unknown }).cause
-  // The runtime's errors come straight from the request hook (or, from octokit's own transport, as the cause).
-  const known = [error, cause].find((e) => [HttpError, NetworkError, RateLimitError, ResponseError].some((type) => e instanceof type)) as Error | undefined
+  // The runtime's errors come straight from the request hook, through @octokit/graphql.
+  const known = [HttpError, NetworkError, RateLimitError, ResponseError].some((type) => error instanceof type) ? (error as Error) : undefined
   if (known instanceof HttpError && known.status === 401) {
     return new GitHubError(target, `GitHub refused the token (401 ${known.detail || 'Bad credentials'})`, 'check the token in GITHUB_TOKEN or GITHUB_TOKEN_FILE')
   }

@@ -5,12 +5,10 @@ import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage,
 
 export interface Answer {
   status: number
-  statusText: string
   headers: IncomingHttpHeaders
   body: string
   /** The URL that answered, after redirects. */
   url: string
-  redirected: boolean
 }
 
 export interface SendOptions {
@@ -122,11 +120,9 @@ export async function send(target: string | URL, options: SendOptions): Promise<
       }
       const answer: Answer = {
         status,
-        statusText: response.statusMessage ?? '',
         headers: response.headers,
         body: (await decoded(raw, response.headers['content-encoding'] as string | undefined)).toString('utf8'),
         url: url.href,
-        redirected: hop > 0,
       }
       if (status < 200 || status > 299) throw new StatusError(answer)
       return answer
