@@ -74,7 +74,7 @@ export function allowedFor(schema: unknown, problem: Problem): string {
 }
 
 /** Object fields of a schema, through optional, nullable, default and pipe wrappers; [] when it is not an object. */
-export function fieldsOf(schema: unknown): string[] {
+function fieldsOf(schema: unknown): string[] {
   const inner = unwrapped(schema) as { entries?: Record<string, unknown>; options?: unknown[] }
   // A union of a name or a mapping (a node): the mapping's fields.
   const mapping = inner.entries ? inner : (inner.options?.map(unwrapped).find((option) => (option as { entries?: unknown }).entries) as { entries?: Record<string, unknown> } | undefined)
@@ -88,7 +88,7 @@ function unwrapped(schema: unknown): unknown {
 }
 
 /** The schema at a path inside another (for the fields allowed in a nested mapping); at a union, the branch for that kind of key. */
-export function schemaAt(schema: unknown, path: Path): unknown {
+function schemaAt(schema: unknown, path: Path): unknown {
   let current = schema
   for (const key of path) {
     current = unwrapped(current)

@@ -50,7 +50,7 @@ try {
   console.log(`data: ${series} series over ${days} days, ${history.samples} samples, ${formatBytes(folderBytes(data))} on disk (promtool: ${seconds(start).toFixed(1)} s)`)
   prometheus = await startPrometheusOn(data)
   const url = prometheus.url
-  // `activity data backup` starts its hash pool before it looks up the stores. The target is judged on backups with
+  // `activity data backup` starts its hash pool before anything else. The target is judged on backups with
   // the pool already up, started once before the runs; a backup that starts a pool of its own is timed beside it.
   pool = createHashPool()
   await pool.hash(join(data, 'queries.active'))
