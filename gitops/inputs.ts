@@ -24,7 +24,8 @@ const stackFiles = (stack: string) => (path: string) =>
 const bundle = (path: string) => path === 'package.json' || path === 'package-lock.json' || path === 'tsconfig.json'
 
 export const imageInputs: Record<Image, (path: string) => boolean> = {
-  collectors: (path) => bundle(path) || (path.startsWith('collectors/') && !path.endsWith('.md')),
+  // scripts/Dockerfile and scripts/build.ts: how the collectors-only bundle is built and packaged.
+  collectors: (path) => bundle(path) || (path.startsWith('collectors/') && !path.endsWith('.md')) || path === 'scripts/Dockerfile' || path === 'scripts/build.ts',
   gitops: (path) =>
     bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || path.startsWith('scripts/') || (path.startsWith('stacks/') && path.endsWith('.ts')) || path === 'stacks/logs/nginx-access-template.json',
 }

@@ -1,6 +1,6 @@
 // Removes the Pushgateway groups of sources and targets that activity.yml no longer names: their metrics go with their service.
 import got from 'got'
-import type { ActivityConfig } from '../collectors/runtime/config.ts'
+import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
 import { deleteGroup, type Grouping } from '../collectors/runtime/push.ts'
 

@@ -1,7 +1,7 @@
 // Re-runs each collector job (a replicated-job service labelled activity.schedule) on its cron; never two runs at once, a missed run once.
 import { Cron } from 'croner'
 import type { Logger } from '../collectors/runtime/log.ts'
-import { cronProblem } from '../collectors/runtime/config.ts'
+import { cronProblem } from '../collectors/runtime/activity-yml.ts'
 
 export const scheduleLabel = 'activity.schedule'
 

@@ -3,10 +3,10 @@
 import { parseArgs } from 'node:util'
 import { deployOrder } from '../stacks/stacks.ts'
 import { credentialsFile, forgetCredentials } from './lib/credentials.ts'
-import { deployedStacks, removeStack, stackServices } from './lib/deploy.ts'
-import { docker, dockerMaybe, jsonLines } from './lib/docker.ts'
+import { deployedStacks, removeStack, stackServices } from '../stacks/deploy/deploy.ts'
+import { docker, dockerMaybe, jsonLines } from '../stacks/deploy/docker.ts'
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
-import { platformLabel } from './lib/swarm.ts'
+import { platformLabel } from '../stacks/deploy/swarm.ts'
 
 export interface DownOptions {
   volumes: boolean

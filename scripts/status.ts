@@ -1,9 +1,9 @@
 #!/usr/bin/env -S npx tsx
 // `npm run status`: the platform's stacks, services and replicas, the collector jobs' last runs with exit codes, and their health in Prometheus.
 import { deployOrder } from '../stacks/stacks.ts'
-import { describe, serviceStates, type ServiceState } from './lib/converge.ts'
-import { deployedStacks, stackServices } from './lib/deploy.ts'
-import { engineInfo } from './lib/docker.ts'
+import { describe, serviceStates, type ServiceState } from '../stacks/deploy/converge.ts'
+import { deployedStacks, stackServices } from '../stacks/deploy/deploy.ts'
+import { engineInfo } from '../stacks/deploy/docker.ts'
 import { createOutput, runScript, StepError, type Output } from './lib/output.ts'
 import { lastLogLines, pushedTargets } from './lib/results.ts'
 

@@ -6,21 +6,21 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { loadConfig, type ActivityConfig } from '../collectors/runtime/config.ts'
+import { loadConfig, type ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
 import { deployOrder, secretSpecs, type StackName } from '../stacks/stacks.ts'
-import { describe, waitForServices, type ServiceState } from './lib/converge.ts'
+import { describe, waitForServices, type ServiceState } from '../stacks/deploy/converge.ts'
 import { credentialsFile, recordCredential } from './lib/credentials.ts'
-import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from './lib/deploy.ts'
-import { docker } from './lib/docker.ts'
-import { runLogsSetup } from './lib/logs.ts'
+import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from '../stacks/deploy/deploy.ts'
+import { docker } from '../stacks/deploy/docker.ts'
+import { runLogsSetup } from '../stacks/deploy/logs-setup.ts'
 import { distributeImages } from './cluster/images.ts'
-import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from './lib/images.ts'
-import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from './lib/profile.ts'
+import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from '../stacks/deploy/images.ts'
+import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
 import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
 import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
-import { ensureNetworks, ensureNodeLabels, ensureSwarm, existingSecrets, networkNames, platformLabel, roleLabel, storageLabel } from './lib/swarm.ts'
+import { ensureNetworks, ensureNodeLabels, ensureSwarm, existingSecrets, networkNames, platformLabel, roleLabel, storageLabel } from '../stacks/deploy/swarm.ts'
 
 export const root = resolve(new URL('..', import.meta.url).pathname)
 const collectorsDir = new URL('../collectors/', import.meta.url)
@@ -170,7 +170,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
       out.detail('github_token is blank (GITHUB_TOKEN was not set): the github collector uses the REST API without a token, with fewer metrics; see the credentials file to set one')
     }
 
-    // 5. the project's images, built from their Dockerfiles (no registry: on several machines they are copied to each node)
+    // 5. the project's images, built from scripts/Dockerfile (no registry: on several machines they are copied to each node)
     const images = imagesUsed(stacks, registry, tag)
     const builds: string[] = []
     for (const image of images) {

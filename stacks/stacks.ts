@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, resolve } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { parse } from 'yaml'
-import type { ActivityConfig } from '../collectors/runtime/config.ts'
-import { contentHash, renderCollectors } from './render.ts'
+import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
+import { contentHash, renderCollectors } from './collectors-stack.ts'
 
 export { contentHash }
 

@@ -9,11 +9,11 @@ import { basename, dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { LineCounter, parse, parseDocument, type Document } from 'yaml'
-import { loadConfig } from '../collectors/runtime/config.ts'
+import { loadConfig } from '../collectors/runtime/activity-yml.ts'
 import type { AnyCollector } from '../collectors/runtime/define.ts'
 import { ConfigError, UsageError, oneLine } from '../collectors/runtime/errors.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
-import { renderCollectors } from './render.ts'
+import { renderCollectors } from './collectors-stack.ts'
 import {
   configDeclarations,
   configHashVariable,

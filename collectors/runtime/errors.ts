@@ -71,6 +71,18 @@ export class PushError extends Error {
   }
 }
 
+/** A step that failed: what went wrong and what to do about it. Printed as one line by the script's edge. */
+export class StepError extends Error {
+  constructor(
+    readonly step: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${step}: ${problem}; ${fix}`)
+    this.name = 'StepError'
+  }
+}
+
 /** A command-line mistake. */
 export class UsageError extends Error {
   override name = 'UsageError'

@@ -1,16 +1,14 @@
 // `activity cluster <init|start|stop|clean|remount|status|join>`: the machines the swarm runs on, as activity.yml's cluster: section describes them.
 import { hostname } from 'node:os'
 import { parseArgs } from 'node:util'
-import { providers, type ClusterConfig, type ClusterNode, type Provider } from '../../collectors/runtime/cluster-config.ts'
+import { providers, type ClusterConfig, type ClusterNode, type Provider } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { UsageError } from '../../collectors/runtime/errors.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
-import { deployedStacks } from '../lib/deploy.ts'
-import { createOutput, seconds, StepError, type Output } from '../lib/output.ts'
+import { createOutput, type Output } from '../lib/output.ts'
 import { localShell, sshShell } from './shell.ts'
-import { cleanSwarm, initSwarm, remountShared, swarmStatus, type ClusterContext } from './swarm.ts'
+import { commands, swarmCommand, type Command } from './commands.ts'
+import type { ClusterContext } from './swarm.ts'
 
-const commands = ['init', 'start', 'stop', 'clean', 'remount', 'status', 'join'] as const
-type Command = (typeof commands)[number]
 
 export const clusterUsage = `usage: activity cluster <${commands.join('|')}> [--provider ${providers.join('|')}] [--config FILE] [NODE...]
        activity cluster images [--config FILE] IMAGE...   (copies images to every node that lacks them)`
@@ -38,7 +36,7 @@ export async function clusterCommand(args: string[], env: NodeJS.ProcessEnv, col
   if (provider !== undefined && !(providers as readonly string[]).includes(provider)) throw new UsageError(`--provider ${provider}: must be one of ${providers.join(', ')}`)
 
   const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
-  const { loadConfig } = await import('../../collectors/runtime/config.ts')
+  const { loadConfig } = await import('../../collectors/runtime/activity-yml.ts')
   const config = loadConfig(file, await loadCollectors(collectorsDir), { provider: provider as Provider | undefined }).cluster
   for (const name of command === 'images' ? [] : names) {
     if (!config.nodes.some((n) => n.name === name)) throw new UsageError(`${name} is not a node of the cluster in ${file} (${config.nodes.map((n) => n.name).join(', ') || 'no nodes listed'})`)
@@ -67,39 +65,4 @@ function stepCount(provider: Provider, command: Command): number {
   const swarmSteps = { init: 5, join: 5, clean: 1, remount: 1, status: 0, start: 0, stop: 0 }[command]
   if (provider !== 'virtualbox') return swarmSteps
   return { init: 10, join: 10, clean: 4, remount: 2, status: 1, start: 3, stop: 1 }[command]
-}
-
-/** The commands every provider shares once its machines answer; `start` and `stop` only make sense for VMs. */
-export async function swarmCommand(command: Command, ctx: ClusterContext, names: string[], started = Date.now()): Promise<number> {
-  const { config, out } = ctx
-  switch (command) {
-    case 'init':
-    case 'join': {
-      const changed = await initSwarm(ctx, command === 'join' ? { only: names } : {})
-      out.line()
-      const { healthy } = await swarmStatus(ctx)
-      out.line(changed ? `${command}: done (${seconds(started)})` : `${command}: nothing to change, the cluster was already as activity.yml describes it (${seconds(started)})`)
-      return healthy ? 0 : 1
-    }
-    case 'status':
-      return (await swarmStatus(ctx)).healthy ? 0 : 1
-    case 'clean': {
-      if (config.provider === 'local') {
-        const stacks = await deployedStacks().catch(() => [])
-        if (stacks.length) throw new StepError('clean', `the platform still runs here (stacks ${stacks.join(', ')})`, 'remove it first: npm run down')
-      }
-      const changed = await cleanSwarm(ctx)
-      out.line(changed ? `clean: done, no node is in a swarm (${seconds(started)})` : `clean: nothing to do, no node was in a swarm (${seconds(started)})`)
-      return 0
-    }
-    case 'remount':
-      await remountShared(ctx)
-      out.line(`remount: done (${seconds(started)})`)
-      return 0
-    case 'start':
-    case 'stop':
-      throw new UsageError(
-        `${command} is for the virtualbox provider, whose VMs activity makes; ${config.provider === 'ssh' ? 'ssh hosts are started and stopped by their own system (e.g. systemctl start docker there)' : 'the local engine is started by this machine (e.g. systemctl start docker)'}`,
-      )
-  }
 }

@@ -2,8 +2,8 @@
 // collector or the backup job may be placed on any node. Each node that lacks an image gets it streamed over ssh
 // (`docker save` from the building engine | `docker load` on the node): no registry, no insecure-registry setting.
 import { spawn } from 'node:child_process'
-import type { ClusterConfig } from '../../collectors/runtime/cluster-config.ts'
-import { dockerMaybe } from '../lib/docker.ts'
+import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
+import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { StepError } from '../lib/output.ts'
 import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
 

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/cluster-config.ts'
+import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { ConfigError } from '../../collectors/runtime/errors.ts'
 
 export interface ShellResult {

@@ -2,12 +2,11 @@
 // Docker, a host-only network and the host's folder over NFS; then the same swarm steps as the ssh provider.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { virtualboxHostAddress, type ClusterConfig, type ClusterNode } from '../../collectors/runtime/cluster-config.ts'
+import { virtualboxHostAddress, type ClusterConfig, type ClusterNode } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { seconds, StepError, type Output } from '../lib/output.ts'
+import { swarmCommand, type Command } from './commands.ts'
 import { exec, lastLine, type ShellResult } from './shell.ts'
 import { probe, swarmStatus, type ClusterContext } from './swarm.ts'
-
-type Command = 'init' | 'start' | 'stop' | 'clean' | 'remount' | 'status' | 'join'
 
 /** What init made that is not a VM, so that clean removes exactly that (VMs are found by name). */
 interface Made {
@@ -264,7 +263,6 @@ async function checkHost(ctx: ClusterContext, env: NodeJS.ProcessEnv): Promise<s
 export async function virtualboxCommand(command: Command, ctx: ClusterContext, names: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { config, out } = ctx
   const started = Date.now()
-  const { swarmCommand } = await import('./cli.ts')
   const bootTimeout = Number(env.ACTIVITY_VM_BOOT_TIMEOUT ?? 900) * 1000
   switch (command) {
     case 'init':

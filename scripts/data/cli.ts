@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import pkg from '../../package.json' with { type: 'json' }
-import type { ActivityConfig, LogsConfig } from '../../collectors/runtime/config.ts'
+import type { ActivityConfig, LogsConfig } from '../../collectors/runtime/activity-yml.ts'
 import { UsageError } from '../../collectors/runtime/errors.ts'
 import { listBackups, restoreBackup, takeBackup } from './backup.ts'
 import { createHashPool, type HashPool } from './hashing.ts'

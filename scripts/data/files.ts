@@ -6,14 +6,9 @@ import { basename, dirname, join } from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { Header } from 'tar'
-import { hashHere, type HashPool } from './hashing.ts'
+import { hashHere, type HashPool, type Written } from './hashing.ts'
 
 export type Progress = (line: string) => void
-
-export interface Written {
-  size: number
-  sha256: string
-}
 
 /** Human sizes for progress lines: 1.2 GB, 340 MB, 12 kB. */
 export function formatBytes(bytes: number): string {

@@ -4,7 +4,12 @@ import { createHash } from 'node:crypto'
 import { closeSync, openSync, readSync, writeSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
-import type { Written } from './files.ts'
+
+/** A file's size and sha256, as hashed (and copied) in one pass. */
+export interface Written {
+  size: number
+  sha256: string
+}
 
 /** What hashThrough uses of Node, passed in so that the function's own text also runs in a worker. */
 interface HashDeps {

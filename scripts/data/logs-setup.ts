@@ -1,6 +1,6 @@
 // `activity logs setup`: the nginx access-log index template, its ILM policy (delete after logs.retention) and a weekly
 // SLM snapshot, put into Elasticsearch only where they differ from what is there. A second run writes nothing.
-import type { LogsConfig } from '../../collectors/runtime/config.ts'
+import type { LogsConfig } from '../../collectors/runtime/activity-yml.ts'
 import template from '../../stacks/logs/nginx-access-template.json' with { type: 'json' }
 import { difference, flatSettings, requireHealthy, type Elasticsearch } from './elasticsearch.ts'
 import type { Progress } from './files.ts'

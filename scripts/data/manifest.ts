@@ -5,15 +5,17 @@ import { join } from 'node:path'
 import * as v from 'valibot'
 import { check } from '../../collectors/runtime/schema.ts'
 import { BackupError } from './errors.ts'
-import { formatBytes, hashFile, parseSums, SUMS, type Progress, type Written } from './files.ts'
-import type { HashPool } from './hashing.ts'
-import type { StoreKind } from './store.ts'
+import { formatBytes, hashFile, parseSums, SUMS, type Progress } from './files.ts'
+import type { HashPool, Written } from './hashing.ts'
 
 /**
  * The manifest format this code writes and reads; a newer backup is refused rather than half-understood.
  * 2: a part may be a folder (a Prometheus snapshot's blocks) whose SHA256SUMS lists each file; its sha256 is the part's.
  */
 export const FORMAT = 2
+
+/** The kinds of store a backup part can come from. */
+export type StoreKind = 'prometheus' | 'pushgateway' | 'sqlite' | 'postgres' | 'elasticsearch'
 
 export interface Part {
   name: string

@@ -1,9 +1,7 @@
 // What every store (a Prometheus, the Pushgateway, Grafana's database, Elasticsearch) offers to backup and restore.
 import type { Progress } from './files.ts'
 import type { HashPool } from './hashing.ts'
-import type { Part } from './manifest.ts'
-
-export type StoreKind = 'prometheus' | 'pushgateway' | 'sqlite' | 'postgres' | 'elasticsearch'
+import type { Part, StoreKind } from './manifest.ts'
 
 /** Stops and starts whatever writes to a store, around a restore (a Swarm service scaled to 0 and back, or commands). */
 export interface Control {

@@ -11,7 +11,8 @@ import { prometheusStore } from './prometheus.ts'
 import { pushgatewayStore } from './pushgateway.ts'
 import { sqliteStore } from './sqlite.ts'
 import type { Control, Store } from './store.ts'
-import { commandControl, jobMounts, resolveVolumePath, serviceControl } from './swarm.ts'
+import { jobMounts } from '../../stacks/backup-job.ts'
+import { commandControl, resolveVolumePath, serviceControl } from './swarm.ts'
 
 const control = {
   /** A Swarm service scaled to 0 and back around the restore. */

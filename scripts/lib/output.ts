@@ -1,16 +1,7 @@
 // What the scripts print: numbered steps on one line each, details indented under them, failures as one line with the fix.
+import { StepError } from '../../collectors/runtime/errors.ts'
 
-/** A step that failed: what went wrong and what to do about it. Printed as one line by the script's edge. */
-export class StepError extends Error {
-  constructor(
-    readonly step: string,
-    readonly problem: string,
-    readonly fix: string,
-  ) {
-    super(`${step}: ${problem}; ${fix}`)
-    this.name = 'StepError'
-  }
-}
+export { StepError }
 
 export interface Output {
   /** `[2/7] swarm         what it did`. */

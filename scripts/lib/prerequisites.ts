@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { $ } from 'zx'
-import { docker, engineInfo, jsonLines, type EngineInfo } from './docker.ts'
+import { docker, engineInfo, jsonLines, type EngineInfo } from '../../stacks/deploy/docker.ts'
 import { StepError } from './output.ts'
 
 const GiB = 1024 ** 3

@@ -1,7 +1,7 @@
 // What `up` and `status` show of the running platform: its URLs (from Traefik's router rules) and the collectors' latest numbers.
 import { $ } from 'zx'
-import { dockerMaybe } from './docker.ts'
-import type { ResolvedStack } from './deploy.ts'
+import { dockerMaybe } from '../../stacks/deploy/docker.ts'
+import type { ResolvedStack } from '../../stacks/deploy/deploy.ts'
 
 export interface Endpoint {
   service: string

@@ -1,7 +1,7 @@
 // `npm run up` timed on this machine's single-node swarm (the e2e's stand-ins, overlays and fake APIs): from a clean swarm
 // with the images present to every service converged, and a second up that changes nothing. Target (issue 5): the
 // no-change up under 10 s; exits non-zero when missed.
-import { activityTag, buildImage } from '../../scripts/lib/images.ts'
+import { activityTag, buildImage } from '../../stacks/deploy/images.ts'
 import { cleanUp, npmRun, prepare, root, type Prepared } from '../e2e/platform.ts'
 import { nodeStandIn } from '../e2e/standins.ts'
 

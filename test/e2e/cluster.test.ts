@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse } from 'yaml'
-import { ensureNodeLabels } from '../../scripts/lib/swarm.ts'
+import { ensureNodeLabels } from '../../stacks/deploy/swarm.ts'
 import { runActivity, type CliRun } from '../support/cli.ts'
 import { HostLab, missingPrograms } from '../support/netns-hosts.ts'
 

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, sta
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { $ } from 'zx'
-import { docker, dockerMaybe, dockerStreaming, imageLabel } from '../../scripts/lib/docker.ts'
+import { docker, dockerMaybe, dockerStreaming, imageLabel } from '../../stacks/deploy/docker.ts'
 
 const imagesDir = new URL('./images/', import.meta.url).pathname
 export const baseImage = 'debian:bookworm-slim'

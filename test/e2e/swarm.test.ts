@@ -2,10 +2,10 @@
 // the swarm, and the scripts run as a person runs them. Services with no stand-in here are listed as NOT TESTED.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serviceStates } from '../../scripts/lib/converge.ts'
-import { docker, dockerMaybe } from '../../scripts/lib/docker.ts'
+import { serviceStates } from '../../stacks/deploy/converge.ts'
+import { docker, dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
-import { activityTag, buildImage, imageName } from '../../scripts/lib/images.ts'
+import { activityTag, buildImage, imageName } from '../../stacks/deploy/images.ts'
 import { absentServices, cleanPlatform, cleanUp, hostPorts, npmRun, platformServices, poll, pushedGroups, query, root, volumeExists, type Prepared, type PushedGroup } from './platform.ts'
 import { nodeStandIn } from './standins.ts'
 import { failingApi } from './test-apis.ts'
@@ -76,7 +76,7 @@ swarm("the project's images build from their Dockerfiles; the collectors run as 
   for (const image of ['collectors', 'gitops'] as const) {
     const name = imageName('127.0.0.1:5000', image, tag)
     const user = await docker(['run', '--rm', '--entrypoint', 'id', name, '-u'])
-    // gitops drives the Engine through its socket, root-equivalent whoever the process is (gitops/Dockerfile says why).
+    // gitops drives the Engine through its socket, root-equivalent whoever the process is (scripts/Dockerfile says why).
     assert.is(user.trim(), image === 'collectors' ? '1000' : '0', `${image} runs as ${image === 'collectors' ? 'the node user' : 'root'}`)
     const sources = await docker(['run', '--rm', '--entrypoint', 'node', name, '/app/dist/collectors/runtime/cli.js', 'sources'])
     for (const source of prepared!.sources) assert.match(sources, new RegExp(`^${source}\\s`, 'm'), `${image} has the ${source} collector`)

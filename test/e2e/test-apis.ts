@@ -4,8 +4,8 @@ import { copyFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { build } from 'esbuild'
-import { docker, dockerMaybe } from '../../scripts/lib/docker.ts'
-import { serviceStates } from '../../scripts/lib/converge.ts'
+import { docker, dockerMaybe } from '../../stacks/deploy/docker.ts'
+import { serviceStates } from '../../stacks/deploy/converge.ts'
 import { nodeStandIn } from './standins.ts'
 import { waitFor } from '../support/servers.ts'
 

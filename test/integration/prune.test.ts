@@ -1,7 +1,7 @@
 // Removing a source or target from activity.yml removes its metrics from a real Pushgateway.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../collectors/runtime/config.ts'
+import { parseConfig } from '../../collectors/runtime/activity-yml.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { pushGroup } from '../../collectors/runtime/push.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'

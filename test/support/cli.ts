@@ -1,7 +1,7 @@
 // Runs the bundled `activity` command as a user does (npm test builds dist/ first), capturing what it prints.
 import { spawn } from 'node:child_process'
 
-export const cliPath = new URL('../../dist/collectors/runtime/cli.js', import.meta.url).pathname
+export const cliPath = new URL('../../dist/scripts/activity.js', import.meta.url).pathname
 
 export interface CliRun {
   code: number

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { loadConfig, parseConfig } from '../../collectors/runtime/config.ts'
+import { loadConfig, parseConfig } from '../../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { configProblem } from '../support/config-errors.ts'
 

@@ -1,7 +1,7 @@
 // When up and status call a service ready or failed, from its spec and tasks as the Engine API returns them.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { serviceState, type TaskJson } from '../../scripts/lib/converge.ts'
+import { serviceState, type TaskJson } from '../../stacks/deploy/converge.ts'
 
 const test = suite('converge')
 const t0 = Date.parse('2026-11-25T10:00:00Z')

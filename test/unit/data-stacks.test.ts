@@ -6,12 +6,12 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../collectors/runtime/config.ts'
+import { parseConfig } from '../../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { logsNames } from '../../scripts/data/logs-setup.ts'
-import { dataProfiles, dataStackEnvironment } from '../../scripts/data/stack-env.ts'
-import { backupJobService, storesLeftOut } from '../../scripts/data/swarm.ts'
-import { isLeftOut } from '../../scripts/lib/deploy.ts'
+import { dataProfiles, dataStackEnvironment } from '../../stacks/data-env.ts'
+import { backupJobService, storesLeftOut } from '../../stacks/backup-job.ts'
+import { isLeftOut } from '../../stacks/deploy/deploy.ts'
 import { stackFiles } from '../../stacks/stacks.ts'
 import { requireBinary } from '../support/servers.ts'
 
@@ -99,7 +99,7 @@ test('the backup job is a replicated-job on the backup schedule, mounting the st
   assert.ok(job.volumes.includes('logs_elasticsearch-snapshots:/stores/logs_elasticsearch-snapshots'))
   assert.equal(fragment.volumes['metrics_prometheus-data'], { name: 'metrics_prometheus-data', external: true })
   assert.equal(job.networks, ['metrics', 'monitoring', 'logs'])
-  assert.equal(job.entrypoint, ['node', '/app/dist/collectors/runtime/cli.js'], 'the gitops image runs the activity CLI, not the gitops service')
+  assert.equal(job.entrypoint, ['node', '/app/dist/scripts/activity.js'], 'the gitops image runs the activity CLI, not the gitops service')
 
   const ha = backupJobService(config(), { image: 'x', profiles: ['ha'], without: ['logs'] })
   const haJob = ha.services.backup as { command: string[]; secrets: string[]; networks: string[] }

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse } from 'yaml'
-import { isLeftOut, isUnchanged, resolveStack, stackHash, withoutServices, type ComposeFile, type DeployedState } from '../../scripts/lib/deploy.ts'
+import { isLeftOut, isUnchanged, resolveStack, stackHash, withoutServices, type ComposeFile, type DeployedState } from '../../stacks/deploy/deploy.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
 
 const test = suite('deploy')

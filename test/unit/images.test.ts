@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { activityTag, extraCaPem, imageName, sourceHash } from '../../scripts/lib/images.ts'
+import { activityTag, extraCaPem, imageName, sourceHash } from '../../stacks/deploy/images.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
 
 const test = suite('images')

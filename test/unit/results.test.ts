@@ -1,7 +1,7 @@
 // What up prints of a running platform: the URLs from Traefik's rules, host ports, and promtool's answers read back.
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { ResolvedStack } from '../../scripts/lib/deploy.ts'
+import type { ResolvedStack } from '../../stacks/deploy/deploy.ts'
 import { formatCount, hostPorts, parsePromtool, traefikUrls } from '../../scripts/lib/results.ts'
 
 const test = suite('results')

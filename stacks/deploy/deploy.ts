@@ -3,9 +3,9 @@ import { createHash } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
-import { deployOrder } from '../../stacks/stacks.ts'
+import { deployOrder } from '../stacks.ts'
 import { docker, dockerMaybe, jsonLines } from './docker.ts'
-import { StepError } from './output.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
 
 /** The part of a Compose file the scripts read. */
 export interface ComposeService {

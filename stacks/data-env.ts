@@ -1,6 +1,6 @@
 // What activity.yml's metrics:, logs: and backup: sections change in the deploy: variables the stack files read and
 // the profiles (overlays) to merge. The deploy path (scripts/up, gitops) adds these to its own.
-import type { ActivityConfig } from '../../collectors/runtime/config.ts'
+import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 
 /** Variables interpolated by stacks/metrics.yml and stacks/metrics.longterm.yml. */
 export function dataStackEnvironment(config: ActivityConfig): Record<string, string> {

@@ -1,6 +1,6 @@
 // The swarm the platform runs on: a single-node swarm when none is active, the overlay networks and secrets the stacks share.
 import { docker, jsonLines, type EngineInfo } from './docker.ts'
-import { StepError } from './output.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
 
 /** Label on what the scripts create outside the stacks (networks, secrets), so `down` removes only those. */
 export const platformLabel = 'activity.platform'

@@ -1,4 +1,4 @@
-// The project's own images (collectors, gitops): their tag, their build from the real Dockerfiles, skipped when nothing changed.
+// The project's own images (collectors, gitops): their tag, their build from scripts/Dockerfile, skipped when nothing changed.
 import { createHash, X509Certificate } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -81,12 +81,12 @@ export interface BuildOptions {
   progress: (line: string) => void
 }
 
-/** Builds one image from its Dockerfile unless an image with this tag was built from the same sources; says which. */
+/** Builds one image (a target of scripts/Dockerfile) unless an image with this tag was built from the same sources; says which. */
 export async function buildImage(image: ProjectImage, options: BuildOptions): Promise<'built' | 'present'> {
   const name = imageName(options.registry, image, options.tag)
   const hash = sourceHash(options.root)
   if ((await imageLabel(name, sourceLabel)) === hash) return 'present'
-  const args = ['build', '-f', join(options.root, image, 'Dockerfile'), '-t', name, '--label', `${sourceLabel}=${hash}`]
+  const args = ['build', '-f', join(options.root, 'scripts', 'Dockerfile'), '--target', image, '-t', name, '--label', `${sourceLabel}=${hash}`]
   if (options.nodeImage) args.push('--build-arg', `NODE_IMAGE=${options.nodeImage}`, '--build-arg', `RUNTIME_IMAGE=${options.nodeImage}`)
   const ca = options.npmExtraCaPem ?? extraCaPem(options.env?.NODE_EXTRA_CA_CERTS)
   if (ca) args.push('--build-arg', `NPM_EXTRA_CA_PEM=${ca}`)

@@ -1,7 +1,7 @@
 // `activity logs setup` where Elasticsearch is: a one-off container of the gitops image on the logs network, run by
 // `up` and by gitops whenever the logs stack is deployed. It first gives the snapshot volume to Elasticsearch's user
 // (a new volume belongs to root), then waits until Elasticsearch answers, then installs what differs.
-import { elasticsearchUser } from '../data/swarm.ts'
+import { elasticsearchUser } from '../backup-job.ts'
 import { docker } from './docker.ts'
 
 export interface LogsSetupOptions {
@@ -21,7 +21,7 @@ export async function runLogsSetup(options: LogsSetupOptions): Promise<string[]>
     'cat > /tmp/activity.yml',
     `chown ${elasticsearchUser.uid}:${elasticsearchUser.gid} /snapshots`,
     `for i in $(seq ${attempts}); do`,
-    '  if node /app/dist/collectors/runtime/cli.js logs setup --config /tmp/activity.yml > /tmp/out 2>&1; then cat /tmp/out; exit 0; fi',
+    '  if node /app/dist/scripts/activity.js logs setup --config /tmp/activity.yml > /tmp/out 2>&1; then cat /tmp/out; exit 0; fi',
     '  sleep 10',
     'done',
     'cat /tmp/out; exit 1',

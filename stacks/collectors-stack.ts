@@ -1,0 +1,105 @@
+// The collectors stack, rendered from activity.yml: one replicated-job service per source, and the backup job.
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { stringify } from 'yaml'
+import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
+import { backupJobService } from './backup-job.ts'
+
+/** First 8 hex digits of the SHA-256 of a file's bytes: the suffix that makes a changed config a new Swarm config. */
+export function contentHash(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex').slice(0, 8)
+}
+
+/** Where a collector task finds things; the names are the platform's contracts (see the metrics stack). */
+export const collectorRuntime = {
+  image: '${REGISTRY:-127.0.0.1:5000}/activity/collectors:${ACTIVITY_TAG:?set by scripts/up to the package version and git commit}',
+  configTarget: '/etc/activity/activity.yml',
+  pushgateway: 'http://metrics_pushgateway:9091',
+  network: 'activity_metrics',
+} as const
+
+/** Secrets a source's collector reads, by source name: mounted at /run/secrets/<secret>, announced in <env>. */
+export const sourceSecrets: Record<string, { secret: string; env: string }[]> = {
+  github: [{ secret: 'github_token', env: 'GITHUB_TOKEN_FILE' }],
+}
+
+/**
+ * The collectors stack for activity.yml: one `replicated-job` service per configured source, running
+ * `activity collect <source>` once per deploy or scheduler run, never more services than sources.
+ * The schedule is the service label activity.schedule, which the gitops scheduler reads.
+ */
+/** The image of the scheduled backup job: the gitops image has the data commands and the programs they run. */
+export const backupJobImage = '${REGISTRY:-127.0.0.1:5000}/activity/gitops:${ACTIVITY_TAG:?set by scripts/up to the package version and a hash of the sources}'
+
+export interface CollectorsRenderOptions {
+  endpointMode?: 'vip' | 'dnsrr'
+  /** Adds the scheduled `backup` job (scripts/data/swarm.ts): the profiles deployed and the stores left out. */
+  backup?: { profiles: readonly string[]; without: readonly string[] }
+}
+
+export function renderCollectors(config: ActivityConfig, options: CollectorsRenderOptions = {}): string {
+  const activityFile = resolve(config.file)
+  const hash = contentHash(activityFile)
+  const services: Record<string, unknown> = {}
+  const secrets: Record<string, unknown> = {}
+  for (const source of config.sources) {
+    const mounted = sourceSecrets[source.name] ?? []
+    const environment: Record<string, string> = {
+      ACTIVITY_CONFIG: collectorRuntime.configTarget,
+      PUSHGATEWAY_URL: collectorRuntime.pushgateway,
+      LOG_LEVEL: '${LOG_LEVEL:-info}',
+    }
+    for (const { secret, env } of mounted) {
+      environment[env] = `/run/secrets/${secret}`
+      secrets[secret] = { external: true }
+    }
+    services[source.name] = {
+      image: collectorRuntime.image,
+      command: ['collect', source.name],
+      environment,
+      configs: [{ source: 'activity', target: collectorRuntime.configTarget }],
+      ...(mounted.length ? { secrets: mounted.map((m) => m.secret) } : {}),
+      networks: ['metrics'],
+      deploy: {
+        mode: 'replicated-job',
+        replicas: 1,
+        // A failed run waits for its next scheduled run instead of hammering a rate-limited API.
+        restart_policy: { condition: 'none' },
+        labels: {
+          'activity.source': source.name,
+          'activity.schedule': source.schedule,
+        },
+        resources: { limits: { memory: '256M' } },
+        // dnsrr for the Swarm e2e on machines without IPVS (test/e2e/overlay/README.md).
+        ...(options.endpointMode ? { endpoint_mode: options.endpointMode } : {}),
+      },
+    }
+  }
+  let networks: Record<string, unknown> = { metrics: { name: collectorRuntime.network, external: true } }
+  let volumes: Record<string, unknown> = {}
+  if (options.backup) {
+    const job = backupJobService(config, { image: backupJobImage, ...options.backup })
+    for (const [name, service] of Object.entries(job.services)) {
+      if (services[name]) throw new Error(`${config.file}: sources: a source named ${name} clashes with the backup job; rename it`)
+      services[name] = options.endpointMode ? { ...(service as object), deploy: { ...(service as { deploy: object }).deploy, endpoint_mode: options.endpointMode } } : service
+    }
+    networks = { ...networks, ...job.networks }
+    volumes = job.volumes
+    Object.assign(secrets, job.secrets)
+  }
+  const stack = {
+    version: '3.9',
+    services,
+    networks,
+    ...(Object.keys(volumes).length ? { volumes } : {}),
+    configs: { activity: { name: `collectors_activity_${hash}`, file: activityFile } },
+    ...(Object.keys(secrets).length ? { secrets } : {}),
+  }
+  const header = [
+    `# collectors stack, rendered by \`activity render collectors\` from ${config.file} (content ${hash}).`,
+    '# Never committed and never edited: change activity.yml, and the next deploy renders it again.',
+    '',
+  ].join('\n')
+  return header + stringify(stack, { lineWidth: 0 })
+}
