@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import type { Target } from './define.ts'
-import { ConfigError, UsageError, oneLine } from './errors.ts'
+import { ConfigError, UsageError, exitCodeOf, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
 import { loadCollector, loadCollectors, sourceNames } from './registry.ts'
 import { runCollector } from './run.ts'
@@ -137,6 +137,6 @@ export async function runCommandLine(argv: string[], env: NodeJS.ProcessEnv, usa
     return await run(rest, env)
   } catch (error) {
     process.stderr.write(`activity: ${oneLine(error)}\n`)
-    return error instanceof UsageError || error instanceof ConfigError || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1
+    return exitCodeOf(error)
   }
 }

@@ -1,91 +1,119 @@
-// Errors with their facts attached; the CLI turns each into one line.
+// Errors with their facts attached, on one base; the edge (the CLI, a script) turns each into one line, and its kind
+// decides the exit code.
+
+/** What kind of mistake or failure an error is: a person's input (usage, config) exits 2, anything else 1. */
+export type ErrorKind = 'usage' | 'config' | 'failure'
+
+const exitCodes: Record<ErrorKind, number> = { usage: 2, config: 2, failure: 1 }
+
+/**
+ * The base of every error this project throws on purpose. Its message is one line: where it happened, what is wrong,
+ * and (when there is one) what to do: `where: problem; fix`. Subclasses name their facts and their kind.
+ */
+export class ActivityError extends Error {
+  readonly kind: ErrorKind = 'failure'
+
+  constructor(
+    readonly where: string,
+    readonly problem: string,
+    readonly fix?: string,
+  ) {
+    super(`${where}${where && problem ? ': ' : ''}${problem}${fix ? `; ${fix}` : ''}`)
+    this.name = new.target.name
+  }
+}
 
 /** A problem in activity.yml (or another file a person edits): where it is and how to fix it. */
-export class ConfigError extends Error {
+export class ConfigError extends ActivityError {
+  override readonly kind = 'config'
+
   constructor(
     readonly file: string,
     readonly line: number | undefined,
     readonly field: string,
-    readonly problem: string,
-    readonly fix?: string,
+    problem: string,
+    fix?: string,
   ) {
-    super(`${file}${line ? `:${line}` : ''}: ${field}: ${problem}${fix ? `; ${fix}` : ''}`)
-    this.name = 'ConfigError'
+    super(`${file}${line ? `:${line}` : ''}: ${field}`, problem, fix)
+  }
+}
+
+/** A command-line mistake. */
+export class UsageError extends ActivityError {
+  override readonly kind = 'usage'
+
+  constructor(message: string) {
+    super('', message)
+  }
+}
+
+/** A step that failed: what went wrong and what to do about it. Printed as one line by the script's edge. */
+export class StepError extends ActivityError {
+  constructor(
+    readonly step: string,
+    problem: string,
+    fix: string,
+  ) {
+    super(step, problem, fix)
   }
 }
 
 /** An API answered with an error status, after retries. */
-export class HttpError extends Error {
+export class HttpError extends ActivityError {
   constructor(
     readonly status: number,
     readonly url: string,
     readonly detail: string,
   ) {
-    super(`${url} answered ${status}${detail ? `: ${detail}` : ''}`)
-    this.name = 'HttpError'
+    super(`${url} answered ${status}`, detail)
   }
 }
 
 /** The API's rate limit is exhausted for longer than the run may wait. */
-export class RateLimitError extends Error {
+export class RateLimitError extends ActivityError {
   constructor(
     readonly url: string,
     readonly resetAt: Date | undefined,
     readonly hint: string,
   ) {
-    super(`rate limit exhausted at ${url}${resetAt ? ` until ${resetAt.toISOString()}` : ''}; ${hint}`)
-    this.name = 'RateLimitError'
+    super(`rate limit exhausted at ${url}${resetAt ? ` until ${resetAt.toISOString()}` : ''}`, '', hint)
   }
 }
 
 /** No answer in time, or the connection failed, after retries. */
-export class NetworkError extends Error {
+export class NetworkError extends ActivityError {
   constructor(
     readonly url: string,
     readonly code: string,
   ) {
-    super(`${url}: ${code}; check that the API is reachable from here`)
-    this.name = 'NetworkError'
+    super(url, code, 'check that the API is reachable from here')
   }
 }
 
 /** An API answered 2xx with a body that is not what its documentation promises. */
-export class ResponseError extends Error {
+export class ResponseError extends ActivityError {
   constructor(
     readonly url: string,
-    readonly problem: string,
+    problem: string,
   ) {
-    super(`${url}: unexpected response: ${problem}`)
-    this.name = 'ResponseError'
+    super(url, `unexpected response: ${problem}`)
   }
 }
 
 /** The Pushgateway refused or could not be reached, after retries. */
-export class PushError extends Error {
+export class PushError extends ActivityError {
   constructor(
     readonly url: string,
     readonly reason: string,
   ) {
-    super(`push to ${url} failed: ${reason}; the previous values stay in the Pushgateway`)
-    this.name = 'PushError'
+    super(`push to ${url} failed`, reason, 'the previous values stay in the Pushgateway')
   }
 }
 
-/** A step that failed: what went wrong and what to do about it. Printed as one line by the script's edge. */
-export class StepError extends Error {
-  constructor(
-    readonly step: string,
-    readonly problem: string,
-    readonly fix: string,
-  ) {
-    super(`${step}: ${problem}; ${fix}`)
-    this.name = 'StepError'
-  }
-}
-
-/** A command-line mistake. */
-export class UsageError extends Error {
-  override name = 'UsageError'
+/** The exit code for an error that reached the edge: 2 for a person's input (node's own argument errors too), 1 else. */
+export function exitCodeOf(error: unknown): number {
+  if (error instanceof ActivityError) return exitCodes[error.kind]
+  return (error as { code?: string } | undefined)?.code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1
 }
 
 /** One line for a person: the message, without stack, newlines folded. */

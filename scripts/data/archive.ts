@@ -1,6 +1,5 @@
 // A backup as one file: the backup folder in a tar, gzip-compressed (always available) or zstd-compressed (Debian's
 // zstd: faster and smaller, used only when asked for and installed). manifest.json goes first so that listing reads little.
-import { spawn } from 'node:child_process'
 import { createReadStream, createWriteStream, readdirSync, renameSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { basename, dirname } from 'node:path'
@@ -9,6 +8,7 @@ import type { Readable } from 'node:stream'
 import { Parser, create as createTar, extract as extractTar } from 'tar'
 import { BackupError } from './errors.ts'
 import { MANIFEST } from './manifest.ts'
+import { notFound, start } from '../../stacks/programs.ts'
 import { notInstalled } from './programs.ts'
 
 export type ArchiveKind = 'tar.gz' | 'tar.zst'
@@ -19,16 +19,20 @@ export function archiveKindOf(path: string): ArchiveKind | undefined {
 
 /** Runs zstd as a filter; resolves when it exits cleanly, rejects with what it said otherwise. */
 function zstd(args: string[], input: Readable | AsyncIterable<Buffer> | undefined, output: NodeJS.WritableStream | undefined): { done: Promise<void>; stdout: Readable } {
-  const child = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] })
-  let stderr = ''
-  child.stderr.on('data', (chunk) => (stderr += chunk))
-  const exited = new Promise<void>((resolve, reject) => {
-    child.on('error', (error: NodeJS.ErrnoException) => reject(notInstalled('zstd', error)))
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd: ${stderr.trim().split('\n').pop() ?? `exit ${code}`}`))))
+  const child = start('zstd', args)
+  const exited = child.then(({ exitCode, stderr }) => {
+    if (exitCode === 0) return
+    if (notFound('zstd', exitCode, stderr)) throw notInstalled('zstd')
+    throw new Error(`zstd: ${stderr.trim().split('\n').pop() ?? `exit ${exitCode}`}`)
   })
   const feeding = input ? pipeline(input, child.stdin) : (child.stdin.end(), Promise.resolve())
   const draining = output ? pipeline(child.stdout, output) : Promise.resolve()
-  return { done: Promise.all([exited, feeding, draining]).then(() => undefined), stdout: child.stdout }
+  // What zstd said decides the error: a pipe it closed by failing is only the consequence.
+  const done = Promise.allSettled([exited, feeding, draining]).then(([ended, ...streams]) => {
+    if (ended.status === 'rejected') throw ended.reason
+    for (const stream of streams) if (stream.status === 'rejected') throw stream.reason
+  })
+  return { done, stdout: child.stdout }
 }
 
 /** Packs a finished backup folder into FOLDER.tar.gz or FOLDER.tar.zst, then removes the folder. */

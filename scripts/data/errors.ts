@@ -1,33 +1,32 @@
 // Errors of the data lifecycle, with their facts attached; the CLI prints each as one line.
+import { ActivityError } from '../../collectors/runtime/errors.ts'
 
 /** A backup that cannot be used as it is: names the backup, the part, what is wrong and what to do. */
-export class BackupError extends Error {
+export class BackupError extends ActivityError {
   constructor(
     readonly backup: string,
     readonly part: string | undefined,
-    readonly problem: string,
-    readonly fix: string,
+    problem: string,
+    fix: string,
   ) {
-    super(`backup ${backup}: ${part ? `part '${part}' ` : ''}${problem}; ${fix}`)
-    this.name = 'BackupError'
+    super(`backup ${backup}`, `${part ? `part '${part}' ` : ''}${problem}`, fix)
   }
 }
 
 /** A store that refused, or could not be reached, during a backup or restore. */
-export class StoreError extends Error {
+export class StoreError extends ActivityError {
   constructor(
     readonly store: string,
-    readonly where: string,
-    readonly problem: string,
-    readonly fix?: string,
+    readonly at: string,
+    problem: string,
+    fix?: string,
   ) {
-    super(`${store} (${where}): ${problem}${fix ? `; ${fix}` : ''}`)
-    this.name = 'StoreError'
+    super(`${store} (${at})`, problem, fix)
   }
 }
 
 /** Elasticsearch answered an error, or could not be reached. */
-export class ElasticsearchError extends Error {
+export class ElasticsearchError extends ActivityError {
   constructor(
     readonly url: string,
     /** What was being done: "reading the ILM policy nginx-access". */
@@ -35,21 +34,8 @@ export class ElasticsearchError extends Error {
     readonly status: number | undefined,
     readonly type: string,
     readonly reason: string,
-    readonly fix: string,
+    fix: string,
   ) {
-    super(`Elasticsearch at ${url}, ${action}: ${status ? `answered ${status} ` : ''}${type}${reason ? ` (${reason})` : ''}; ${fix}`)
-    this.name = 'ElasticsearchError'
-  }
-}
-
-/** A program this command runs (sqlite3, pg_dump, zstd, docker) is missing or failed. */
-export class ProgramError extends Error {
-  constructor(
-    readonly program: string,
-    readonly problem: string,
-    readonly fix: string,
-  ) {
-    super(`${program}: ${problem}; ${fix}`)
-    this.name = 'ProgramError'
+    super(`Elasticsearch at ${url}, ${action}`, `${status ? `answered ${status} ` : ''}${type}${reason ? ` (${reason})` : ''}`, fix)
   }
 }

@@ -1,6 +1,5 @@
 // Runs the programs a store is backed up with (sqlite3, pg_dump, zstd, docker): missing or failing, each says what to do.
-import { spawn } from 'node:child_process'
-import { ProgramError } from './errors.ts'
+import { ProgramError, run, lastLine, type RunOptions } from '../../stacks/programs.ts'
 
 /** The Debian package that brings each program, for the "is not installed" line. */
 const packages: Record<string, string> = {
@@ -13,37 +12,18 @@ const packages: Record<string, string> = {
   docker: 'docker.io',
 }
 
-export interface RunOptions {
-  env?: NodeJS.ProcessEnv
-  /** Text written to the program's standard input. */
-  input?: string
-}
-
 /** Runs a program to completion; its stdout, or a ProgramError with the last line it printed on stderr. */
-export function runProgram(program: string, args: string[], options: RunOptions = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout!.on('data', (chunk) => (stdout += chunk))
-    child.stderr!.on('data', (chunk) => (stderr += chunk))
-    child.on('error', (error: NodeJS.ErrnoException) => reject(notInstalled(program, error)))
-    child.on('close', (code, signal) => {
-      if (code === 0) return resolve(stdout)
-      const last = stderr.trim().split('\n').filter(Boolean).pop() ?? `exited with ${code ?? signal}`
-      // Programs often start their own messages with their name ("pg_dump: error: ..."): said once is enough.
-      reject(new ProgramError(program, last.trim().replace(new RegExp(`^${program}: (error: )?`), '').replace(/\s+/g, ' '), fixFor(program)))
-    })
-    if (child.stdin) {
-      child.stdin.on('error', () => {}) // a program that exits without reading its input: its exit code says what happened
-      child.stdin.end(options.input)
-    }
-  })
+export async function runProgram(program: string, args: string[], options: Pick<RunOptions, 'env' | 'input'> = {}): Promise<string> {
+  const ran = await run(program, args, options)
+  if (ran.missing) throw notInstalled(program)
+  if (ran.code === 0) return ran.stdout
+  const last = lastLine(ran.stderr) || `exited with ${ran.code}`
+  // Programs often start their own messages with their name ("pg_dump: error: ..."): said once is enough.
+  throw new ProgramError(program, last.replace(new RegExp(`^${program}: (error: )?`), '').replace(/\s+/g, ' '), fixFor(program))
 }
 
-export function notInstalled(program: string, error: NodeJS.ErrnoException): Error {
-  if (error.code === 'ENOENT') return new ProgramError(program, 'is not installed', `apt-get install -y ${packages[program] ?? program}`)
-  return error
+export function notInstalled(program: string): ProgramError {
+  return new ProgramError(program, 'is not installed', `apt-get install -y ${packages[program] ?? program}`)
 }
 
 function fixFor(program: string): string {
