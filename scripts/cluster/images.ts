@@ -1,29 +1,29 @@
 // The project's images on every node of a cluster: `up` builds them on the engine it talks to, and a task of a
 // collector or the backup job may be placed on any node. Each node that lacks an image gets it streamed over ssh
 // (`docker save` from the building engine | `docker load` on the node): no registry, no insecure-registry setting.
-import { spawn } from 'node:child_process'
 import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
+import { start } from '../../stacks/programs.ts'
 import { StepError } from '../lib/output.ts'
 import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
 
 /** `docker save IMAGES` here (the engine DOCKER_HOST names) piped into `docker load` on `host`; resolves with the load's output. */
-function stream(config: ClusterConfig, host: string, images: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const save = spawn('docker', ['save', ...images], { stdio: ['ignore', 'pipe', 'pipe'] })
-    const load = spawn('ssh', [...sshOptions(config), host, 'docker load'], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let output = ''
-    let saveErrors = ''
-    save.stderr.on('data', (chunk) => (saveErrors += chunk))
-    load.stdout.on('data', (chunk) => (output += chunk))
-    load.stderr.on('data', (chunk) => (output += chunk))
-    save.stdout.pipe(load.stdin)
-    // A failed load closes its input: the save's broken pipe is the load's error, told below.
-    load.stdin.on('error', () => {})
-    let saved: number | null = null
-    save.on('close', (code) => (saved = code))
-    load.on('close', (code) => resolve({ code: saved ? saved : (code ?? 255), output: saved ? saveErrors : output }))
-  })
+async function stream(config: ClusterConfig, host: string, images: string[]): Promise<{ code: number; output: string }> {
+  const save = start('docker', ['save', ...images])
+  const load = start('ssh', [...sshOptions(config), host, 'docker load'])
+  save.stdin.end()
+  let output = ''
+  let saveErrors = ''
+  save.stderr.on('data', (chunk) => (saveErrors += chunk))
+  load.stdout.on('data', (chunk) => (output += chunk))
+  load.stderr.on('data', (chunk) => (output += chunk))
+  save.stdout.pipe(load.stdin)
+  // A failed load closes its input: the save's broken pipe is the load's error, told below.
+  load.stdin.on('error', () => {})
+  let saved: number | null = null
+  void save.then((ended) => (saved = ended.exitCode))
+  const loaded = await load
+  return { code: saved ? saved : (loaded.exitCode ?? 255), output: saved ? saveErrors : output }
 }
 
 /**

@@ -1,9 +1,9 @@
 // How `activity cluster` runs a command on a node: ssh for remote hosts and VMs, a local shell for the local engine.
-import { spawn } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { ConfigError } from '../../collectors/runtime/errors.ts'
+import { lastLine as lastPrinted, run } from '../../stacks/programs.ts'
 
 export interface ShellResult {
   code: number
@@ -40,17 +40,12 @@ export class UnreachableError extends ConfigError {
   }
 }
 
-/** Runs a program here; never throws (a missing program is exit 127). */
-export function exec(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ShellResult> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('error', (error) => resolve({ code: 127, stdout, stderr: `${command}: ${error.message}` }))
-    child.on('close', (code) => resolve({ code: code ?? 255, stdout, stderr }))
-  })
+/** Runs a program here, its input closed; never throws (a missing program is exit 127). */
+export async function exec(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ShellResult> {
+  const ran = await run(command, args, { cwd: options.cwd, env: options.env })
+  // Said as before the runner: `<command>: <why it could not start>`.
+  if (ran.missing) return { code: 127, stdout: '', stderr: `${command}: spawn ${command} ENOENT` }
+  return { code: ran.code, stdout: ran.stdout, stderr: ran.stderr }
 }
 
 /** The ssh options every call uses: keys only, never a prompt, the key and known hosts the config names. */
@@ -86,8 +81,9 @@ export function localShell(node: ClusterNode): NodeShell {
   }
 }
 
+/** The last line a program printed, without ssh's host-key notices. */
 export function lastLine(text: string): string {
-  return text.trim().split('\n').filter((l) => !/^Warning: Permanently added/.test(l)).pop()?.trim() ?? ''
+  return lastPrinted(text, /^Warning: Permanently added/)
 }
 
 /** Single-quotes a value for a remote sh. */

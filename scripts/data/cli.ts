@@ -1,11 +1,11 @@
 // `activity data backup|restore|list` and `activity logs setup`: the data lifecycle from the command line.
-import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import pkg from '../../package.json' with { type: 'json' }
 import type { ActivityConfig, LogsConfig } from '../../collectors/runtime/activity-yml.ts'
 import { UsageError } from '../../collectors/runtime/errors.ts'
+import { runSync } from '../../stacks/programs.ts'
 import { listBackups, restoreBackup, takeBackup } from './backup.ts'
 import { createHashPool, type HashPool } from './hashing.ts'
 import { connect } from './elasticsearch.ts'
@@ -45,8 +45,8 @@ async function optionalConfig(flag: string | undefined, env: NodeJS.ProcessEnv, 
 /** The deployed commit: ACTIVITY_COMMIT (set by the deploy), else the platform repository here, else unknown. */
 function deployedCommit(env: NodeJS.ProcessEnv): string | null {
   if (env.ACTIVITY_COMMIT) return env.ACTIVITY_COMMIT
-  const git = spawnSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8' })
-  return git.status === 0 ? git.stdout.trim() : null
+  const git = runSync('git', ['rev-parse', 'HEAD'])
+  return git.code === 0 ? git.stdout.trim() : null
 }
 
 function storeSpecs(values: { stores?: string; grafana?: string }, env: NodeJS.ProcessEnv): StoreSpec[] {

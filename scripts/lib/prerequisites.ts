@@ -1,8 +1,8 @@
 // What `up` needs from the machine, checked before it changes anything; each failure says exactly what to do.
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
-import { $ } from 'zx'
 import { docker, engineInfo, jsonLines, type EngineInfo } from '../../stacks/deploy/docker.ts'
+import { run } from '../../stacks/programs.ts'
 import { StepError } from './output.ts'
 
 const GiB = 1024 ** 3
@@ -15,15 +15,15 @@ function versionAtLeast(version: string, major: number, minor = 0): boolean {
 /** The engine answers, is recent enough for replicated jobs, and the CLI can render stacks. */
 export async function checkEngine(): Promise<{ info: EngineInfo; warnings: string[] }> {
   const [cli, info, stackConfig] = await Promise.all([
-    $({ quiet: true, nothrow: true })`docker version --format {{.Client.Version}}`,
+    run('docker', ['version', '--format', '{{.Client.Version}}']),
     engineInfo(),
-    $({ quiet: true, nothrow: true })`docker stack config --help`,
+    run('docker', ['stack', 'config', '--help']),
   ])
-  if (cli.exitCode === 127 || /not found/.test(cli.stderr)) {
+  if (cli.code === 127 || /not found/.test(cli.stderr)) {
     throw new StepError('prerequisites', 'the docker command is not installed', 'install Docker Engine 24+ (https://docs.docker.com/engine/install/)')
   }
   if (!info) {
-    const reason = (await $({ quiet: true, nothrow: true })`docker info`).stderr
+    const reason = (await run('docker', ['info'])).stderr
     if (/permission denied/i.test(reason)) {
       throw new StepError('prerequisites', 'this user may not use the Docker Engine (permission denied on its socket)', 'add yourself to the docker group: sudo usermod -aG docker $USER, then log in again')
     }
@@ -34,7 +34,7 @@ export async function checkEngine(): Promise<{ info: EngineInfo; warnings: strin
     throw new StepError('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}) has no replicated jobs, which run the collectors`, 'upgrade to Docker Engine 24+')
   }
   if (!versionAtLeast(info.serverVersion, 24)) warnings.push(`Docker Engine ${info.serverVersion} is older than 24, the supported version; it has what up uses (API ${info.apiVersion})`)
-  if (stackConfig.exitCode !== 0) {
+  if (stackConfig.code !== 0) {
     throw new StepError('prerequisites', `the docker CLI ${cli.stdout.trim()} has no 'docker stack config', which renders the stacks`, 'install the Docker CLI 24+ (docker-ce-cli)')
   }
   return { info, warnings }

@@ -1,7 +1,7 @@
 // What `up` and `status` show of the running platform: its URLs (from Traefik's router rules) and the collectors' latest numbers.
-import { $ } from 'zx'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import type { ResolvedStack } from '../../stacks/deploy/deploy.ts'
+import { run } from '../../stacks/programs.ts'
 
 export interface Endpoint {
   service: string
@@ -175,7 +175,7 @@ export async function pushedTargets(pushgatewayService: string): Promise<PushedT
 
 /** Last lines a task printed (a failed job's reason); `docker service logs` takes a task ID as well as a service. */
 export async function lastLogLines(serviceOrTask: string, lines = 3): Promise<string[]> {
-  // A task's stderr comes back on the CLI's stderr: read both, in order.
-  const result = await $({ quiet: true, nothrow: true })`docker service logs --raw --no-task-ids --tail ${String(lines)} ${serviceOrTask} 2>&1`
-  return result.exitCode === 0 ? [...new Set(result.stdout.split('\n').filter(Boolean))].slice(-lines) : []
+  // A task's stderr comes back on the CLI's stderr: read both, in order (one pipe for both, as 2>&1 does).
+  const result = await run('sh', ['-c', 'docker service logs --raw --no-task-ids --tail "$1" "$2" 2>&1', 'sh', String(lines), serviceOrTask])
+  return result.code === 0 ? [...new Set(result.stdout.split('\n').filter(Boolean))].slice(-lines) : []
 }

@@ -1,30 +1,32 @@
 // The Docker CLI as typed calls: every script and the e2e test talk to the engine through these, never through ad-hoc strings.
-import { spawn } from 'node:child_process'
-import { $ } from 'zx'
+import { ActivityError } from '../../collectors/runtime/errors.ts'
+import { run, runLines } from '../programs.ts'
 
-/** A docker command that failed: the command, its exit code and the last lines it printed. */
-export class DockerError extends Error {
+/**
+ * A docker command that failed: the command, its exit code and the last lines it printed. Its message is one sentence
+ * that starts with the command, so it has no `where: ` of its own.
+ */
+export class DockerError extends ActivityError {
   constructor(
     readonly command: string,
     readonly exitCode: number | null,
     readonly output: string,
   ) {
-    super(`docker ${command} failed (exit ${exitCode}): ${output.trim().split('\n').slice(-3).join(' | ')}`)
-    this.name = 'DockerError'
+    super('', `docker ${command} failed (exit ${exitCode}): ${output.trim().split('\n').slice(-3).join(' | ')}`)
   }
 }
 
 /** Runs `docker ARGS`, quietly; returns stdout, throws DockerError with the output on failure. */
 export async function docker(args: string[], options: { input?: string; env?: Record<string, string | undefined> } = {}): Promise<string> {
-  const result = await $({ quiet: true, nothrow: true, input: options.input, env: { ...process.env, ...options.env } })`docker ${args}`
-  if (result.exitCode !== 0) throw new DockerError(args.slice(0, 3).join(' '), result.exitCode, result.stderr || result.stdout)
+  const result = await run('docker', args, { input: options.input, env: { ...process.env, ...options.env } })
+  if (result.code !== 0) throw new DockerError(args.slice(0, 3).join(' '), result.code, result.stderr || result.stdout)
   return result.stdout
 }
 
 /** `docker ARGS` that may fail: undefined instead of an error (for "does it exist" questions). */
 export async function dockerMaybe(args: string[]): Promise<string | undefined> {
-  const result = await $({ quiet: true, nothrow: true })`docker ${args}`
-  return result.exitCode === 0 ? result.stdout : undefined
+  const result = await run('docker', args)
+  return result.code === 0 ? result.stdout : undefined
 }
 
 /** One JSON object per line, as `--format '{{json .}}'` prints them. */
@@ -39,29 +41,11 @@ export function jsonLines<T>(text: string): T[] {
  * Runs a long docker command (build) and hands each output line to `onLine` as it comes, so the caller can show progress.
  * Throws DockerError with the last lines when it fails.
  */
-export function dockerStreaming(args: string[], onLine: (line: string) => void, env: Record<string, string | undefined> = {}): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('docker', args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let tail = ''
-    let partial = ''
-    const take = (chunk: Buffer) => {
-      const text = partial + chunk.toString()
-      const lines = text.split(/\r?\n/)
-      partial = lines.pop() ?? ''
-      for (const line of lines) {
-        tail = (tail + line + '\n').slice(-4000)
-        onLine(line)
-      }
-    }
-    child.stdout.on('data', take)
-    child.stderr.on('data', take)
-    child.on('error', (error) => reject(new DockerError(args.slice(0, 2).join(' '), null, error.message)))
-    child.on('close', (code) => {
-      if (partial) onLine(partial)
-      if (code === 0) resolve()
-      else reject(new DockerError(args.slice(0, 2).join(' '), code, tail + partial))
-    })
-  })
+export async function dockerStreaming(args: string[], onLine: (line: string) => void, env: Record<string, string | undefined> = {}): Promise<void> {
+  const result = await runLines('docker', args, onLine, { env: { ...process.env, ...env } })
+  // Said as before the runner: docker that cannot start is Node's spawn error, with no exit code.
+  if (result.missing) throw new DockerError(args.slice(0, 2).join(' '), null, 'spawn docker ENOENT')
+  if (result.code !== 0) throw new DockerError(args.slice(0, 2).join(' '), result.code, result.tail)
 }
 
 export interface EngineInfo {
