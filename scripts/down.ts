@@ -5,7 +5,8 @@ import { deployOrder } from '../stacks/stacks.ts'
 import { credentialsFile, forgetCredentials } from './lib/credentials.ts'
 import { deployedStacks, removeStack, stackServices } from '../stacks/deploy/deploy.ts'
 import { docker, dockerMaybe, jsonLines } from '../stacks/deploy/docker.ts'
-import { createOutput, runScript, seconds, StepError, type Output } from './lib/output.ts'
+import { StepError } from '../collectors/runtime/errors.ts'
+import { createOutput, runScript, seconds, type Output } from './lib/output.ts'
 import { platformLabel } from '../stacks/deploy/swarm.ts'
 
 export interface DownOptions {

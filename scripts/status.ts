@@ -4,7 +4,8 @@ import { deployOrder } from '../stacks/stacks.ts'
 import { describe, serviceStates, type ServiceState } from '../stacks/deploy/converge.ts'
 import { deployedStacks, stackServices } from '../stacks/deploy/deploy.ts'
 import { engineInfo } from '../stacks/deploy/docker.ts'
-import { createOutput, runScript, StepError, type Output } from './lib/output.ts'
+import { StepError } from '../collectors/runtime/errors.ts'
+import { createOutput, runScript, type Output } from './lib/output.ts'
 import { lastLogLines, pushedTargets } from './lib/results.ts'
 
 export interface StatusResult {

@@ -4,7 +4,7 @@
 import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { start } from '../../stacks/programs.ts'
-import { StepError } from '../lib/output.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
 import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
 
 /** `docker save IMAGES` here (the engine DOCKER_HOST names) piped into `docker load` on `host`; resolves with the load's output. */

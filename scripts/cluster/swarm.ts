@@ -1,7 +1,8 @@
 // The swarm steps of `activity cluster`, the same for every provider: each node reached through its shell (ssh, or here).
 // init: first manager, then the others join with their tokens, labels, the shared folder; clean undoes it; status shows it.
 import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/activity-yml-cluster.ts'
-import { StepError, type Output } from '../lib/output.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
+import type { Output } from '../lib/output.ts'
 import { lastLine, quote, UnreachableError, type NodeShell } from './shell.ts'
 
 import { roleLabel, storageLabel } from '../../stacks/deploy/swarm.ts'

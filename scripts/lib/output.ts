@@ -1,7 +1,4 @@
 // What the scripts print: numbered steps on one line each, details indented under them, failures as one line with the fix.
-import { StepError } from '../../collectors/runtime/errors.ts'
-
-export { StepError }
 
 export interface Output {
   /** `[2/7] swarm         what it did`. */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { docker, engineInfo, jsonLines, type EngineInfo } from '../../stacks/deploy/docker.ts'
 import { run } from '../../stacks/programs.ts'
-import { StepError } from './output.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
 
 const GiB = 1024 ** 3
 
