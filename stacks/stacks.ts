@@ -2,16 +2,16 @@
 // configs, the secrets and networks they need, and the order to deploy them in. scripts/up, gitops and
 // `activity validate` all go through here.
 import { randomBytes } from 'node:crypto'
-import { spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { parse } from 'yaml'
 import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 import { contentHash, renderCollectors } from './collectors-stack.ts'
 
 export { contentHash }
+export { dockerWithStackConfig, type DockerClient } from './docker-client.ts'
 
 export const stackNames = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'collectors', 'gitops'] as const
 export type StackName = (typeof stackNames)[number]
@@ -352,44 +352,5 @@ export function renderStack(stack: StackName, options: RenderOptions = {}): Depl
     cleanup: () => {
       if (made) rmSync(made, { recursive: true, force: true })
     },
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// The docker client
-
-export type DockerClient = { path: string } | { problem: string }
-
-function executablesOnPath(program: string, env: NodeJS.ProcessEnv): string[] {
-  const found: string[] = []
-  for (const dir of (env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue
-    const candidate = join(dir, program)
-    try {
-      accessSync(candidate, constants.X_OK)
-      if (!found.includes(candidate)) found.push(candidate)
-    } catch {
-      // not here
-    }
-  }
-  return found
-}
-
-/**
- * A docker CLI that has `docker stack config` (Docker CLI 23 and newer; Debian bookworm's docker.io 20.10 client does
- * not). DOCKER=/path picks one; otherwise the first on PATH that has it.
- */
-export function dockerWithStackConfig(env: NodeJS.ProcessEnv = process.env): DockerClient {
-  const candidates = env.DOCKER ? [env.DOCKER] : executablesOnPath('docker', env)
-  if (!candidates.length) return { problem: 'no docker CLI on PATH: install Docker CLI 23 or newer (docker-ce-cli), or set DOCKER=/path/to/docker' }
-  const tried: string[] = []
-  for (const path of candidates) {
-    const help = spawnSync(path, ['stack', 'config', '--help'], { encoding: 'utf8', timeout: 20_000 })
-    if (help.status === 0 && help.stdout.includes('--compose-file')) return { path }
-    const version = help.error ? '' : (spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 20_000 }).stdout ?? '').trim()
-    tried.push(`${path}${version ? ` (${version})` : ''}`)
-  }
-  return {
-    problem: `no docker CLI here has \`docker stack config\` (tried ${tried.join(', ')}; Debian's docker.io 20.10 client lacks it): install Docker CLI 23 or newer (docker-ce-cli), or set DOCKER=/path/to/docker`,
   }
 }
