@@ -1,10 +1,10 @@
 // Deploys commits: validate first, then build changed images and deploy changed stacks in order; one at a time, latest commit wins.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SimpleGit } from 'simple-git'
 import type { Logger } from '../collectors/runtime/log.ts'
+import { start } from '../stacks/programs.ts'
 import { changedStacks, fingerprints, images as allImages, type Image, type Stack } from './inputs.ts'
 import type { StateFile } from './state.ts'
 
@@ -169,17 +169,12 @@ export class Deployer {
  * The commit's files in `dir` (git archive | tar), without touching the repository, which may be bare.
  * `env` carries git's quarantine paths when a pre-receive hook asks about objects not yet accepted.
  */
-export function checkoutCommit(gitDir: string, commit: string, dir: string, env: Record<string, string> = {}): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const archive = spawn('git', ['--git-dir', gitDir, 'archive', '--format=tar', commit], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
-    const tar = spawn('tar', ['-x', '-C', dir], { stdio: ['pipe', 'ignore', 'pipe'] })
-    let errors = ''
-    archive.stderr.on('data', (c) => (errors += c))
-    tar.stderr.on('data', (c) => (errors += c))
-    archive.stdout.pipe(tar.stdin)
-    const exited = (child: ChildProcess) => new Promise<number | null>((done) => child.on('close', done))
-    void Promise.all([exited(archive), exited(tar)]).then(([a, t]) =>
-      a === 0 && t === 0 ? resolve() : reject(new Error(`cannot check out ${commit}: ${errors.trim() || `exit ${a}/${t}`}`)),
-    )
-  })
+export async function checkoutCommit(gitDir: string, commit: string, dir: string, env: Record<string, string> = {}): Promise<void> {
+  const archive = start('git', ['--git-dir', gitDir, 'archive', '--format=tar', commit], { env: { ...process.env, ...env } })
+  const tar = start('tar', ['-x', '-C', dir])
+  archive.stdin.end() // git archive reads nothing
+  archive.stdout.pipe(tar.stdin)
+  const [a, t] = await Promise.all([archive, tar])
+  if (a.exitCode === 0 && t.exitCode === 0) return
+  throw new Error(`cannot check out ${commit}: ${(a.stderr + t.stderr).trim() || `exit ${a.exitCode}/${t.exitCode}`}`)
 }

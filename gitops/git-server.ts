@@ -1,10 +1,10 @@
 // The git remote gitops serves itself (smart HTTP through `git http-backend`): `git push platform main` validates, then deploys, and the push shows both.
-import { spawn } from 'node:child_process'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { join } from 'node:path'
 import { simpleGit } from 'simple-git'
+import { start } from '../stacks/programs.ts'
 
 export const repoName = 'platform.git'
 
@@ -96,54 +96,65 @@ export function authorised(request: IncomingMessage, password: string): boolean 
 
 export const hookToken = randomBytes(24).toString('hex')
 
-/** Serves /platform.git/... through `git http-backend` (CGI). */
-export function serveGit(request: IncomingMessage, response: ServerResponse, root: string): void {
+/** What `git http-backend` gets as its whole environment: the CGI variables of the request, and the hooks' token. */
+function cgiEnvironment(request: IncomingMessage, root: string): NodeJS.ProcessEnv {
   const url = new URL(request.url ?? '/', 'http://gitops.invalid')
-  const backend = spawn('git', ['http-backend'], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      GIT_PROJECT_ROOT: root,
-      GIT_HTTP_EXPORT_ALL: '1',
-      GIT_HTTP_MAX_REQUEST_BUFFER: '100M',
-      PATH_INFO: decodeURIComponent(url.pathname),
-      QUERY_STRING: url.search.slice(1),
-      REQUEST_METHOD: request.method ?? 'GET',
-      CONTENT_TYPE: request.headers['content-type'] ?? '',
-      HTTP_CONTENT_ENCODING: request.headers['content-encoding'] ?? '',
-      HTTP_GIT_PROTOCOL: (request.headers['git-protocol'] as string | undefined) ?? '',
-      REMOTE_USER: 'platform',
-      REMOTE_ADDR: request.socket.remoteAddress ?? '',
-      ACTIVITY_HOOK_TOKEN: hookToken,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  })
-  request.pipe(backend.stdin)
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    GIT_PROJECT_ROOT: root,
+    GIT_HTTP_EXPORT_ALL: '1',
+    GIT_HTTP_MAX_REQUEST_BUFFER: '100M',
+    PATH_INFO: decodeURIComponent(url.pathname),
+    QUERY_STRING: url.search.slice(1),
+    REQUEST_METHOD: request.method ?? 'GET',
+    CONTENT_TYPE: request.headers['content-type'] ?? '',
+    HTTP_CONTENT_ENCODING: request.headers['content-encoding'] ?? '',
+    HTTP_GIT_PROTOCOL: (request.headers['git-protocol'] as string | undefined) ?? '',
+    REMOTE_USER: 'platform',
+    REMOTE_ADDR: request.socket.remoteAddress ?? '',
+    ACTIVITY_HOOK_TOKEN: hookToken,
+  }
+}
+
+/**
+ * A CGI program's output as the HTTP response: its header lines (Status: among them) until the blank line, then the
+ * body as it comes. `started()` says whether the headers were complete (and sent).
+ */
+function cgiResponse(response: ServerResponse): { take(chunk: Buffer): void; started(): boolean } {
   let head = Buffer.alloc(0)
   let headersDone = false
-  backend.stdout.on('data', (chunk: Buffer) => {
-    if (headersDone) return void response.write(chunk)
-    head = Buffer.concat([head, chunk])
-    const end = head.indexOf('\r\n\r\n')
-    if (end < 0) return
-    headersDone = true
-    let status = 200
-    for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
-      const colon = line.indexOf(':')
-      const name = line.slice(0, colon).trim()
-      const value = line.slice(colon + 1).trim()
-      if (name.toLowerCase() === 'status') status = Number(value.split(' ')[0])
-      else response.setHeader(name, value)
-    }
-    response.writeHead(status)
-    response.write(head.subarray(end + 4))
-  })
-  let errors = ''
-  backend.stderr.on('data', (chunk) => (errors += chunk))
-  backend.on('close', (code) => {
-    if (!headersDone) {
-      response.writeHead(500, { 'content-type': 'text/plain' })
-      response.end(`git http-backend failed (${code}): ${errors}`)
-    } else response.end()
-  })
+  return {
+    take(chunk) {
+      if (headersDone) return void response.write(chunk)
+      head = Buffer.concat([head, chunk])
+      const end = head.indexOf('\r\n\r\n')
+      if (end < 0) return
+      headersDone = true
+      let status = 200
+      for (const line of head.subarray(0, end).toString('latin1').split('\r\n')) {
+        const colon = line.indexOf(':')
+        const name = line.slice(0, colon).trim()
+        const value = line.slice(colon + 1).trim()
+        if (name.toLowerCase() === 'status') status = Number(value.split(' ')[0])
+        else response.setHeader(name, value)
+      }
+      response.writeHead(status)
+      response.write(head.subarray(end + 4))
+    },
+    started: () => headersDone,
+  }
+}
+
+/** Serves /platform.git/... through `git http-backend` (CGI); resolves once the response is ended. */
+export async function serveGit(request: IncomingMessage, response: ServerResponse, root: string): Promise<void> {
+  const backend = start('git', ['http-backend'], { env: cgiEnvironment(request, root) })
+  request.pipe(backend.stdin)
+  const cgi = cgiResponse(response)
+  backend.stdout.on('data', (chunk: Buffer) => cgi.take(chunk))
+  const { exitCode, stderr } = await backend
+  if (!cgi.started()) {
+    response.writeHead(500, { 'content-type': 'text/plain' })
+    response.end(`git http-backend failed (${exitCode}): ${stderr}`)
+  } else response.end()
 }
