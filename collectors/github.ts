@@ -1,9 +1,11 @@
 // collectors/github.ts: stars, forks, issues, pull requests, releases, downloads and commits of every repository of a GitHub owner (or of one repository).
-import { graphql, GraphqlResponseError } from '@octokit/graphql'
 import * as v from 'valibot'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
-import { HttpError, NetworkError, RateLimitError, ResponseError } from './runtime/errors.ts'
+import { ActivityError, HttpError, RateLimitError } from './runtime/errors.ts'
+import { graphqlQuery, type GraphqlErrors } from './runtime/graphql.ts'
+import type { JsonResponse } from './runtime/http.ts'
 import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
+import { linkPages } from './runtime/paging.ts'
 import type { Schema } from './runtime/schema.ts'
 import { expectShape } from './runtime/shape.ts'
 
@@ -59,16 +61,10 @@ const ownerOrRepository = v.pipe(
 )
 type GitHubTarget = v.InferOutput<typeof ownerOrRepository>
 
-/** What GitHub's answers about one target mean for the person who configured it. */
-class GitHubError extends Error {
-  constructor(
-    readonly target: string,
-    readonly problem: string,
-    readonly fix: string,
-  ) {
-    super(`${target}: ${problem}; ${fix}`)
-    this.name = 'GitHubError'
-  }
+/** What GitHub's answers about one target mean for the person who configured it: `target: problem; fix`. */
+class GitHubError extends ActivityError {
+  // Named outright: the build minifies class names, so new.target.name would be the minifier's.
+  override readonly name = 'GitHubError'
 }
 
 // ---- GraphQL (with a token): one request per 100 repositories ----
@@ -175,11 +171,6 @@ const ownerPageSchema = v.object({
 })
 const repositoryAnswerSchema = v.object({ repository: v.nullable(repositorySchema), rateLimit: rateLimitSchema })
 
-function parse<T>(schema: Schema<T>, body: unknown, url: string): T {
-  if (body === null || typeof body !== 'object') throw new ResponseError(url, 'the answer is not a GraphQL JSON document with a data object')
-  return expectShape(schema, body, url, 'data')
-}
-
 interface Api {
   rest: string
   graphqlUrl: string
@@ -192,65 +183,32 @@ function apiOf(ctx: Context): Api {
   return { rest, graphqlUrl }
 }
 
-/** Turns what @octokit/graphql throws into the runtime's errors (facts kept) or a GitHubError that says what to do. */
-function explain(error: unknown, target: string, api: Api, hint: string): Error {
-  // The runtime's errors come straight from the request hook, through @octokit/graphql.
-  const known = [HttpError, NetworkError, RateLimitError, ResponseError].some((type) => error instanceof type) ? (error as Error) : undefined
-  if (known instanceof HttpError && known.status === 401) {
-    return new GitHubError(target, `GitHub refused the token (401 ${known.detail || 'Bad credentials'})`, 'check the token in GITHUB_TOKEN or GITHUB_TOKEN_FILE')
+/** What GitHub's GraphQL `errors` mean: a rate limit (until x-ratelimit-reset), a missing owner or repository; undefined for the rest. */
+function explain({ errors, headers }: GraphqlErrors, target: string, api: Api, hint: string): Error | undefined {
+  if (errors.some((e) => e.type === 'RATE_LIMITED')) {
+    const reset = Number(headers['x-ratelimit-reset'])
+    return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
   }
-  if (known) return known
-  if (error instanceof GraphqlResponseError) {
-    const errors = (error.errors ?? []) as { type?: string; message: string }[]
-    const limited = errors.find((e) => e.type === 'RATE_LIMITED')
-    if (limited) {
-      const reset = Number(error.headers['x-ratelimit-reset'])
-      return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
-    }
-    const missing = errors.find((e) => e.type === 'NOT_FOUND')
-    if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
-    return new ResponseError(api.graphqlUrl, `GraphQL errors: ${errors.map((e) => `${e.type ? `${e.type} ` : ''}${e.message}`).join('; ')}`)
-  }
-  return error instanceof Error ? error : new Error(String(error))
-}
-
-/** What octokit hands a request hook: the request it would send, whose endpoint turns options into method, URL, headers and body. */
-interface OctokitRequest {
-  endpoint: { parse(options: unknown): { url: string; headers: Record<string, string>; body?: unknown } }
-}
-
-interface Spent {
-  points: number
-  remaining?: number
-  resetAt?: string
+  const missing = errors.find((e) => e.type === 'NOT_FOUND')
+  if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
+  return undefined
 }
 
 async function collectWithToken(target: GitHubTarget, ctx: Context, token: string, hint: string): Promise<void> {
   const api = apiOf(ctx)
-  const client = graphql.defaults({
-    baseUrl: api.rest,
-    headers: { authorization: `bearer ${token}` },
-    request: {
-      // The request goes through the runtime's client (retries, rate limits, counting) and its answer through
-      // JSON.parse: octokit's own transport parses every answer with json-with-bigint, a regular-expression pass over
-      // the body and a reviver call per value (about 7% of a 60-repository run's instructions), for numbers that
-      // GitHub's counts never make too large for a double.
-      hook: async (request: OctokitRequest, options: unknown) => {
-        const { url, headers, body } = request.endpoint.parse(options)
-        const answer = await ctx.http.postJson(url, body, { headers })
-        return { status: answer.status, url, headers: answer.headers, data: answer.body }
-      },
-    },
-  })
-  const spent: Spent = { points: 0 }
+  const headers = { authorization: `bearer ${token}` }
+  const query = graphqlQuery({ http: ctx.http, baseUrl: api.rest, url: api.graphqlUrl, headers, explain: (answer) => explain(answer, target.id, api, hint) })
+  const spent: { points: number; remaining?: number; resetAt?: string } = { points: 0 }
   const ask = async <T extends { rateLimit: v.InferOutput<typeof rateLimitSchema> }>(schema: Schema<T>, document: string, variables: Record<string, unknown>): Promise<T> => {
-    let data: unknown
+    let answer: T
     try {
-      data = await client(document, variables)
+      answer = await query(schema, document, variables)
     } catch (error) {
-      throw explain(error, target.id, api, hint)
+      if (error instanceof HttpError && error.status === 401) {
+        throw new GitHubError(target.id, `GitHub refused the token (401 ${error.detail || 'Bad credentials'})`, 'check the token in GITHUB_TOKEN or GITHUB_TOKEN_FILE')
+      }
+      throw error
     }
-    const answer = parse(schema, data, api.graphqlUrl)
     if (answer.rateLimit) {
       spent.points += answer.rateLimit.cost
       spent.remaining = answer.rateLimit.remaining
@@ -372,15 +330,9 @@ const needsToken = [
   'github_repository_commits',
 ] as const
 
-function nextLink(link: string | string[] | undefined): string | undefined {
-  const value = Array.isArray(link) ? link.join(', ') : link
-  return value && /<([^>]+)>\s*;\s*rel="next"/.exec(value)?.[1]
-}
-
-async function restGet(ctx: Context, url: string, target: string): Promise<{ body: unknown; link: string | string[] | undefined }> {
+async function restGet(ctx: Context, url: string, target: string): Promise<JsonResponse> {
   try {
-    const response = await ctx.http.getJson(url, { headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } })
-    return { body: response.body, link: response.headers.link }
+    return await ctx.http.getJson(url, { headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } })
   } catch (error) {
     if (error instanceof HttpError && error.status === 404) throw new GitHubError(target, `GitHub has no such ${target.includes('/') ? 'repository' : 'user or organization'} (404 at ${url})`, 'check the name in activity.yml')
     throw error
@@ -409,21 +361,18 @@ async function collectWithoutToken(target: GitHubTarget, ctx: Context): Promise<
     recordRestRepository(ctx, expectShape(restRepositorySchema, (await restGet(ctx, url, target.id)).body, url))
     return
   }
-  let url: string | undefined = `${rest}/users/${target.owner}/repos?per_page=100&page=1`
   let owner = target.owner
   let repositories = 0
   let stars = 0
   let forks = 0
-  while (url) {
-    const page: { body: unknown; link: string | string[] | undefined } = await restGet(ctx, url, target.id)
-    for (const repository of expectShape(v.array(restRepositorySchema), page.body, url)) {
+  for await (const page of linkPages(`${rest}/users/${target.owner}/repos?per_page=100&page=1`, (url) => restGet(ctx, url, target.id))) {
+    for (const repository of expectShape(v.array(restRepositorySchema), page.body, page.url)) {
       recordRestRepository(ctx, repository)
       owner = repository.owner.login
       repositories++
       stars += repository.stargazers_count
       forks += repository.forks_count
     }
-    url = nextLink(page.link)
   }
   ctx.metrics.gauge('github_owner_repositories', repositories, { owner })
   ctx.metrics.gauge('github_owner_stars', stars, { owner })
