@@ -62,10 +62,7 @@ const ownerOrRepository = v.pipe(
 type GitHubTarget = v.InferOutput<typeof ownerOrRepository>
 
 /** What GitHub's answers about one target mean for the person who configured it: `target: problem; fix`. */
-class GitHubError extends ActivityError {
-  // Named outright: the build minifies class names, so new.target.name would be the minifier's.
-  override readonly name = 'GitHubError'
-}
+class GitHubError extends ActivityError {}
 
 // ---- GraphQL (with a token): one request per 100 repositories ----
 

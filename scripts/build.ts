@@ -17,6 +17,8 @@ await build({
   platform: 'node',
   target: 'node20',
   minify: true,
+  // Errors take their name from their class (collectors/runtime/errors.ts): minified, it would be a mangled one.
+  keepNames: true,
   outdir: 'dist',
   outbase: '.',
   logLevel: 'warning',
