@@ -1,12 +1,16 @@
-// Deploys commits: validate first, then build changed images and deploy changed stacks in order; one at a time, latest commit wins.
+// Deploys commits: validate first, then build changed images and deploy changed stacks in order, each done once the
+// swarm runs it; one at a time, latest commit wins. A failed deployment is tried again on the backoff schedule of
+// retry.ts until it deploys or a newer commit replaces it.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SimpleGit } from 'simple-git'
+import { ActivityError } from '../collectors/runtime/errors.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
 import { start } from '../stacks/programs.ts'
-import { changedStacks, fingerprints, images as allImages, type Image, type Stack } from './inputs.ts'
-import type { StateFile } from './state.ts'
+import { changedStacks, fingerprints, images as allImages, type Fingerprints, type Image, type Stack } from './inputs.ts'
+import { retryDelaySeconds, retrySchedule, systemClock, type Clock } from './retry.ts'
+import type { DeployState, StateFile } from './state.ts'
 
 /** What deploying needs from the outside world; the real one runs `activity validate`, `docker build` and `docker stack deploy`. */
 export interface DeploySteps {
@@ -14,6 +18,12 @@ export interface DeploySteps {
   validate(dir: string, report: (line: string) => void): Promise<string[]>
   buildImage(dir: string, image: Image, fingerprint: string, report: (line: string) => void): Promise<void>
   deployStack(dir: string, stack: Stack, report: (line: string) => void): Promise<void>
+  /**
+   * Resolves once the swarm runs what deployStack asked for; throws when it does not (a task rejected, e.g. for an
+   * image that does not exist; an update paused or rolled back; not running in time). `since`: when the stack's
+   * deployment started. Without this step, deployStack returning is taken for done.
+   */
+  awaitStack?(stack: Stack, since: number, report: (line: string) => void): Promise<void>
 }
 
 export type Outcome = 'deployed' | 'unchanged' | 'invalid' | 'failed' | 'superseded'
@@ -21,14 +31,29 @@ export type Outcome = 'deployed' | 'unchanged' | 'invalid' | 'failed' | 'superse
 export interface DeployResult {
   commit: string
   outcome: Outcome
+  /** The stacks this attempt deployed. */
   stacks: Stack[]
   problems: string[]
   seconds: number
+  /** 1 for the first attempt at this commit, 2 for its first retry, ...; 0 for a commit superseded before it ran. */
+  attempt: number
+  /** A failed attempt: seconds until gitops tries again (absent when a newer commit is deployed next instead). */
+  retryInSeconds?: number
 }
 
 export interface DeployEvents {
   onStackDeployed?(stack: Stack, commit: string, ok: boolean, seconds: number): void
+  /** Once per attempt, retries included. */
   onResult?(result: DeployResult): void
+}
+
+export class CheckoutError extends ActivityError {
+  constructor(
+    readonly commit: string,
+    detail: string,
+  ) {
+    super(`cannot check out ${commit}`, detail)
+  }
 }
 
 interface Pending {
@@ -38,9 +63,26 @@ interface Pending {
   listeners: { resolve: (result: DeployResult) => void; report: (line: string) => void }[]
 }
 
+/** The commit whose attempts failed, how many in a row, and the timer of its next attempt (none while another runs). */
+interface Failing {
+  commit: string
+  attempts: number
+  timer?: unknown
+}
+
+/** Fingerprints of the stacks that run what was deployed: a stack whose last deployment failed counts as not deployed. */
+function deployedFingerprints(state: DeployState): Partial<Record<Stack, string>> {
+  const entries = Object.entries(state.stacks) as [Stack, { fingerprint: string }][]
+  return Object.fromEntries(entries.filter(([stack]) => !state.failed?.[stack]).map(([stack, d]) => [stack, d.fingerprint]))
+}
+
 export class Deployer {
   private running: Promise<void> | undefined
   private pending: Pending | undefined
+  private failing: Failing | undefined
+  /** The last commit that passed validation: its retries are not validated again. */
+  private validatedCommit: string | undefined
+  private stopped = false
 
   constructor(
     private readonly git: SimpleGit,
@@ -48,19 +90,22 @@ export class Deployer {
     private readonly steps: DeploySteps,
     private readonly log: Logger,
     private readonly events: DeployEvents = {},
+    private readonly clock: Clock = systemClock,
   ) {}
 
   /**
    * Asks for `commit` to be deployed. While a deployment runs, requests coalesce: only the latest waits its turn,
    * and the ones it replaced resolve as 'superseded'. `report` receives progress lines (the git push answer).
+   * A retry waiting for its time waits for this one's outcome: a newer commit that deploys replaces it.
    */
   request(commit: string, report: (line: string) => void = () => {}, options: { validated?: boolean } = {}): Promise<DeployResult> {
+    this.holdRetry()
     return new Promise((resolve) => {
       if (this.pending) {
         const replaced = this.pending
         for (const listener of replaced.listeners) {
           listener.report(`superseded by ${commit.slice(0, 7)}, which will be deployed instead`)
-          listener.resolve({ commit: replaced.commit, outcome: 'superseded', stacks: [], problems: [], seconds: 0 })
+          listener.resolve({ commit: replaced.commit, outcome: 'superseded', stacks: [], problems: [], seconds: 0, attempt: 0 })
         }
         this.log.info('commit superseded', { commit: replaced.commit, by: commit })
       }
@@ -69,7 +114,27 @@ export class Deployer {
     })
   }
 
-  /** Resolves when nothing is running or waiting. */
+  /**
+   * After a (re)start: a branch head not yet handled is deployed now; otherwise a failed commit's next attempt is
+   * due when the state says, and a failed head with no attempt recorded is tried now.
+   */
+  resume(head: string | undefined): void {
+    const { retry, lastCommit, lastResult } = this.state.read()
+    if (head && head !== lastCommit) void this.request(head)
+    else if (retry) {
+      this.failing = { commit: retry.commit, attempts: retry.attempts }
+      this.log.info('a failed deployment will be retried', { commit: retry.commit, attempts: retry.attempts, at: retry.nextAt })
+      this.arm(Math.max(0, Date.parse(retry.nextAt) - this.clock.now()))
+    } else if (head && lastResult === 'failed') void this.request(head)
+  }
+
+  /** No more retries (the service stops); a deployment already running finishes (see idle()). */
+  stop(): void {
+    this.stopped = true
+    this.holdRetry()
+  }
+
+  /** Resolves when nothing is running or waiting (a retry waiting for its time is not running). */
   async idle(): Promise<void> {
     while (this.running) await this.running
   }
@@ -79,85 +144,163 @@ export class Deployer {
       const { commit, validated, listeners } = this.pending
       this.pending = undefined
       const report = (line: string) => listeners.forEach((l) => l.report(line))
-      let result: DeployResult
-      try {
-        result = await this.deploy(commit, validated, report)
-      } catch (error) {
-        const reason = (error as Error).message
-        this.log.error('deployment failed', { commit, reason })
-        report(`failed: ${reason}`)
-        result = { commit, outcome: 'failed', stacks: [], problems: [reason], seconds: 0 }
-      }
+      const attempt = this.failing?.commit === commit ? this.failing.attempts + 1 : 1
+      const result = await this.deploy(commit, validated || this.validatedCommit === commit, attempt, report)
+      this.settle(result, report)
       this.events.onResult?.(result)
       listeners.forEach((l) => l.resolve(result))
     }
     this.running = undefined
   }
 
-  private async deploy(commit: string, validated: boolean, report: (line: string) => void): Promise<DeployResult> {
-    const started = Date.now()
-    const seconds = () => (Date.now() - started) / 1000
-    const state = this.state.read()
-    const current = await fingerprints(this.git, commit)
-    const deployed = Object.fromEntries(Object.entries(state.stacks).map(([stack, d]) => [stack, d.fingerprint]))
-    const changed = changedStacks(current.stacks, deployed)
+  /** After an attempt: a failure is tried again on the schedule, unless a newer commit is next; a success ends the retries. */
+  private settle(result: DeployResult, report: (line: string) => void): void {
+    const { commit, outcome, attempt } = result
     const short = commit.slice(0, 7)
-    if (!changed.length) {
-      report(`${short}: no stack changed, nothing to deploy`)
-      this.log.info('nothing to deploy', { commit })
-      this.state.write({ ...state, lastCommit: commit, lastResult: 'unchanged' })
-      return { commit, outcome: 'unchanged', stacks: [], problems: [], seconds: seconds() }
+    if (outcome === 'deployed' || outcome === 'unchanged') {
+      this.failing = undefined
+      return
     }
-    report(`${short}: stacks to deploy: ${changed.join(', ')}`)
-    this.log.info('deploying', { commit, stacks: changed })
+    if (outcome === 'failed') {
+      this.failing = { commit, attempts: attempt }
+      if (this.pending) {
+        report(`${short}: attempt ${attempt} failed; not tried again: ${this.pending.commit.slice(0, 7)} is deployed next instead`)
+        this.log.warn('deployment failed', { commit, attempt, reason: result.problems[0], next: this.pending.commit })
+        return
+      }
+      result.retryInSeconds = this.retryLater(result.problems[0] ?? '')
+      report(`${short}: attempt ${attempt} failed; gitops tries again in ${result.retryInSeconds} s (waits double after each failure, up to ${retrySchedule.maxSeconds} s) until it deploys or a newer commit replaces it`)
+      this.log.warn('deployment failed', { commit, attempt, reason: result.problems[0], retryInSeconds: result.retryInSeconds })
+      return
+    }
+    // An invalid newer commit replaces nothing: the failed one before it is still the one to converge on.
+    if (outcome === 'invalid' && this.failing && this.failing.commit !== commit && !this.pending) {
+      const seconds = this.retryLater(this.state.read().retry?.reason ?? '')
+      report(`${this.failing.commit.slice(0, 7)}, whose deployment failed, is still the commit to deploy: tried again in ${seconds} s`)
+    }
+  }
 
-    const dir = mkdtempSync(join(tmpdir(), `activity-deploy-${short}-`))
+  /** Records the failing commit's next attempt in the state (it survives a restart) and arms its timer; returns the wait in seconds. */
+  private retryLater(reason: string): number {
+    const { commit, attempts } = this.failing!
+    const seconds = retryDelaySeconds(attempts)
+    this.state.write({ ...this.state.read(), retry: { commit, attempts, nextAt: new Date(this.clock.now() + seconds * 1000).toISOString(), reason } })
+    this.arm(seconds * 1000)
+    return seconds
+  }
+
+  private arm(ms: number): void {
+    const failing = this.failing
+    if (this.stopped || !failing) return
+    failing.timer = this.clock.setTimeout(() => {
+      failing.timer = undefined
+      this.log.info('retrying a failed deployment', { commit: failing.commit, attempt: failing.attempts + 1 })
+      // Nobody waits on a retry's answer: its progress goes to the log, its outcome to the log and the metrics.
+      void this.request(failing.commit, (line) => this.log.debug('retry progress', { commit: failing.commit, line }))
+    }, ms)
+  }
+
+  private holdRetry(): void {
+    if (this.failing?.timer === undefined) return
+    this.clock.clearTimeout(this.failing.timer)
+    this.failing.timer = undefined
+  }
+
+  private async deploy(commit: string, validated: boolean, attempt: number, report: (line: string) => void): Promise<DeployResult> {
+    const started = this.clock.now()
+    const short = commit.slice(0, 7)
+    const state = this.state.read()
+    const finish = (outcome: Exclude<Outcome, 'superseded'>, stacks: Stack[], problems: string[]): DeployResult => {
+      const { retry, ...rest } = state
+      // A deployed or unchanged commit ends the retries; a failed one's next attempt is recorded by settle().
+      this.state.write({ ...rest, ...(outcome === 'deployed' || outcome === 'unchanged' ? {} : { retry }), lastCommit: commit, lastResult: outcome })
+      return { commit, outcome, stacks, problems, seconds: (this.clock.now() - started) / 1000, attempt }
+    }
     try {
-      await this.checkout(commit, dir)
-      if (!validated) report(`${short}: validating`)
-      const problems = validated ? [] : await this.steps.validate(dir, report)
-      if (problems.length) {
-        for (const problem of problems) report(`invalid: ${problem}`)
-        report(`${short}: refused; nothing was deployed, the running platform is unchanged`)
-        this.log.warn('commit refused by validation', { commit, problems })
-        this.state.write({ ...state, lastCommit: commit, lastResult: 'invalid' })
-        return { commit, outcome: 'invalid', stacks: [], problems, seconds: seconds() }
+      const current = await fingerprints(this.git, commit)
+      const changed = changedStacks(current.stacks, deployedFingerprints(state))
+      if (!changed.length) {
+        report(`${short}: no stack changed, nothing to deploy`)
+        this.log.info('nothing to deploy', { commit })
+        return finish('unchanged', [], [])
       }
-
-      const neededImages = allImages.filter((image) => changed.some((stack) => stack === image) && state.images[image] !== current.images[image])
-      for (const image of neededImages) {
-        report(`${short}: building image ${image}`)
-        await this.steps.buildImage(dir, image, current.images[image], report)
-        state.images[image] = current.images[image]
-        this.state.write(state)
-      }
-
-      const done: Stack[] = []
-      for (const stack of changed) {
-        const stackStarted = Date.now()
-        report(`${short}: deploying ${stack}`)
-        try {
-          await this.steps.deployStack(dir, stack, report)
-        } catch (error) {
-          const reason = `${stack}: ${(error as Error).message}`
-          this.events.onStackDeployed?.(stack, commit, false, (Date.now() - stackStarted) / 1000)
-          report(`failed: ${reason}`)
-          report(`${short}: ${done.length ? `deployed ${done.join(', ')} before the failure; ` : ''}${stack} and later stacks keep what they ran`)
-          this.state.write({ ...state, lastCommit: commit, lastResult: 'failed' })
-          return { commit, outcome: 'failed', stacks: done, problems: [reason], seconds: seconds() }
+      report(`${short}: ${attempt > 1 ? `attempt ${attempt}: ` : ''}stacks to deploy: ${changed.join(', ')}`)
+      this.log.info('deploying', { commit, stacks: changed, attempt })
+      const dir = mkdtempSync(join(tmpdir(), `activity-deploy-${short}-`))
+      try {
+        await this.checkout(commit, dir)
+        const problems = validated ? [] : await this.validate(dir, short, report)
+        if (problems.length) {
+          this.log.warn('commit refused by validation', { commit, problems })
+          return finish('invalid', [], problems)
         }
-        state.stacks[stack] = { fingerprint: current.stacks[stack], commit, at: new Date().toISOString() }
-        this.state.write(state)
-        done.push(stack)
-        this.events.onStackDeployed?.(stack, commit, true, (Date.now() - stackStarted) / 1000)
+        this.validatedCommit = commit
+        await this.buildImages(dir, changed, current, state, short, report)
+        const failure = await this.deployStacks(dir, changed, current, state, commit, report)
+        if (failure) return finish('failed', failure.deployed, [failure.reason])
+        report(`${short}: deployed ${changed.join(', ')} in ${((this.clock.now() - started) / 1000).toFixed(1)}s`)
+        this.log.info('deployed', { commit, stacks: changed, attempt, seconds: (this.clock.now() - started) / 1000 })
+        return finish('deployed', changed, [])
+      } finally {
+        rmSync(dir, { recursive: true, force: true })
       }
-      this.state.write({ ...state, lastCommit: commit, lastResult: 'deployed' })
-      report(`${short}: deployed ${done.join(', ')} in ${seconds().toFixed(1)}s`)
-      this.log.info('deployed', { commit, stacks: done, seconds: seconds() })
-      return { commit, outcome: 'deployed', stacks: done, problems: [], seconds: seconds() }
-    } finally {
-      rmSync(dir, { recursive: true, force: true })
+    } catch (error) {
+      // A step outside the stacks failed (fingerprints, checkout, an image build): no stack changed.
+      const reason = (error as Error).message
+      report(`failed: ${reason}`)
+      return finish('failed', [], [reason])
     }
+  }
+
+  private async validate(dir: string, short: string, report: (line: string) => void): Promise<string[]> {
+    report(`${short}: validating`)
+    const problems = await this.steps.validate(dir, report)
+    for (const problem of problems) report(`invalid: ${problem}`)
+    if (problems.length) report(`${short}: refused; nothing was deployed, the running platform is unchanged`)
+    return problems
+  }
+
+  private async buildImages(dir: string, changed: Stack[], current: Fingerprints, state: DeployState, short: string, report: (line: string) => void): Promise<void> {
+    const needed = allImages.filter((image) => changed.some((stack) => stack === image) && state.images[image] !== current.images[image])
+    for (const image of needed) {
+      report(`${short}: building image ${image}`)
+      await this.steps.buildImage(dir, image, current.images[image], report)
+      state.images[image] = current.images[image]
+      this.state.write(state)
+    }
+  }
+
+  /**
+   * Each changed stack in order, recorded as deployed once the swarm runs it. The first that fails stops the
+   * deployment: it is recorded as failed (with what it ran before kept), and the stacks after it are not touched.
+   */
+  private async deployStacks(dir: string, changed: Stack[], current: Fingerprints, state: DeployState, commit: string, report: (line: string) => void): Promise<{ deployed: Stack[]; reason: string } | undefined> {
+    const short = commit.slice(0, 7)
+    const deployed: Stack[] = []
+    for (const [index, stack] of changed.entries()) {
+      const stackStarted = this.clock.now()
+      const seconds = () => (this.clock.now() - stackStarted) / 1000
+      report(`${short}: deploying ${stack}`)
+      try {
+        await this.steps.deployStack(dir, stack, report)
+        await this.steps.awaitStack?.(stack, stackStarted, report)
+      } catch (error) {
+        const reason = `${stack}: ${(error as Error).message}`
+        state.failed = { ...state.failed, [stack]: { commit, at: new Date(this.clock.now()).toISOString(), reason } }
+        this.state.write(state)
+        this.events.onStackDeployed?.(stack, commit, false, seconds())
+        report(`failed: ${reason}`)
+        const untouched = changed.slice(index + 1)
+        report(`${short}: ${deployed.length ? `deployed ${deployed.join(', ')}; ` : ''}${stack} failed${untouched.length ? `; not deployed: ${untouched.join(', ')}` : ''}`)
+        return { deployed, reason }
+      }
+      state.stacks[stack] = { fingerprint: current.stacks[stack], commit, at: new Date(this.clock.now()).toISOString() }
+      if (state.failed) delete state.failed[stack]
+      this.state.write(state)
+      deployed.push(stack)
+      this.events.onStackDeployed?.(stack, commit, true, seconds())
+    }
+    return undefined
   }
 
   private async checkout(commit: string, dir: string): Promise<void> {
@@ -176,5 +319,5 @@ export async function checkoutCommit(gitDir: string, commit: string, dir: string
   archive.stdout.pipe(tar.stdin)
   const [a, t] = await Promise.all([archive, tar])
   if (a.exitCode === 0 && t.exitCode === 0) return
-  throw new Error(`cannot check out ${commit}: ${(a.stderr + t.stderr).trim() || `exit ${a.exitCode}/${t.exitCode}`}`)
+  throw new CheckoutError(commit, (a.stderr + t.stderr).trim() || `exit ${a.exitCode}/${t.exitCode}`)
 }

@@ -3,6 +3,7 @@ import { createLogger, levelFrom } from '../collectors/runtime/log.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
 import { settingsReader } from '../collectors/runtime/run.ts'
 import { UsageError } from '../collectors/runtime/errors.ts'
+import { awaitRollout } from './rollout.ts'
 import { startGitops } from './service.ts'
 import { dockerJobRunner, swarmSteps } from './swarm.ts'
 
@@ -23,7 +24,11 @@ export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, coll
     pollSeconds: number('GITOPS_POLL_SECONDS', 30),
     webhookSecret: secret('GITOPS_WEBHOOK_SECRET'),
     pushPassword: secret('GITOPS_PUSH_PASSWORD'),
-    steps: swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
+    steps: {
+      ...swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
+      // A stack is deployed once the swarm runs it, as up waits for it; a service that does not start fails the deployment.
+      awaitStack: awaitRollout({ timeoutSeconds: number('GITOPS_CONVERGE_SECONDS', 300) }),
+    },
     runner: dockerJobRunner(),
     log,
   })

@@ -15,6 +15,8 @@ export interface RoutesContext {
   branchRef: string
   webhookSecret?: string
   pushPassword?: string
+  /** A remote to fetch from is set (GITOPS_REMOTE_URL_FILE): without one, a webhook can only say that it cannot deploy. */
+  canFetch: boolean
   registry: Registry
   metrics: GitopsMetrics
   hooks: GitHooks
@@ -67,7 +69,13 @@ async function body(request: IncomingMessage, limit: number): Promise<Buffer | u
   return Buffer.concat(chunks)
 }
 
-/** POST /webhook: a verified push to the deployed branch fetches the remote and deploys, after the answer. */
+/** What a verified webhook is answered when there is no remote to fetch the pushed commit from. */
+export const noRemoteAnswer =
+  'gitops has no remote to fetch this push from, so it deploys nothing: put the repository URL in a secret ' +
+  '(docker secret create gitops_remote_url -), mount it in the gitops stack and set GITOPS_REMOTE_URL_FILE=/run/secrets/gitops_remote_url; ' +
+  "or push to gitops' own git remote (git push platform main)"
+
+/** POST /webhook: a verified push to the deployed branch fetches the remote and deploys, after the answer; with no remote, 409. */
 function webhookRoute(context: RoutesContext): Route {
   const { metrics, log, branchRef } = context
   const deliveries = new DeliveryLog()
@@ -80,17 +88,23 @@ function webhookRoute(context: RoutesContext): Route {
       log.warn('webhook not accepted', { status: verdict.status, reason: verdict.reason })
       return void response.writeHead(verdict.status, { 'content-type': 'text/plain' }).end(verdict.reason + '\n')
     }
+    if (!('ping' in verdict) && verdict.ref !== undefined && verdict.ref !== branchRef) {
+      metrics.webhooks.inc({ result: 'ignored' })
+      return void response.writeHead(202).end(`${verdict.ref} is not ${branchRef}; nothing to do\n`)
+    }
+    // A ping too: whoever sets the webhook up sees at once that it cannot work yet.
+    if (!context.canFetch) {
+      metrics.webhooks.inc({ result: 'no-remote' })
+      log.warn('webhook not followed: no remote to fetch from', { forge: verdict.forge, fix: 'set GITOPS_REMOTE_URL_FILE' })
+      return void response.writeHead(409, { 'content-type': 'text/plain' }).end(noRemoteAnswer + '\n')
+    }
     if ('ping' in verdict) {
       metrics.webhooks.inc({ result: 'ping' })
       return void response.end('pong\n')
     }
-    if (verdict.ref !== undefined && verdict.ref !== branchRef) {
-      metrics.webhooks.inc({ result: 'ignored' })
-      return void response.writeHead(202).end(`${verdict.ref} is not ${branchRef}; nothing to do\n`)
-    }
     metrics.webhooks.inc({ result: 'accepted' })
     log.info('webhook accepted', { forge: verdict.forge, commit: verdict.after })
-    response.writeHead(202, { 'content-type': 'text/plain' }).end('accepted; deploying\n')
+    response.writeHead(202, { 'content-type': 'text/plain' }).end('accepted; fetching the remote, then deploying the branch head if it moved\n')
     void context.poll().catch((error: Error) => log.error('fetch after webhook failed', { reason: error.message }))
   }
 }

@@ -10,7 +10,7 @@ import type { Logger } from '../collectors/runtime/log.ts'
 import { Deployer, type DeployResult, type DeploySteps } from './deployer.ts'
 import { gitHooks } from './git-hooks.ts'
 import { prepareRepository } from './git-server.ts'
-import { deployMetrics, metricsFor, showDeployedCommits, type GitopsMetrics } from './metrics.ts'
+import { deployMetrics, metricsFor, showState, type GitopsMetrics } from './metrics.ts'
 import { requestListener } from './routes.ts'
 import { Scheduler, type JobRunner, type SchedulerStore } from './scheduler.ts'
 import { StateFile } from './state.ts'
@@ -116,20 +116,20 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
     if (scheduler && result.stacks.includes('collectors')) void syncScheduler(scheduler, log)
   }
   const deployer = new Deployer(git, state, options.steps, log, deployMetrics(metrics, () => state.read(), afterDeploy))
-  showDeployedCommits(metrics, state.read())
+  showState(metrics, state.read())
 
   const branchRef = `refs/heads/${options.branch}`
   const { headOf, poll } = branchWatcher(git, branchRef, options, deployer)
   const hooks = gitHooks({ repo, branchRef, steps: options.steps, deployer, metrics })
   const { stateDir, webhookSecret, pushPassword } = options
-  server.on('request', requestListener({ stateDir, branchRef, webhookSecret, pushPassword, registry, metrics, hooks, poll, log }))
+  const canFetch = Boolean(options.remoteUrl)
+  server.on('request', requestListener({ stateDir, branchRef, webhookSecret, pushPassword, canFetch, registry, metrics, hooks, poll, log }))
 
   const timers = await startTimers(options, poll, scheduler)
-  // Resume: the branch head may be ahead of what is deployed (a crash mid-deployment, or a push while down).
-  const head = await headOf()
-  if (head && state.read().lastCommit !== head) void deployer.request(head)
+  // Resume: the branch head may be ahead of what is deployed (a crash mid-deployment), or a failed commit waits for its retry.
+  deployer.resume(await headOf())
 
-  log.info('gitops ready', { url, branch: options.branch, polling: Boolean(options.remoteUrl), webhook: Boolean(options.webhookSecret), remote: Boolean(options.pushPassword) })
+  log.info('gitops ready', { url, branch: options.branch, polling: canFetch, webhook: Boolean(options.webhookSecret), remote: Boolean(options.pushPassword) })
   return {
     url,
     deployer,
@@ -139,6 +139,7 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
     async close() {
       for (const timer of timers) clearInterval(timer)
       scheduler?.stop()
+      deployer.stop()
       await deployer.idle()
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

@@ -21,6 +21,8 @@ const password = 'push-secret'
 const webhookSecret = 'hook-secret'
 
 let validations = 0
+/** The Swarm side refuses the app stack while this is set (as it refuses a service whose image does not exist). */
+let appFails: string | undefined
 const steps: DeploySteps = {
   async validate(dir) {
     validations++
@@ -29,6 +31,7 @@ const steps: DeploySteps = {
   },
   async buildImage() {},
   async deployStack(_dir, stack) {
+    if (stack === 'app' && appFails) throw new Error(appFails)
     deployed.push(stack)
   },
 }
@@ -56,6 +59,7 @@ test.before.each(async () => {
   repo = await createRepo()
   state = tempDir('gitops-state')
   deployed = []
+  appFails = undefined
 })
 test.after.each(async () => {
   await service?.close()
@@ -128,6 +132,49 @@ test('a signed webhook makes gitops fetch the remote and deploy the new commit',
   assert.match(metrics, /activity_gitops_webhook_requests_total\{result="refused"\} 1/)
   assert.match(metrics, /activity_gitops_last_deploy_success\{stack="metrics"\} 1/)
   assert.match(metrics, /activity_gitops_deployed_commit_info\{stack="metrics",commit="[0-9a-f]{40}"\} 1/)
+})
+
+test('a push whose deployment fails says so in the push answer and when gitops tries again; the next good push deploys', async () => {
+  const s = await start()
+  assert.is((await push(remote(s))).code, 0)
+  deployed = []
+  appFails = 'app_nginx: rejected: No such image: activity-test/absent:1'
+  const failing = await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 16; }\n' })
+  const answer = await push(remote(s))
+  assert.is(answer.code, 0, 'the branch moved: the commit is valid, the swarm refused it')
+  const short = failing.slice(0, 7)
+  assert.match(answer.output, /remote: failed: app: app_nginx: rejected: No such image: activity-test\/absent:1/)
+  assert.match(answer.output, new RegExp(`remote: ${short}: attempt 1 failed; gitops tries again in 30 s`))
+  assert.match(answer.output, new RegExp(`remote: ${short}: failed`))
+  const metrics = await (await fetch(s.url + '/metrics')).text()
+  assert.match(metrics, /activity_gitops_last_deploy_success\{stack="app"\} 0/)
+  assert.match(metrics, /activity_gitops_deploy_attempts_total\{result="failed",attempt="first"\} 1/)
+  assert.match(metrics, /activity_gitops_failed_attempts 1/)
+
+  appFails = undefined
+  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 8; }\n' })
+  const fixed = await push(remote(s))
+  assert.match(fixed.output, /remote: [0-9a-f]{7}: deployed app in /)
+  assert.equal(deployed, ['app'])
+  const after = await (await fetch(s.url + '/metrics')).text()
+  assert.match(after, /activity_gitops_last_deploy_success\{stack="app"\} 1/)
+  assert.match(after, /activity_gitops_failed_attempts 0/)
+})
+
+test('a signed webhook with no remote to fetch from is answered 409, naming the setting to set, and deploys nothing', async () => {
+  const s = await start()
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await repo.git.revparse(['HEAD'])).trim() })
+  const signature = 'sha256=' + createHmac('sha256', webhookSecret).update(body).digest('hex')
+  const response = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature, 'x-github-delivery': 'no-remote' } })
+  assert.is(response.status, 409)
+  const text = await response.text()
+  assert.match(text, /^gitops has no remote to fetch this push from, so it deploys nothing: /)
+  assert.match(text, /set GITOPS_REMOTE_URL_FILE=\/run\/secrets\/gitops_remote_url/)
+  const ping = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'ping', 'x-hub-signature-256': signature } })
+  assert.is(ping.status, 409, 'a ping says it at once, when the webhook is set up')
+  await s.deployer.idle()
+  assert.equal(deployed, [])
+  assert.match(await (await fetch(s.url + '/metrics')).text(), /activity_gitops_webhook_requests_total\{result="no-remote"\} 2/)
 })
 
 test('polling picks up a new commit on the remote', async () => {
