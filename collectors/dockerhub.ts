@@ -1,6 +1,7 @@
 // collectors/dockerhub.ts: pulls, stars and last update of every repository of a Docker Hub namespace (or of one repository).
 import * as v from 'valibot'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
+import type { Page } from './runtime/http.ts'
 import { toSeconds } from './runtime/metrics.ts'
 import { expectShape } from './runtime/shape.ts'
 
@@ -28,11 +29,12 @@ type Repository = v.InferOutput<typeof repositorySchema>
 
 /** Every repository of a namespace, 100 a page, following `next` on the configured API (not the host it names). */
 async function* repositories(ctx: CollectorContext, api: string, namespace: string): AsyncGenerator<Repository> {
-  let url: string | undefined = `${api}/v2/namespaces/${namespace}/repositories?page_size=100&page=1`
-  while (url) {
-    const page: v.InferOutput<typeof pageSchema> = expectShape(pageSchema, (await ctx.http.getJson(url)).body, url)
-    yield* page.results
-    url = page.next ? api + new URL(page.next).pathname + new URL(page.next).search : undefined
+  const next = (page: Page) => {
+    const link = expectShape(pageSchema, page.body, page.url).next
+    return link ? api + new URL(link).pathname + new URL(link).search : undefined
+  }
+  for await (const page of ctx.http.pages(`${api}/v2/namespaces/${namespace}/repositories?page_size=100&page=1`, { next })) {
+    yield* expectShape(pageSchema, page.body, page.url).results
   }
 }
 

@@ -3,9 +3,8 @@ import * as v from 'valibot'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
 import { ActivityError, HttpError, RateLimitError } from './runtime/errors.ts'
 import { graphqlQuery, type GraphqlErrors } from './runtime/graphql.ts'
-import type { JsonResponse } from './runtime/http.ts'
 import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
-import { linkPages } from './runtime/paging.ts'
+import { resetOf } from './runtime/rate-limit.ts'
 import type { Schema } from './runtime/schema.ts'
 import { expectShape } from './runtime/shape.ts'
 
@@ -180,12 +179,9 @@ function apiOf(ctx: Context): Api {
   return { rest, graphqlUrl }
 }
 
-/** What GitHub's GraphQL `errors` mean: a rate limit (until x-ratelimit-reset), a missing owner or repository; undefined for the rest. */
+/** What GitHub's GraphQL `errors` mean: a rate limit (spent until x-ratelimit-reset), a missing owner or repository; undefined for the rest. */
 function explain({ errors, headers }: GraphqlErrors, target: string, api: Api, hint: string): Error | undefined {
-  if (errors.some((e) => e.type === 'RATE_LIMITED')) {
-    const reset = Number(headers['x-ratelimit-reset'])
-    return new RateLimitError(api.graphqlUrl, Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined, hint)
-  }
+  if (errors.some((e) => e.type === 'RATE_LIMITED')) return new RateLimitError(api.graphqlUrl, resetOf(headers as Record<string, string | undefined>), hint)
   const missing = errors.find((e) => e.type === 'NOT_FOUND')
   if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
   return undefined
@@ -207,6 +203,7 @@ async function collectWithToken(target: GitHubTarget, ctx: Context, token: strin
       throw error
     }
     if (answer.rateLimit) {
+      ctx.http.spend(answer.rateLimit.cost)
       spent.points += answer.rateLimit.cost
       spent.remaining = answer.rateLimit.remaining
       spent.resetAt = answer.rateLimit.resetAt
@@ -327,15 +324,6 @@ const needsToken = [
   'github_repository_commits',
 ] as const
 
-async function restGet(ctx: Context, url: string, target: string): Promise<JsonResponse> {
-  try {
-    return await ctx.http.getJson(url, { headers: { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' } })
-  } catch (error) {
-    if (error instanceof HttpError && error.status === 404) throw new GitHubError(target, `GitHub has no such ${target.includes('/') ? 'repository' : 'user or organization'} (404 at ${url})`, 'check the name in activity.yml')
-    throw error
-  }
-}
-
 function recordRestRepository(ctx: Context, repository: RestRepository): void {
   const labels = { owner: repository.owner.login, repository: repository.name }
   ctx.metrics.gauge('github_repository_stars', repository.stargazers_count, labels)
@@ -347,33 +335,45 @@ function recordRestRepository(ctx: Context, repository: RestRepository): void {
   recordInfo(ctx, labels, repository.fork, repository.archived, repository.language)
 }
 
+const restHeaders = { accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' }
+
 async function collectWithoutToken(target: GitHubTarget, ctx: Context): Promise<void> {
   const { rest } = apiOf(ctx)
   // The listing's watchers_count is the star count (a REST quirk); real watchers come only with one repository's own GET.
   const missing = target.repository ? [...needsToken] : [...needsToken, 'github_repository_watchers']
   ctx.log.warn('no GitHub token: collecting through the REST API, which does not give these metrics; set GITHUB_TOKEN or GITHUB_TOKEN_FILE to collect them', { missing })
-
-  if (target.repository) {
-    const url = `${rest}/repos/${target.owner}/${target.repository}`
-    recordRestRepository(ctx, expectShape(restRepositorySchema, (await restGet(ctx, url, target.id)).body, url))
-    return
-  }
-  let owner = target.owner
-  let repositories = 0
-  let stars = 0
-  let forks = 0
-  for await (const page of linkPages(`${rest}/users/${target.owner}/repos?per_page=100&page=1`, (url) => restGet(ctx, url, target.id))) {
-    for (const repository of expectShape(v.array(restRepositorySchema), page.body, page.url)) {
-      recordRestRepository(ctx, repository)
-      owner = repository.owner.login
-      repositories++
-      stars += repository.stargazers_count
-      forks += repository.forks_count
+  try {
+    if (target.repository) {
+      const url = `${rest}/repos/${target.owner}/${target.repository}`
+      const answer = await ctx.http.getJson(url, { headers: restHeaders })
+      ctx.http.spend(1) // REST bills one request of the hour's 60 (5,000 with a token) per answer
+      recordRestRepository(ctx, expectShape(restRepositorySchema, answer.body, url))
+      return
     }
+    let owner = target.owner
+    let repositories = 0
+    let stars = 0
+    let forks = 0
+    // 100 a page, following the Link headers GitHub sends.
+    for await (const page of ctx.http.pages(`${rest}/users/${target.owner}/repos?per_page=100&page=1`, { headers: restHeaders })) {
+      ctx.http.spend(1)
+      for (const repository of expectShape(v.array(restRepositorySchema), page.body, page.url)) {
+        recordRestRepository(ctx, repository)
+        owner = repository.owner.login
+        repositories++
+        stars += repository.stargazers_count
+        forks += repository.forks_count
+      }
+    }
+    ctx.metrics.gauge('github_owner_repositories', repositories, { owner })
+    ctx.metrics.gauge('github_owner_stars', stars, { owner })
+    ctx.metrics.gauge('github_owner_forks', forks, { owner })
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404) {
+      throw new GitHubError(target.id, `GitHub has no such ${target.repository ? 'repository' : 'user or organization'} (404 at ${error.url})`, 'check the name in activity.yml')
+    }
+    throw error
   }
-  ctx.metrics.gauge('github_owner_repositories', repositories, { owner })
-  ctx.metrics.gauge('github_owner_stars', stars, { owner })
-  ctx.metrics.gauge('github_owner_forks', forks, { owner })
 }
 
 const rateLimitHint = 'GitHub allows 60 REST requests an hour without a token and 5,000 GraphQL points an hour with one: set GITHUB_TOKEN or GITHUB_TOKEN_FILE, or run less often'

@@ -1,7 +1,6 @@
 // The collectors' own commands (collect, sources, check) and the edge every `activity` entry point shares: one
 // command by name, and any error as one line on stderr with the exit code its kind decides.
 import { parseArgs } from 'node:util'
-import { setFlagsFromString } from 'node:v8'
 import type { Target } from './define.ts'
 import { ConfigError, UsageError, exitCodeOf, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
@@ -21,7 +20,7 @@ export const collectorUsage = `  collect <source> [--target T]... [--config FILE
 
 export const environmentUsage = `environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
-  HTTP_RETRIES, LOG_LEVEL`
+  HTTP_RETRIES, <SOURCE>_MAX_WAIT_SECONDS (GITHUB_MAX_WAIT_SECONDS: longest rate-limit wait, default 900), LOG_LEVEL`
 
 function numberFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const value = env[name]
@@ -46,14 +45,6 @@ async function collect(collectorsDir: URL, args: string[], env: NodeJS.ProcessEn
   if (!source || extra.length) throw new UsageError(`collect takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity collect github --target prometheus --stdout`)
   const pushgateway = values.stdout ? undefined : (values.pushgateway ?? env.PUSHGATEWAY_URL)
   if (!values.stdout && !pushgateway) throw new UsageError('no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics')
-
-  // A run is a short batch: the optimizing compiler's background work never pays back before the process exits. Measured
-  // on the fake APIs: a 60-repository GitHub owner 350 -> 280 ms CPU, a 1,000-repository one 980 -> 730 ms. V8 checks
-  // this flag each time it would optimize a function, so setting it now (before any collector code runs) takes effect.
-  setFlagsFromString('--no-opt')
-  // Likewise the garbage collector's helper threads: for a heap of a few megabytes they cost more CPU than they save
-  // (60-repository owner, interleaved runs: about 15-20 ms less CPU).
-  setFlagsFromString('--single-threaded-gc')
 
   let targets: Target[]
   let options: unknown

@@ -69,14 +69,15 @@ export class HttpError extends ActivityError {
   }
 }
 
-/** The API's rate limit is exhausted for longer than the run may wait. */
+/** The API's rate limit is exhausted for longer than the run may wait. `why`: why the run did not wait (and when to retry). */
 export class RateLimitError extends ActivityError {
   constructor(
     readonly url: string,
     readonly resetAt: Date | undefined,
     readonly hint: string,
+    readonly why = '',
   ) {
-    super(`rate limit exhausted at ${url}${resetAt ? ` until ${resetAt.toISOString()}` : ''}`, '', hint)
+    super(`rate limit exhausted at ${url}${resetAt ? ` until ${resetAt.toISOString()}` : ''}`, why, hint)
   }
 }
 

@@ -24,7 +24,10 @@ export interface GraphqlOptions {
   /** The GraphQL endpoint, as errors name it. */
   url: string
   headers: Record<string, string>
-  /** What an answer's `errors` mean to the person running the collector; undefined leaves them to a ResponseError that lists them. */
+  /**
+   * What an answer's `errors` mean to the person running the collector; undefined leaves them to a ResponseError that
+   * lists them. A RateLimitError with a reset time is waited out once (within the run's maximum wait), then asked again.
+   */
   explain?: (answer: GraphqlErrors) => Error | undefined
 }
 
@@ -38,8 +41,8 @@ interface OctokitRequest {
 
 /**
  * A query function on one endpoint. It throws the runtime's errors as the http client threw them (HttpError,
- * NetworkError, RateLimitError, ResponseError), an answer's `errors` as `explain` says, and a ResponseError for an
- * answer whose data is not as `schema` promises.
+ * NetworkError, RateLimitError, ResponseError), an answer's `errors` as `explain` says (waiting out a rate limit it
+ * names), and a ResponseError for an answer whose data is not as `schema` promises.
  */
 export function graphqlQuery(options: GraphqlOptions): GraphqlQuery {
   const client = graphql.defaults({
@@ -58,13 +61,16 @@ export function graphqlQuery(options: GraphqlOptions): GraphqlQuery {
     },
   })
   return async (schema, document, variables) => {
-    let data: unknown
-    try {
-      data = await client(document, variables)
-    } catch (error) {
-      throw failure(error, options)
+    for (let waited = false; ; waited = true) {
+      try {
+        return dataOf(schema, await client(document, variables), options.url)
+      } catch (error) {
+        const problem = failure(error, options)
+        // A limit the answer's errors name (GitHub's RATE_LIMITED comes as a 200): wait for its reset once, if the run may.
+        if (!(problem instanceof RateLimitError) || !(error instanceof GraphqlResponseError) || waited) throw problem
+        await options.http.waitOut(problem)
+      }
     }
-    return dataOf(schema, data, options.url)
   }
 }
 

@@ -1,14 +1,23 @@
-// The one HTTP client collectors use: timeouts, retries with backoff, rate-limit waits, request counting.
-import { HttpError, NetworkError, RateLimitError, ResponseError } from './errors.ts'
+// The one HTTP client collectors use, on got: timeouts, retries with backoff, rate-limit waits as the API asks for them
+// (on the run's clock and budget), request counting, and pages that name the next one.
+import got, { HTTPError, RequestError, type Response } from 'got'
+import { ActivityError, HttpError, NetworkError, RateLimitError, ResponseError } from './errors.ts'
 import type { Logger } from './log.ts'
-import { send, StatusError, TransportError, withRetries, type Answer } from './request.ts'
+import {
+  createBudget,
+  isRateLimited,
+  readRateLimit,
+  realClock,
+  requestedWaitMs,
+  spoken,
+  tooLongToWait,
+  unnamedLimitWaitMs,
+  type Budget,
+  type Clock,
+  type RateLimit,
+} from './rate-limit.ts'
 
-export interface RateLimit {
-  remaining: number
-  limit?: number
-  resetAt?: Date
-  resource?: string
-}
+export { requestedWaitMs, isRateLimited, readRateLimit, type RateLimit }
 
 export interface HttpOptions {
   log: Logger
@@ -18,10 +27,13 @@ export interface HttpOptions {
   retries?: number
   /** First backoff; doubles each attempt, with jitter. */
   retryBaseMs?: number
-  /** The longest a rate limit may make us wait; beyond it the run fails with RateLimitError. */
+  /** The longest a rate limit may make us wait; beyond it the run fails with RateLimitError. Default: the budget's. */
   maxRateLimitWaitMs?: number
   userAgent?: string
-  now?: () => number
+  /** The run's clock: every wait (backoff, rate limit) sleeps on it. */
+  clock?: Clock
+  /** The rate limits this client shares with the run's other targets; a client of its own without one. */
+  budget?: Budget
   /** What to tell a person whose rate limit ran out (e.g. "set GITHUB_TOKEN"). */
   rateLimitHint?: string
 }
@@ -32,66 +44,37 @@ export interface JsonResponse {
   body: unknown
 }
 
+/** One page of a listing: the URL it was asked at (for errors) and its body, unchecked. */
+export interface Page extends JsonResponse {
+  url: string
+}
+
 export interface Http {
   getJson(url: string, options?: { headers?: Record<string, string>; searchParams?: Record<string, string | number> }): Promise<JsonResponse>
   /** POSTs a JSON body (a GraphQL query) and parses the JSON answer; the same retries, counting and errors as getJson. */
   postJson(url: string, body: unknown, options?: { headers?: Record<string, string> }): Promise<JsonResponse>
+  /**
+   * Every page of a listing from `first` on, each asked once the one before has been handled. `next` names the page
+   * after one (undefined on the last); by default the Link header's rel="next" (GitHub, GitLab).
+   */
+  pages(first: string, options?: { headers?: Record<string, string>; next?: (page: Page) => string | undefined }): AsyncGenerator<Page>
+  /**
+   * A rate limit an answer reported in its body (GraphQL's RATE_LIMITED): waits until `limit.resetAt` when that is
+   * within the run's maximum wait, else throws it, naming when to retry (and the run stops).
+   */
+  waitOut(limit: RateLimitError): Promise<void>
+  /** Records rate-limit points the API billed (GitHub GraphQL: an answer's rateLimit.cost; REST: one a request). */
+  spend(points: number): void
   /** HTTP requests sent so far, retries included: what the API bills. */
   readonly requests: number
-  /** The last rate-limit state an API reported (x-ratelimit-* headers). */
+  /** Points recorded with spend(); undefined when none were. */
+  readonly points: number | undefined
+  /** The last rate-limit state an API reported to this client (x-ratelimit-* headers). */
   readonly rateLimit: RateLimit | undefined
 }
 
-const retriedMethods = ['GET', 'POST', 'PUT', 'HEAD']
 const retriedStatuses = [403, 408, 429, 500, 502, 503, 504]
 const retriedCodes = ['ETIMEDOUT', 'ECONNRESET', 'ECONNREFUSED', 'EADDRINUSE', 'EPIPE', 'ENETUNREACH', 'EAI_AGAIN']
-
-type HeaderBag = Record<string, string | string[] | undefined>
-
-function header(headers: HeaderBag, name: string): string | undefined {
-  const value = headers[name]
-  return Array.isArray(value) ? value[0] : value
-}
-
-/** How long the API asks us to wait before the next attempt, from retry-after or x-ratelimit-reset; undefined when it does not say. */
-export function requestedWaitMs(headers: HeaderBag, now: number): number | undefined {
-  const retryAfter = header(headers, 'retry-after')
-  if (retryAfter !== undefined) {
-    const seconds = Number(retryAfter)
-    if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
-    const date = Date.parse(retryAfter)
-    if (Number.isFinite(date)) return Math.max(0, date - now)
-  }
-  if (header(headers, 'x-ratelimit-remaining') === '0') {
-    const reset = Number(header(headers, 'x-ratelimit-reset'))
-    if (Number.isFinite(reset) && reset > 0) return Math.max(0, reset * 1000 - now) + 1000
-  }
-  return undefined
-}
-
-/** A 403 or 429 that is a rate limit (primary or secondary), not a refusal. */
-export function isRateLimited(status: number, headers: HeaderBag, body: string): boolean {
-  if (status === 429) return true
-  if (status !== 403) return false
-  return (
-    header(headers, 'retry-after') !== undefined ||
-    header(headers, 'x-ratelimit-remaining') === '0' ||
-    /rate limit/i.test(body)
-  )
-}
-
-export function readRateLimit(headers: HeaderBag): RateLimit | undefined {
-  const remaining = Number(header(headers, 'x-ratelimit-remaining'))
-  if (header(headers, 'x-ratelimit-remaining') === undefined || !Number.isFinite(remaining)) return undefined
-  const limit = Number(header(headers, 'x-ratelimit-limit'))
-  const reset = Number(header(headers, 'x-ratelimit-reset'))
-  return {
-    remaining,
-    limit: Number.isFinite(limit) ? limit : undefined,
-    resetAt: Number.isFinite(reset) && reset > 0 ? new Date(reset * 1000) : undefined,
-    resource: header(headers, 'x-ratelimit-resource'),
-  }
-}
 
 function briefBody(body: unknown): string {
   const text = typeof body === 'string' ? body : Buffer.isBuffer(body) ? body.toString('utf8') : ''
@@ -103,98 +86,164 @@ function briefBody(body: unknown): string {
   return text.replace(/\s+/g, ' ').slice(0, 200)
 }
 
+const bodyText = (response: Response) => (typeof response.body === 'string' ? response.body : '')
+
+function parsed(response: Response, named: string): JsonResponse {
+  try {
+    return { status: response.statusCode, headers: response.headers, body: JSON.parse(bodyText(response)) }
+  } catch {
+    throw new ResponseError(named, `body is not JSON (${bodyText(response).slice(0, 40).replace(/\s+/g, ' ')}...)`)
+  }
+}
+
 export function createHttp(options: HttpOptions): Http {
-  const now = options.now ?? Date.now
+  const { log } = options
+  const clock = options.clock ?? realClock
   const retryBaseMs = options.retryBaseMs ?? 1000
   const retries = options.retries ?? 4
-  const timeoutMs = options.timeoutMs ?? 30_000
-  const maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? 120_000
+  const budget = options.budget ?? createBudget({ maxWaitMs: options.maxRateLimitWaitMs })
+  const maxWaitMs = options.maxRateLimitWaitMs ?? budget.maxWaitMs
+  const maxWait = { ms: maxWaitMs, setting: budget.maxWaitSetting }
   const hint = options.rateLimitHint ?? 'wait for the reset or use credentials'
-  const userAgent = options.userAgent ?? 'activity-platform'
   let requests = 0
+  let points: number | undefined
   let rateLimit: RateLimit | undefined
 
-  /** How long to wait before the next attempt, or undefined to give up and report this failure. */
-  function retryDelay(failure: unknown, failedAttempts: number, method: string, url: string): number | undefined {
-    if (failedAttempts > retries || !retriedMethods.includes(method)) return undefined
-    const backoff = retryBaseMs * 2 ** (failedAttempts - 1) * (0.75 + Math.random() / 2)
-    if (failure instanceof TransportError) {
-      if (!retriedCodes.includes(failure.code)) return undefined
-      options.log.warn('retrying', { url, code: failure.code })
-      return backoff
-    }
-    if (!(failure instanceof StatusError)) return undefined
-    const { status, headers, body } = failure.answer
-    if (!retriedStatuses.includes(status)) return undefined
-    if (status === 403 && !isRateLimited(status, headers, body)) return undefined
-    const wait = requestedWaitMs(headers, now()) ?? backoff
-    if (wait > maxRateLimitWaitMs) return undefined
-    options.log.warn('retrying', { url, status, attempt: failedAttempts, waitMs: Math.round(wait) })
+  /** How long a rate-limited answer asks us to wait: retry-after, the reset of a spent limit, else a growing minute. */
+  const limitWaitMs = (response: Response) => requestedWaitMs(response.headers, clock.now()) ?? unnamedLimitWaitMs(budget.unnamedWaits)
+
+  /** How long to wait before retrying a failed attempt, or undefined not to retry it. */
+  function retryWait(error: RequestError, attempt: number): number | undefined {
+    const backoff = retryBaseMs * 2 ** (attempt - 1) * (0.75 + Math.random() / 2)
+    const { response } = error
+    if (!response) return backoff
+    const status = response.statusCode
+    if (status !== 403 && status !== 429) return backoff
+    if (!isRateLimited(status, response.headers, bodyText(response))) return undefined
+    const wait = limitWaitMs(response)
+    if (wait > maxWaitMs) return undefined
+    if (requestedWaitMs(response.headers, clock.now()) === undefined) budget.countUnnamedWait()
     return wait
   }
 
-  /** One call with retries; every answer, failed or not, updates the rate-limit state. */
-  function call(url: string, method: string, headers: Record<string, string>, body?: string): Promise<Answer> {
-    const attempt = async () => {
-      try {
-        const answer = await send(url, { method, headers: { 'user-agent': userAgent, ...headers }, body, timeoutMs, onRequest: () => void requests++ })
-        rateLimit = readRateLimit(answer.headers) ?? rateLimit
-        return answer
-      } catch (error) {
-        if (error instanceof StatusError) rateLimit = readRateLimit(error.answer.headers) ?? rateLimit
-        throw error
-      }
-    }
-    return withRetries(attempt, (failure, failed) => retryDelay(failure, failed, method, url))
+  async function waitOut(limit: RateLimitError): Promise<void> {
+    const wait = limit.resetAt ? Math.max(0, limit.resetAt.getTime() - clock.now()) : Number.POSITIVE_INFINITY
+    if (!limit.resetAt || wait > maxWaitMs) throw budget.stop(limit.resetAt ? tooLongToWait(limit.url, limit.resetAt, wait, maxWait, hint) : limit)
+    log.warn('waiting for the rate limit to reset', { url: limit.url, waitSeconds: Math.ceil(wait / 1000), resetAt: limit.resetAt.toISOString() })
+    await clock.sleep(wait)
   }
 
+  const client = got.extend({
+    timeout: { request: options.timeoutMs ?? 30_000 },
+    headers: { 'user-agent': options.userAgent ?? 'activity-platform' },
+    responseType: 'text',
+    retry: {
+      limit: retries,
+      methods: ['GET', 'POST', 'PUT', 'HEAD'],
+      statusCodes: retriedStatuses,
+      errorCodes: retriedCodes,
+      // The wait is decided here, from the answer; got's own limit on retry-after would refuse GitHub's minutes.
+      maxRetryAfter: Number.POSITIVE_INFINITY,
+      calculateDelay: async ({ attemptCount, error, computedValue }) => {
+        if (computedValue === 0) return 0 // got's rules: attempts used up, or not a retried method, status or code
+        const wait = retryWait(error, attemptCount)
+        if (wait === undefined) return 0
+        const url = error.options.url?.toString()
+        log.warn('retrying', { url, ...(error.response ? { status: error.response.statusCode } : { code: error.code }), attempt: attemptCount, waitMs: Math.round(wait) })
+        // The run's clock does the waiting (tests fake it); got's own timer is left a millisecond.
+        await clock.sleep(wait)
+        return 1
+      },
+    },
+    hooks: {
+      beforeRequest: [
+        async (request) => {
+          // A limit an earlier answer (of this target or one before it) reported spent is not asked again before it resets.
+          const url = request.url!.toString()
+          const known = budget.stateFor(url)
+          if (known?.remaining === 0 && known.resetAt && known.resetAt.getTime() > clock.now()) {
+            await waitOut(new RateLimitError(url, new Date(known.resetAt.getTime() + 1000), hint))
+          }
+          requests++
+        },
+      ],
+      afterResponse: [
+        (response) => {
+          const state = readRateLimit(response.headers)
+          rateLimit = state ?? rateLimit
+          budget.observe(response.url, state, isRateLimited(response.statusCode, response.headers, bodyText(response)))
+          return response
+        },
+      ],
+    },
+  })
+
+  /** What got threw, as the runtime's errors naming `url`; a rate limit the run could not wait out also stops the run. */
   function failure(error: unknown, url: string): Error {
-    if (error instanceof StatusError) {
-      const { status, headers, body } = error.answer
-      if (isRateLimited(status, headers, body)) {
-        const wait = requestedWaitMs(headers, now())
-        return new RateLimitError(url, wait === undefined ? undefined : new Date(now() + wait), hint)
-      }
-      return new HttpError(status, url, briefBody(body))
+    if (error instanceof HTTPError) {
+      const response = error.response as Response
+      if (!isRateLimited(response.statusCode, response.headers, bodyText(response))) return new HttpError(response.statusCode, url, briefBody(response.body))
+      const wait = limitWaitMs(response)
+      const resetAt = new Date(clock.now() + wait)
+      const limit = wait > maxWaitMs ? tooLongToWait(url, resetAt, wait, maxWait, hint) : new RateLimitError(url, resetAt, hint, `still limited after ${retries} retries; retry in ${spoken(wait)} or later`)
+      return budget.stop(limit)
     }
-    if (error instanceof TransportError) return new NetworkError(url, error.code === 'ETIMEDOUT' ? 'no answer in time (ETIMEDOUT)' : error.code)
+    // A hook's own error (a spent limit the run does not wait for) comes wrapped.
+    if (error instanceof RequestError && error.cause instanceof ActivityError) return error.cause
+    if (error instanceof RequestError) return new NetworkError(url, error.code === 'ETIMEDOUT' ? 'no answer in time (ETIMEDOUT)' : error.code)
     return error instanceof Error ? error : new Error(String(error))
   }
 
-  /** One call with retries, its failure turned into the runtime's errors (naming `named`), its body parsed as JSON. */
-  async function json(url: string, method: string, headers: Record<string, string>, body: string | undefined, named: string): Promise<JsonResponse> {
-    let answer: Answer
+  async function send(url: string, method: 'GET' | 'POST', headers: Record<string, string>, body: string | undefined, named: string): Promise<JsonResponse> {
+    let response: Response
     try {
-      answer = await call(url, method, headers, body)
+      response = (await client(url, { method, headers, body })) as Response
     } catch (error) {
       throw failure(error, named)
     }
+    return parsed(response, named)
+  }
+
+  async function* pages(first: string, request: { headers?: Record<string, string>; next?: (page: Page) => string | undefined } = {}): AsyncGenerator<Page> {
+    const next = request.next
+    const listing = client.paginate<Page>(first, {
+      headers: lowerCased(request.headers ?? {}),
+      pagination: {
+        transform: (response) => [{ url: response.url, ...parsed(response as Response, response.url) }],
+        // Without `next`, got's own: the Link header's rel="next".
+        ...(next && { paginate: ({ currentItems }) => (currentItems[0] && next(currentItems[0]) ? { url: new URL(next(currentItems[0])!) } : false) }),
+      },
+    })
     try {
-      return { status: answer.status, headers: answer.headers, body: JSON.parse(answer.body) }
-    } catch {
-      throw new ResponseError(named, `body is not JSON (${answer.body.slice(0, 40).replace(/\s+/g, ' ')}...)`)
+      yield* listing
+    } catch (error) {
+      throw failure(error, error instanceof RequestError ? String(error.options.url ?? first) : first)
     }
-  }
-
-  function getJson(url: string, request: { headers?: Record<string, string>; searchParams?: Record<string, string | number> } = {}): Promise<JsonResponse> {
-    let target = url
-    if (request.searchParams) {
-      const withParams = new URL(url)
-      for (const [key, value] of Object.entries(request.searchParams)) withParams.searchParams.set(key, String(value))
-      target = withParams.href
-    }
-    return json(target, 'GET', lowerCased(request.headers ?? {}), undefined, url)
-  }
-
-  function postJson(url: string, body: unknown, request: { headers?: Record<string, string> } = {}): Promise<JsonResponse> {
-    return json(url, 'POST', { 'content-type': 'application/json; charset=utf-8', ...lowerCased(request.headers ?? {}) }, JSON.stringify(body), url)
   }
 
   return {
-    getJson,
-    postJson,
+    getJson(url, request = {}) {
+      let target = url
+      if (request.searchParams) {
+        const withParams = new URL(url)
+        for (const [key, value] of Object.entries(request.searchParams)) withParams.searchParams.set(key, String(value))
+        target = withParams.href
+      }
+      return send(target, 'GET', lowerCased(request.headers ?? {}), undefined, url)
+    },
+    postJson(url, body, request = {}) {
+      return send(url, 'POST', { 'content-type': 'application/json; charset=utf-8', ...lowerCased(request.headers ?? {}) }, JSON.stringify(body), url)
+    },
+    pages,
+    waitOut,
+    spend(spent) {
+      points = (points ?? 0) + spent
+    },
     get requests() {
       return requests
+    },
+    get points() {
+      return points
     },
     get rateLimit() {
       return rateLimit

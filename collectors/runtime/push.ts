@@ -1,7 +1,7 @@
 // The Pushgateway side of a run: one PUT per group, only with a complete result, retried before giving up.
+import got, { HTTPError, RequestError } from 'got'
 import { PushError } from './errors.ts'
 import type { Logger } from './log.ts'
-import { send as request, StatusError, TransportError, withRetries } from './request.ts'
 
 export type Grouping = Record<string, string>
 
@@ -24,30 +24,32 @@ export interface PushOptions {
   timeoutMs?: number
 }
 
-const retriedStatuses = [408, 429, 500, 502, 503, 504]
-const retriedCodes = ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN']
-
 function reason(error: unknown): string {
-  if (error instanceof StatusError) return `${error.answer.status} ${error.answer.body.trim().slice(0, 200)}`
-  if (error instanceof TransportError) return error.code
+  if (error instanceof HTTPError) return `${error.response.statusCode} ${String(error.response.body).trim().slice(0, 200)}`
+  if (error instanceof RequestError) return error.code
   return String(error)
 }
 
 async function send(method: 'PUT' | 'DELETE', gateway: string, grouping: Grouping, body: string | undefined, options: PushOptions): Promise<void> {
   const url = gateway.replace(/\/+$/, '') + groupPath(grouping)
   const base = options.retryBaseMs ?? 500
-  const retries = options.retries ?? 4
-  const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }
   try {
-    await withRetries(
-      () => request(url, { method, headers, body, timeoutMs: options.timeoutMs ?? 15_000 }),
-      (failure, failed) => {
-        const retried = failure instanceof StatusError ? retriedStatuses.includes(failure.answer.status) : failure instanceof TransportError && retriedCodes.includes(failure.code)
-        if (!retried || failed > retries) return undefined
-        options.log.warn('retrying push', { url: gateway, attempt: failed, reason: reason(failure) })
-        return base * 2 ** (failed - 1)
+    await got(url, {
+      method,
+      body,
+      headers: body === undefined ? {} : { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+      timeout: { request: options.timeoutMs ?? 15_000 },
+      retry: {
+        limit: options.retries ?? 4,
+        methods: [method],
+        statusCodes: [408, 429, 500, 502, 503, 504],
+        errorCodes: ['ETIMEDOUT', 'ECONNRESET', 'EADDRINUSE', 'ECONNREFUSED', 'EPIPE', 'ENOTFOUND', 'ENETUNREACH', 'EAI_AGAIN'],
+        calculateDelay: ({ attemptCount, computedValue }) => (computedValue === 0 ? 0 : base * 2 ** (attemptCount - 1)),
       },
-    )
+      hooks: {
+        beforeRetry: [(error, count) => options.log.warn('retrying push', { url: gateway, attempt: count, reason: reason(error) })],
+      },
+    })
   } catch (error) {
     throw new PushError(gateway, reason(error))
   }

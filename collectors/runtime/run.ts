@@ -1,4 +1,5 @@
-// One run of a collector: collect every target completely, then push each target's group once.
+// One run of a collector: collect every target completely, then push each target's group once. The targets share one
+// rate-limit budget: a limit the run cannot wait out stops it, and the targets after it are reported, not attempted.
 import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import type { AnyCollector, CollectorContext, Target } from './define.ts'
@@ -7,6 +8,7 @@ import { createHttp, type HttpOptions } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetricSet, type MetricSpecs } from './metrics.ts'
 import { pushGroup, type PushOptions } from './push.ts'
+import { createBudget, maxWaitSecondsFrom, maxWaitSetting, realClock, type Budget, type Clock, type RateLimit } from './rate-limit.ts'
 
 /** Pushed with the data, so it only moves when a run succeeded. */
 export const successSpecs = {
@@ -16,9 +18,13 @@ export const successSpecs = {
 /** Pushed on every run, success or not, to the group {job, target, group="health"}. */
 export const healthSpecs = {
   activity_collector_last_run_timestamp_seconds: { help: 'Unix time at which the last run of this collector for this target finished, successful or not.', labels: [] },
-  activity_collector_last_run_success: { help: '1 if the last run of this collector for this target succeeded and was pushed, 0 if it failed.', labels: [] },
-  activity_collector_duration_seconds: { help: 'Wall-clock duration of the last run for this target, in seconds.', labels: [] },
+  activity_collector_last_run_success: { help: '1 if the last run of this collector for this target succeeded and was pushed, 0 if it failed or was not attempted.', labels: [] },
+  activity_collector_duration_seconds: { help: 'Wall-clock duration of the last run for this target, in seconds, rate-limit waits included.', labels: [] },
   activity_collector_api_requests: { help: 'HTTP requests the last run sent to the API for this target, retries included.', labels: [] },
+  activity_collector_rate_limit_points: {
+    help: 'Rate-limit points the last run spent for this target, as the API billed them: GitHub GraphQL points (the cost each answer reports), one per GitHub REST request. Absent for APIs that report no cost.',
+    labels: [],
+  },
   activity_collector_samples: { help: 'Samples the last run recorded for this target (0 when it failed).', labels: [] },
   activity_collector_rate_limit_remaining: { help: 'API requests (or GraphQL points) left in the rate-limit window, as the API reported it at the end of the last run.', labels: [] },
   activity_collector_rate_limit_reset_timestamp_seconds: { help: 'Unix time at which the API rate-limit window resets, as the API reported it.', labels: [] },
@@ -30,7 +36,9 @@ export interface RunSettings {
   env: Record<string, string | undefined>
   log: Logger
   now?: () => number
-  http?: Omit<HttpOptions, 'log' | 'now' | 'rateLimitHint'>
+  /** How the run waits (backoffs, rate limits); tests pass one that only moves their `now`. */
+  sleep?: (ms: number) => Promise<void>
+  http?: Omit<HttpOptions, 'log' | 'clock' | 'budget' | 'rateLimitHint'>
   push?: Omit<PushOptions, 'log'>
 }
 
@@ -48,7 +56,11 @@ export interface TargetResult {
   target: string
   ok: boolean
   error?: string
+  /** The run stopped on a rate limit before this target: nothing was asked for it. */
+  notAttempted?: boolean
   requests: number
+  /** Rate-limit points spent, when the collector reports them. */
+  points?: number
   samples: number
   durationSeconds: number
 }
@@ -79,70 +91,125 @@ export function settingsReader(env: Record<string, string | undefined>): Pick<Co
   }
 }
 
-export async function runTarget(request: RunRequest, target: Target, settings: RunSettings): Promise<TargetResult> {
+function clockOf(settings: RunSettings): Clock {
+  return { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
+}
+
+/** The budget of one run of `collector`: its waits bounded by <SOURCE>_MAX_WAIT_SECONDS (a UsageError when that is not seconds). */
+export function runBudget(collector: AnyCollector, env: Record<string, string | undefined>): Budget {
+  const setting = maxWaitSetting(collector.name)
+  return createBudget({ maxWaitMs: maxWaitSecondsFrom(env, setting) * 1000, maxWaitSetting: setting })
+}
+
+interface Health {
+  started: number
+  finished: number
+  ok: boolean
+  requests: number
+  points: number | undefined
+  samples: number
+  rateLimit: RateLimit | undefined
+}
+
+/** The health group, pushed (or printed) on every run; a lost push is logged, and the alert on last success covers it. */
+async function reportHealth(request: RunRequest, target: Target, health: Health, settings: RunSettings, log: Logger): Promise<void> {
+  const metrics = createMetricSet(healthSpecs)
+  metrics.gauge('activity_collector_last_run_timestamp_seconds', health.finished / 1000, {})
+  metrics.gauge('activity_collector_last_run_success', health.ok ? 1 : 0, {})
+  metrics.gauge('activity_collector_duration_seconds', (health.finished - health.started) / 1000, {})
+  metrics.gauge('activity_collector_api_requests', health.requests, {})
+  metrics.gauge('activity_collector_rate_limit_points', health.points, {})
+  metrics.gauge('activity_collector_samples', health.samples, {})
+  metrics.gauge('activity_collector_rate_limit_remaining', health.rateLimit?.remaining, {})
+  metrics.gauge('activity_collector_rate_limit_reset_timestamp_seconds', health.rateLimit?.resetAt && health.rateLimit.resetAt.getTime() / 1000, {})
+  metrics.gauge('activity_collector_schedule_interval_seconds', scheduleIntervalSeconds(request.schedule, new Date(health.finished)), {})
+  try {
+    const grouping = { job: request.collector.name, target: target.id, group: 'health' }
+    if (request.pushgateway) await pushGroup(request.pushgateway, grouping, await metrics.exposition(), { ...settings.push, log })
+    else request.print?.(await metrics.exposition())
+  } catch (caught) {
+    log.error('health push failed', { reason: oneLine(caught) })
+  }
+}
+
+export async function runTarget(request: RunRequest, target: Target, settings: RunSettings, budget = runBudget(request.collector, settings.env)): Promise<TargetResult> {
   const { collector } = request
-  const now = settings.now ?? Date.now
+  const clock = clockOf(settings)
   const log = settings.log.child({ source: collector.name, target: target.id })
-  const http = createHttp({ ...settings.http, log, now, rateLimitHint: collector.rateLimitHint })
+  const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
   const data = createMetricSet({ ...collector.metrics, ...successSpecs })
-  const started = now()
+  const started = clock.now()
   let error: unknown
   log.info('collecting')
   try {
-    await collector.collect(target, { http, metrics: data, log, now, options: request.options, ...settingsReader(settings.env) })
+    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, ...settingsReader(settings.env) })
   } catch (caught) {
     error = caught
   }
-  const finished = now()
-  const grouping = { job: collector.name, target: target.id }
-  const pushOptions = { ...settings.push, log }
+  const finished = clock.now()
 
   if (!error) {
     data.gauge('activity_collector_last_success_timestamp_seconds', finished / 1000, {})
     try {
-      if (request.pushgateway) await pushGroup(request.pushgateway, grouping, await data.exposition(), pushOptions)
+      if (request.pushgateway) await pushGroup(request.pushgateway, { job: collector.name, target: target.id }, await data.exposition(), { ...settings.push, log })
       else request.print?.(`# ${collector.name} target=${target.id}\n${await data.exposition()}`)
     } catch (caught) {
       error = caught
     }
   }
 
-  const health = createMetricSet(healthSpecs)
-  health.gauge('activity_collector_last_run_timestamp_seconds', finished / 1000, {})
-  health.gauge('activity_collector_last_run_success', error ? 0 : 1, {})
-  health.gauge('activity_collector_duration_seconds', (finished - started) / 1000, {})
-  health.gauge('activity_collector_api_requests', http.requests, {})
-  health.gauge('activity_collector_samples', error ? 0 : data.samples - 1, {})
-  health.gauge('activity_collector_rate_limit_remaining', http.rateLimit?.remaining, {})
-  health.gauge('activity_collector_rate_limit_reset_timestamp_seconds', http.rateLimit?.resetAt && http.rateLimit.resetAt.getTime() / 1000, {})
-  health.gauge('activity_collector_schedule_interval_seconds', scheduleIntervalSeconds(request.schedule, new Date(finished)), {})
-  try {
-    if (request.pushgateway) await pushGroup(request.pushgateway, { ...grouping, group: 'health' }, await health.exposition(), pushOptions)
-    else request.print?.(await health.exposition())
-  } catch (caught) {
-    // The data (if any) is pushed; a lost health push is logged, and the alert on last success covers it.
-    log.error('health push failed', { reason: oneLine(caught) })
-  }
+  const samples = error ? 0 : data.samples - 1
+  const rateLimit = http.rateLimit ?? budget.last
+  await reportHealth(request, target, { started, finished, ok: !error, requests: http.requests, points: http.points, samples, rateLimit }, settings, log)
 
-  const result: TargetResult = {
-    target: target.id,
-    ok: !error,
-    requests: http.requests,
-    samples: error ? 0 : data.samples - 1,
-    durationSeconds: (finished - started) / 1000,
-  }
+  const result: TargetResult = { target: target.id, ok: !error, requests: http.requests, points: http.points, samples, durationSeconds: (finished - started) / 1000 }
   if (error) {
     result.error = oneLine(error)
-    log.error('run failed; nothing pushed for this target', { reason: result.error, requests: http.requests })
+    log.error('run failed; nothing pushed for this target', { reason: result.error, requests: http.requests, points: http.points })
   } else {
-    log.info('collected', { samples: result.samples, requests: result.requests, seconds: result.durationSeconds, pushed: Boolean(request.pushgateway) })
+    log.info('collected', { samples, requests: result.requests, points: result.points, seconds: result.durationSeconds, pushed: Boolean(request.pushgateway) })
   }
   return result
 }
 
-/** Runs every target in turn; one failing target does not stop the others. */
+/** A target after the run ran out of budget: nothing is asked, its health says the run did not collect it. */
+async function notAttempted(request: RunRequest, target: Target, settings: RunSettings, budget: Budget, reason: string): Promise<TargetResult> {
+  const log = settings.log.child({ source: request.collector.name, target: target.id })
+  const now = clockOf(settings).now()
+  await reportHealth(request, target, { started: now, finished: now, ok: false, requests: 0, points: undefined, samples: 0, rateLimit: budget.last }, settings, log)
+  return { target: target.id, ok: false, notAttempted: true, error: `not attempted: ${reason}`, requests: 0, samples: 0, durationSeconds: 0 }
+}
+
+/**
+ * Runs every target in turn, on one rate-limit budget. A failing target does not stop the others, except a rate limit
+ * the run may not wait out: each target after it would spend a request to learn the same, so they are not attempted.
+ */
 export async function runCollector(request: RunRequest, settings: RunSettings): Promise<TargetResult[]> {
+  const budget = runBudget(request.collector, settings.env)
+  const log = settings.log.child({ source: request.collector.name })
   const results: TargetResult[] = []
-  for (const target of request.targets) results.push(await runTarget(request, target, settings))
+  for (const [index, target] of request.targets.entries()) {
+    const stopped = budget.stopped
+    if (!stopped) {
+      results.push(await runTarget(request, target, settings, budget))
+      continue
+    }
+    const reason = `the rate limit ran out before it (${oneLine(stopped)})`
+    if (!results.some((r) => r.notAttempted)) {
+      const rest = request.targets.slice(index).map((t) => t.id)
+      log.warn('rate limit exhausted: the run stops, the remaining targets are not attempted', { notAttempted: rest, retryAfter: stopped.resetAt?.toISOString(), reason: oneLine(stopped) })
+    }
+    results.push(await notAttempted(request, target, settings, budget, reason))
+  }
+  const spent = results.filter((r) => r.points !== undefined)
+  log.info('run finished', {
+    targets: results.length,
+    failed: results.filter((r) => !r.ok).length,
+    notAttempted: results.filter((r) => r.notAttempted).length,
+    requests: results.reduce((sum, r) => sum + r.requests, 0),
+    points: spent.length ? spent.reduce((sum, r) => sum + r.points!, 0) : undefined,
+    rateLimitRemaining: budget.last?.remaining,
+    rateLimitReset: budget.last?.resetAt?.toISOString(),
+  })
   return results
 }

@@ -300,7 +300,7 @@ test('RATE_LIMITED from GraphQL fails with the reset time and what to do', async
   const api = await serve({ owners: [generatedOwner('acme', 10)], graphqlPoints: { limit: 5000, remaining: 3 } })
   const run = await collect(api, 'acme')
   assert.is(run.result.ok, false)
-  assert.match(run.result.error!, /^rate limit exhausted at .*\/graphql until \d{4}-\d\d-\d\dT.*Z; .*set GITHUB_TOKEN or GITHUB_TOKEN_FILE/)
+  assert.match(run.result.error!, /^rate limit exhausted at .*\/graphql until \d{4}-\d\d-\d\dT\S*Z: it resets in 60 min, longer than the 15 min a run may wait \(GITHUB_MAX_WAIT_SECONDS\); retry after \d\d:\d\d:\d\d UTC; .*set GITHUB_TOKEN or GITHUB_TOKEN_FILE/)
   assert.is(health(run, 'rate_limit_remaining'), 3)
 })
 
