@@ -186,5 +186,5 @@ export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: str
 /** The error for a limit that resets later than the run may wait: it names when to retry. */
 export function tooLongToWait(url: string, resetAt: Date, waitMs: number, maxWait: { ms: number; setting?: string | undefined }, hint: string): RateLimitError {
   const setting = maxWait.setting ? ` (${maxWait.setting})` : ''
-  return new RateLimitError(url, resetAt, hint, `it resets in ${spoken(waitMs)}, longer than the ${spoken(maxWait.ms)} a run may wait${setting}; retry after ${resetAt.toISOString().slice(11, 19)} UTC`)
+  return new RateLimitError(url, resetAt, hint, `it lifts in ${spoken(waitMs)}, longer than the ${spoken(maxWait.ms)} a run may wait${setting}; retry after ${resetAt.toISOString().slice(11, 19)} UTC`)
 }

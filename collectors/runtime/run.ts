@@ -126,7 +126,7 @@ async function reportHealth(request: RunRequest, target: Target, health: Health,
   try {
     const grouping = { job: request.collector.name, target: target.id, group: 'health' }
     if (request.pushgateway) await pushGroup(request.pushgateway, grouping, await metrics.exposition(), { ...settings.push, log })
-    else request.print?.(await metrics.exposition())
+    else request.print?.(`# ${request.collector.name} target=${target.id} health\n${await metrics.exposition()}`)
   } catch (caught) {
     log.error('health push failed', { reason: oneLine(caught) })
   }

@@ -658,12 +658,21 @@ export interface FakeGitHub extends ApiServer {
   intercept?: (request: RecordedRequest, graphql?: { query: string; variables: Record<string, unknown> }) => Reply | undefined
 }
 
-/** GitHub's answer to too many requests in a short time (a secondary rate limit). */
-export function secondaryRateLimit(retryAfterSeconds: number): Reply {
+/** GitHub's answer to too many requests in a short time (a secondary rate limit); GitHub does not always send retry-after. */
+export function secondaryRateLimit(retryAfterSeconds?: number): Reply {
   return {
     status: 403,
-    headers: { 'retry-after': String(retryAfterSeconds), 'x-ratelimit-remaining': '4990', 'x-ratelimit-limit': '5000' },
+    headers: { ...(retryAfterSeconds === undefined ? {} : { 'retry-after': String(retryAfterSeconds) }), 'x-ratelimit-remaining': '4990', 'x-ratelimit-limit': '5000' },
     body: { message: 'You have exceeded a secondary rate limit. Please wait a few minutes before you try again.', documentation_url: `${restDocs}/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits` },
+  }
+}
+
+/** GitHub's GraphQL answer once the hour's points are spent: a 200 whose errors say RATE_LIMITED, none left until `resetSeconds` (Unix time). */
+export function graphqlRateLimited(resetSeconds: number, limit = 5000): Reply {
+  return {
+    status: 200,
+    headers: { 'x-ratelimit-limit': String(limit), 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(resetSeconds), 'x-ratelimit-used': String(limit), 'x-ratelimit-resource': 'graphql' },
+    body: { errors: [{ type: 'RATE_LIMITED', code: 'graphql_rate_limit', message: 'API rate limit already exceeded for user ID 1000.' }] },
   }
 }
 

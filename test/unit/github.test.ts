@@ -12,18 +12,15 @@ import {
   badGateway,
   generatedOwner,
   graphqlTimeout,
-  latestRelease,
   owner,
   release,
   repository,
-  secondaryRateLimit,
   startGitHubApi,
-  tooManyRequests,
-  visibleReleases,
   type FakeGitHub,
   type GitHubData,
   type RepositoryData,
 } from '../support/github-api.ts'
+import { expectedMetrics } from '../support/github-expected.ts'
 import { tempDir } from '../support/servers.ts'
 import { check, parse as parseSchema } from '../../collectors/runtime/schema.ts'
 
@@ -45,32 +42,9 @@ async function collect(fake: FakeGitHub, target: string, options: { env?: Record
   return { result: run.result, data, samples: run.samples, logs: run.logs, value: (name, labels = {}) => valueOf(data, name, labels) }
 }
 
-/** What the collector should record for a repository, computed from the fake's data by GitHub's rules. */
-function expected(repo: RepositoryData, releases: number): Record<string, number | undefined> {
-  const recent = [...visibleReleases(repo)].sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt)).slice(0, releases)
-  const latest = latestRelease(repo)
-  return {
-    github_repository_stars: repo.stargazerCount,
-    github_repository_forks: repo.forkCount,
-    github_repository_watchers: repo.watchers,
-    github_repository_open_issues: repo.issues.open,
-    github_repository_closed_issues: repo.issues.closed,
-    github_repository_open_pull_requests: repo.pullRequests.open,
-    github_repository_closed_pull_requests: repo.pullRequests.closed,
-    github_repository_merged_pull_requests: repo.pullRequests.merged,
-    github_repository_releases: visibleReleases(repo).length,
-    github_repository_latest_release_timestamp_seconds: latest?.publishedAt ? Date.parse(latest.publishedAt) / 1000 : undefined,
-    github_repository_release_downloads: recent.length ? recent.flatMap((r) => r.assets).reduce((sum, a) => sum + a.downloadCount, 0) : undefined,
-    github_repository_commits: repo.defaultBranch?.commits,
-    github_repository_disk_usage_bytes: repo.diskUsage === null ? undefined : repo.diskUsage * 1024,
-    github_repository_created_timestamp_seconds: Date.parse(repo.createdAt) / 1000,
-    github_repository_pushed_timestamp_seconds: repo.pushedAt ? Date.parse(repo.pushedAt) / 1000 : undefined,
-  }
-}
-
 function assertRepository(run: Run, login: string, repo: RepositoryData, releases = 5): void {
   const labels = { owner: login, repository: repo.name }
-  for (const [name, want] of Object.entries(expected(repo, releases))) {
+  for (const [name, want] of Object.entries(expectedMetrics(repo, releases))) {
     assert.is(run.value(name, labels), want, `${name} of ${repo.name}`)
   }
   const info = run.data.find((s) => s.name === 'github_repository_info' && s.labels.repository === repo.name)
@@ -197,26 +171,6 @@ test('a 502 is retried and the run succeeds', async () => {
   assert.is(run.value('github_owner_repositories', { owner: 'acme' }), 120)
 })
 
-test('a 429 with retry-after is waited out, then retried', async () => {
-  const api = await serve({ owners: [generatedOwner('acme', 10)] })
-  api.queue(tooManyRequests(1))
-  const run = await collect(api, 'acme')
-  assert.ok(run.result.ok, run.result.error)
-  assert.is(api.graphqlRequests, 2)
-  assert.ok(run.result.durationSeconds >= 1, `waited ${run.result.durationSeconds}s of the 1s GitHub asked for`)
-  assert.is(run.value('github_owner_repositories', { owner: 'acme' }), 10)
-})
-
-test('a secondary rate limit (403 with retry-after) is waited out, then the run succeeds', async () => {
-  const api = await serve({ owners: [generatedOwner('acme', 10)] })
-  api.queue(secondaryRateLimit(1))
-  const run = await collect(api, 'acme')
-  assert.ok(run.result.ok, run.result.error)
-  assert.is(api.graphqlRequests, 2)
-  assert.ok(run.result.durationSeconds >= 1, `waited ${run.result.durationSeconds}s of the 1s GitHub asked for`)
-  assert.ok(run.logs.some((l) => l.msg === 'retrying' && l.status === 403))
-})
-
 test('malformed JSON fails the run with a clear error and records nothing', async () => {
   const api = await serve({ owners: [generatedOwner('acme', 150)] })
   api.queue({ status: 200, body: '{"data": {"repositoryOwner": {"login": "acme", "repositories": ' })
@@ -260,7 +214,7 @@ test('without a token, the REST listing gives what it can and one log line names
   assert.match(api.requests[1]!.url, /^\/user\/\d+\/repos\?per_page=100&page=2$/, 'the second page is the one GitHub’s Link header names')
   for (const repo of org.repositories) {
     const labels = { owner: 'acme', repository: repo.name }
-    const want = expected(repo, 5)
+    const want = expectedMetrics(repo, 5)
     for (const name of ['github_repository_stars', 'github_repository_forks', 'github_repository_created_timestamp_seconds', 'github_repository_pushed_timestamp_seconds']) assert.is(run.value(name, labels), want[name], `${name} of ${repo.name}`)
     assert.is(run.value('github_repository_disk_usage_bytes', labels), (repo.diskUsage ?? 0) * 1024)
   }
@@ -294,14 +248,6 @@ test('an owner or repository GitHub does not know fails with a one-line error na
   const tokenless = await collect(api, 'nobody', { env: { GITHUB_TOKEN: '' } })
   assert.match(tokenless.result.error!, /^nobody: GitHub has no such user or organization \(404 at .*\/users\/nobody\/repos\?per_page=100&page=1\); check the name in activity.yml$/)
   for (const run of [unknownOwner, unknownRepository, tokenless]) assert.equal(run.data, [])
-})
-
-test('RATE_LIMITED from GraphQL fails with the reset time and what to do', async () => {
-  const api = await serve({ owners: [generatedOwner('acme', 10)], graphqlPoints: { limit: 5000, remaining: 3 } })
-  const run = await collect(api, 'acme')
-  assert.is(run.result.ok, false)
-  assert.match(run.result.error!, /^rate limit exhausted at .*\/graphql until \d{4}-\d\d-\d\dT\S*Z: it resets in 60 min, longer than the 15 min a run may wait \(GITHUB_MAX_WAIT_SECONDS\); retry after \d\d:\d\d:\d\d UTC; .*set GITHUB_TOKEN or GITHUB_TOKEN_FILE/)
-  assert.is(health(run, 'rate_limit_remaining'), 3)
 })
 
 test('a token GitHub refuses is reported as such, and a token from GITHUB_TOKEN_FILE is sent as a bearer token', async () => {
