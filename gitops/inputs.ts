@@ -12,7 +12,7 @@ export type Image = (typeof images)[number]
 interface Inputs {
   /** Files (path prefixes or exact paths) whose content the stack or image is made of. */
   files: (path: string) => boolean
-  /** Sections of activity.yml that shape it. */
+  /** Sections (or fields, as metrics.longTerm.enabled) of activity.yml that shape it: what stacks/data-env.ts and the renderers read. */
   settings: string[]
   /** Project images it runs. */
   images: Image[]
@@ -30,8 +30,11 @@ export const imageInputs: Record<Image, (path: string) => boolean> = {
     bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || path.startsWith('scripts/') || (path.startsWith('stacks/') && path.endsWith('.ts')) || path === 'stacks/logs/nginx-access-template.json',
 }
 
+// platform.domain is every stack's DOMAIN; metrics.* the metrics stack's flags and its longterm profile, which adds
+// Grafana's VictoriaMetrics datasource to admin; logs.nodes the logs stack's nodes3 profile and logs.retention its setup
+// (run on each deployment of logs); sources and backup the collectors stack (its jobs read activity.yml's sources alone).
 export const stackInputs: Record<Stack, Inputs> = {
-  admin: { files: (p) => stackFiles('admin')(p) || (p.startsWith('dashboards/') && p.endsWith('.json')), settings: ['platform'], images: [] },
+  admin: { files: (p) => stackFiles('admin')(p) || (p.startsWith('dashboards/') && p.endsWith('.json')), settings: ['platform', 'metrics.longTerm.enabled'], images: [] },
   metrics: { files: stackFiles('metrics'), settings: ['platform', 'metrics'], images: [] },
   logs: { files: stackFiles('logs'), settings: ['platform', 'logs'], images: [] },
   monitoring: { files: stackFiles('monitoring'), settings: ['platform'], images: [] },
@@ -49,6 +52,11 @@ export async function treeOf(git: SimpleGit, commit: string): Promise<Map<string
     if (match) tree.set(match[2]!, match[1]!)
   }
   return tree
+}
+
+/** The value at a dotted path of parsed activity.yml (metrics.longTerm.enabled), undefined when absent. */
+function settingAt(settings: Record<string, unknown>, path: string): unknown {
+  return path.split('.').reduce<unknown>((value, key) => (value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined), settings)
 }
 
 function digest(parts: string[]): string {
@@ -79,7 +87,7 @@ export async function fingerprints(git: SimpleGit, commit: string): Promise<Fing
       const inputs = stackInputs[stack]
       const parts = [
         ...filesOf(inputs.files),
-        ...inputs.settings.map((section) => `activity.yml#${section} ${JSON.stringify(settings[section] ?? settings.unparseable ?? null)}`),
+        ...inputs.settings.map((path) => `activity.yml#${path} ${JSON.stringify(settingAt(settings, path) ?? settings.unparseable ?? null)}`),
         ...inputs.images.map((image) => `image ${image} ${imageDigests[image]}`),
       ]
       return [stack, digest(parts)]

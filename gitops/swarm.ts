@@ -10,7 +10,10 @@ import type { AnyCollector } from '../collectors/runtime/define.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
 import { sourceNames } from '../collectors/runtime/registry.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack } from '../stacks/deploy/deploy.ts'
-import { defaultProfile, readProfile, resolveForDeploy } from '../stacks/deploy/profile.ts'
+import { defaultProfile, readProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
+import { deploySettings } from '../stacks/data-env.ts'
+import { knownProfiles } from '../stacks/stacks.ts'
+import { ConfigError } from '../collectors/runtime/errors.ts'
 import { docker, jsonLines, type DockerError } from '../stacks/deploy/docker.ts'
 import { activityTag, buildImage, imageName, type ProjectImage } from '../stacks/deploy/images.ts'
 import { runLogsSetup } from '../stacks/deploy/logs-setup.ts'
@@ -66,7 +69,7 @@ function perCheckout<T>(compute: (dir: string, report: (line: string) => void) =
 }
 
 export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
-  // How `up` deployed this swarm (overlays, services left out, collector settings, build base): deployed the same way.
+  // How `up` deployed this swarm (overlays, services left out, profiles, settings, build base): deployed the same way.
   const profile = async () => (await readProfile()) ?? defaultProfile(options.registry)
   const tagOf = perCheckout((dir) => activityTag(dir))
   const build = async (dir: string, image: ProjectImage, report: (line: string) => void) => {
@@ -103,7 +106,9 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
       const { collectors, problems } = await collectorsOf(dir, report)
       if (problems.length) return problems
       const validation = await validate({ root: dir, collectors, env: options.env as NodeJS.ProcessEnv })
-      return validation.problems.map(formatProblem)
+      if (validation.problems.length) return validation.problems.map(formatProblem)
+      const conflict = settingsProblem(dir, collectors, await profile())
+      return conflict ? [conflict] : []
     },
     async buildImage(dir, image, _fingerprint, report) {
       await build(dir, image, report)
@@ -156,6 +161,20 @@ export function swarmSteps(options: SwarmStepsOptions): DeploySteps {
         rmSync(work, { recursive: true, force: true })
       }
     },
+  }
+}
+
+/**
+ * Why this commit's activity.yml cannot be deployed with what `up` was given (both set one thing differently, or up's
+ * profiles name an overlay this commit no longer has), or undefined. The deployment would refuse it the same way.
+ */
+function settingsProblem(dir: string, collectors: Map<string, AnyCollector>, profile: DeployProfile): string | undefined {
+  try {
+    deploySettings(loadConfig(join(dir, 'activity.yml'), collectors), { profiles: profile.profiles, environment: profile.settings }, knownProfiles(dir))
+    return undefined
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    return error.message.replaceAll(`${dir}/`, '')
   }
 }
 

@@ -16,7 +16,7 @@ import { docker } from '../stacks/deploy/docker.ts'
 import { runLogsSetup } from '../stacks/deploy/logs-setup.ts'
 import { distributeImages } from './cluster/images.ts'
 import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from '../stacks/deploy/images.ts'
-import { collectorSettingsFrom, defaultProfile, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
+import { defaultProfile, environmentSettings, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
 import { createOutput, runScript, seconds, type Output } from './lib/output.ts'
 import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
@@ -54,7 +54,10 @@ function overlayFiles(stack: StackName, dirs: string[]): string[] {
   return dirs.map((dir) => join(resolve(dir), `${stack}.yml`)).filter((file) => existsSync(file))
 }
 
-/** How this up deploys, beyond the repository: recorded in the swarm for gitops, which deploys the next commits the same way. */
+/**
+ * How this up deploys, beyond the repository: its flags, and ACTIVITY_PROFILES and the setting variables of its
+ * environment. Recorded in the swarm for gitops, which deploys the next commits the same way.
+ */
 function profileOf(options: UpOptions, registry: string): DeployProfile {
   const overlays: DeployProfile['overlays'] = {}
   for (const name of deployOrder) {
@@ -67,7 +70,7 @@ function profileOf(options: UpOptions, registry: string): DeployProfile {
     overlays,
     without: options.without,
     ...(options.endpointMode ? { endpointMode: options.endpointMode } : {}),
-    collectorSettings: collectorSettingsFrom(options.env),
+    ...environmentSettings(options.env),
     ...(options.nodeImage ? { nodeImage: options.nodeImage } : {}),
     ...(ca ? { npmExtraCaPem: ca } : {}),
   }

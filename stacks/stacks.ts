@@ -6,9 +6,10 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import bcrypt from 'bcryptjs'
-import { parse } from 'yaml'
+import { parse, stringify } from 'yaml'
 import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 import { contentHash, renderCollectors } from './collectors-stack.ts'
+import { deploySettings, type GivenSettings } from './data-env.ts'
 
 export { contentHash }
 export { dockerWithStackConfig, type DockerClient } from './docker-client.ts'
@@ -296,8 +297,14 @@ export function networksOf(stack: StackName, options: StackOptions = {}): Networ
 // Deploying
 
 export interface RenderOptions extends StackOptions {
-  /** activity.yml, parsed: the collectors stack is rendered from it, and DOMAIN comes from platform.domain. */
+  /** activity.yml, parsed: the collectors stack is rendered from it, and its settings (DOMAIN, retention, ...) apply. */
   config?: ActivityConfig
+  /**
+   * What `npm run up` was given (its ACTIVITY_PROFILES and setting variables, recorded for gitops); with a config, the
+   * profiles are these and the ones activity.yml turns on. Default: `profiles` and no variables. Never read from this
+   * process's environment: up and gitops must render the same stacks from the same inputs.
+   */
+  given?: GivenSettings
   /** Extra Compose files merged last (the e2e overlays in test/e2e/overlay/). */
   overlays?: readonly string[]
   /** Where a rendered file is written; default a new temporary folder, removed by cleanup(). */
@@ -312,8 +319,10 @@ export interface DeployPlan {
   stack: StackName
   /** Pass each as -c FILE to `docker stack deploy --prune`, in this order. */
   files: string[]
-  /** Variables the Compose files interpolate (config hashes, DOMAIN); add REGISTRY and ACTIVITY_TAG. */
+  /** Variables the Compose files interpolate (config hashes, DOMAIN and the settings); add REGISTRY and ACTIVITY_TAG. */
   env: Record<string, string>
+  /** The profiles merged (ha from up, longterm and nodes3 from activity.yml or up). */
+  profiles: string[]
   secrets: SecretSpec[]
   networks: NetworkSpec[]
   /** Removes what rendering wrote (a no-op for committed stacks). */
@@ -321,34 +330,46 @@ export interface DeployPlan {
 }
 
 /**
+ * What the collector jobs read of activity.yml: its sources: section alone, so that a change to the rest (retention,
+ * backup, comments) is no change to their config, as gitops/inputs.ts says.
+ */
+function sourcesOnly(config: ActivityConfig): string {
+  const { sources } = (parse(readFileSync(config.file, 'utf8')) as { sources?: unknown } | null) ?? {}
+  return stringify({ sources }, { lineWidth: 0 })
+}
+
+/**
  * Everything needed to deploy one stack: `docker stack deploy --prune ${files.map(f => ['-c', f])} <stack>` with
- * `env` added to the environment, after creating `secrets` and `networks` that do not exist yet.
+ * `env` added to the environment, after creating `secrets` and `networks` that do not exist yet. scripts/up and gitops
+ * both come here (through stacks/deploy/profile.ts resolveForDeploy), so activity.yml's settings reach the same specs.
  */
 export function renderStack(stack: StackName, options: RenderOptions = {}): DeployPlan {
-  const env: Record<string, string> = {}
-  if (options.config) env.DOMAIN = options.config.platform.domain
+  const root = rootOf(options)
+  const given = options.given ?? { profiles: options.profiles ?? [], environment: {} }
+  const settings = options.config ? deploySettings(options.config, given, knownProfiles(root)) : { environment: {}, profiles: [...given.profiles] }
+  const stackOptions: StackOptions = { root, profiles: settings.profiles }
   const overlays = [...(options.overlays ?? [])]
+  const common = { stack, profiles: settings.profiles, secrets: secretsOf(stack, stackOptions), networks: networksOf(stack, stackOptions) }
   if (stack !== 'collectors') {
     return {
-      stack,
-      files: [...stackFiles(stack, options), ...overlays],
-      env: { ...env, ...stackEnvironment(stack, options) },
-      secrets: secretsOf(stack, options),
-      networks: networksOf(stack, options),
+      ...common,
+      files: [...stackFiles(stack, stackOptions), ...overlays],
+      env: { ...settings.environment, ...stackEnvironment(stack, stackOptions) },
       cleanup: () => {},
     }
   }
   if (!options.config) throw new Error('the collectors stack is rendered from activity.yml: pass its parsed config')
   const made = options.outDir ? undefined : mkdtempSync(join(tmpdir(), 'activity-collectors-'))
-  const file = join(options.outDir ?? made!, 'collectors.yml')
-  const backup = { profiles: options.profiles ?? profilesFrom(process.env), without: options.backupWithout ?? [] }
-  writeFileSync(file, renderCollectors(options.config, { endpointMode: options.endpointMode, backup }))
+  const dir = options.outDir ?? made!
+  const file = join(dir, 'collectors.yml')
+  const sources = join(dir, 'activity.yml')
+  writeFileSync(sources, sourcesOnly(options.config))
+  const backup = { profiles: settings.profiles, without: options.backupWithout ?? [] }
+  writeFileSync(file, renderCollectors({ ...options.config, file: sources }, { endpointMode: options.endpointMode, backup }))
   return {
-    stack,
+    ...common,
     files: [file, ...overlays],
-    env,
-    secrets: secretsOf(stack, options),
-    networks: networksOf(stack, options),
+    env: settings.environment,
     cleanup: () => {
       if (made) rmSync(made, { recursive: true, force: true })
     },

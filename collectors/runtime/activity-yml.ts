@@ -58,6 +58,11 @@ export interface ActivityConfig {
   backup: BackupConfig
   /** The machines the swarm runs on (activity cluster); the local engine when the section is absent. */
   cluster: ClusterConfig
+  /**
+   * The line of each platform:, metrics:, logs: and backup: setting the file writes, by its path ('metrics.retention');
+   * a setting absent here takes its default. Lets a deploy tell a value written from a default, and name its line.
+   */
+  written: Record<string, number>
 }
 
 export interface ParseOptions {
@@ -178,6 +183,18 @@ class Located {
   }
 }
 
+/** The settings of platform:, metrics:, logs: and backup: that the file writes, each with the line of its key. */
+function writtenSettings(at: Located, raw: Record<string, unknown>): Record<string, number> {
+  const written: Record<string, number> = {}
+  const walk = (value: unknown, path: string[]): void => {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [key, inner] of Object.entries(value)) walk(inner, [...path, key])
+    } else if (value !== null && value !== undefined) written[path.join('.')] = at.lineOf(path, true) ?? 0
+  }
+  for (const section of ['platform', 'metrics', 'logs', 'backup']) walk(raw[section], [section])
+  return written
+}
+
 function parseSection<K extends keyof typeof sections>(at: Located, name: K, value: unknown): v.InferOutput<(typeof sections)[K]> {
   const schema: Schema<v.InferOutput<(typeof sections)[K]>> = sections[name]
   const parsed = check(schema, value ?? undefined)
@@ -267,6 +284,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     logs: { retention: logs.retention, nodes: logs.nodes },
     backup,
     cluster,
+    written: writtenSettings(at, raw as Record<string, unknown>),
   }
 }
 

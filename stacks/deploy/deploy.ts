@@ -108,12 +108,30 @@ function escapeDollars(value: unknown): unknown {
   return value
 }
 
+/** Names a Compose text interpolates (`${NAME}`, `${NAME:-default}`, `$NAME`), not `$$` (a literal dollar). */
+export function interpolatedNames(text: string): string[] {
+  const names = new Set<string>()
+  for (const match of text.matchAll(/(?<!\$)\$(?:\{([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*))/g)) names.add((match[1] ?? match[2])!)
+  return [...names]
+}
+
+/**
+ * The environment of `docker stack config`: this process's (the Docker CLI needs DOCKER_HOST, HOME, PATH), with every
+ * variable the files interpolate unset unless the input sets it. A METRICS_RETENTION in the shell of whoever runs
+ * this changes nothing: only what the deploy profile and activity.yml say does, so up and gitops resolve alike.
+ */
+function interpolationEnv(input: StackInput): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {}
+  for (const file of input.files) for (const name of interpolatedNames(readFileSync(file, 'utf8'))) env[name] = undefined
+  return { ...env, ...input.env }
+}
+
 /** Merges and interpolates a stack with the Docker CLI itself (`docker stack config`), then leaves out services. */
 export async function resolveStack(input: StackInput, without: string[]): Promise<ResolvedStack> {
   const args = ['stack', 'config', ...input.files.flatMap((file) => ['-c', file])]
   let text: string
   try {
-    text = await docker(args, { env: input.env })
+    text = await docker(args, { env: interpolationEnv(input) })
   } catch (error) {
     throw new StepError('stacks', `${input.name}: ${(error as Error).message}`, `check ${input.files.join(' and ')}`)
   }

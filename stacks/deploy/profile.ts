@@ -1,21 +1,25 @@
-// How the platform is deployed on this swarm, beyond the repository: the overlays and services left out that `up` was
-// given, the endpoint mode, the collectors' settings from its environment, the base image and CA of the project's
-// builds. `up` records it in a Swarm config; gitops reads it, so a commit is deployed exactly the way `up` deployed
-// the platform, and `up` and gitops resolve the same commit to the same stacks (an unchanged stack is left alone).
+// How the platform is deployed on this swarm, beyond the repository: what `up` was given (overlays, services left
+// out, endpoint mode, ACTIVITY_PROFILES, the setting variables and the collectors' settings of its environment, the
+// base image and CA of the project's builds). `up` records it in a Swarm config; gitops reads it, so a commit is
+// deployed exactly the way `up` deployed the platform, and `up` and gitops resolve the same commit to the same stacks
+// (an unchanged stack is left alone).
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import type { ActivityConfig } from '../../collectors/runtime/activity-yml.ts'
+import { givenSettings } from '../data-env.ts'
 import { renderStack, type StackName } from '../stacks.ts'
 import { storesLeftOut } from '../backup-job.ts'
 import { isLeftOut, resolveStack, type ResolvedStack } from './deploy.ts'
 import { docker, dockerMaybe } from './docker.ts'
 import { platformLabel } from './swarm.ts'
+import { StepError } from '../../collectors/runtime/errors.ts'
 
 export const profileConfig = 'activity_deploy_profile'
 
 export interface DeployProfile {
-  version: 1
+  /** 2 added profiles and settings; a version 1 profile (recorded before) reads as one with none. */
+  version: 2
   /** Where the project's images are named from (REGISTRY). */
   registry: string
   /** Compose texts merged after each stack's own files, in order (`up --overlay DIR`). */
@@ -25,6 +29,10 @@ export interface DeployProfile {
   endpointMode?: 'vip' | 'dnsrr'
   /** Settings every collector service gets in its environment (API bases, timeouts): never secrets. */
   collectorSettings: Record<string, string>
+  /** ACTIVITY_PROFILES of up (ha): overlays merged beside the ones activity.yml turns on. */
+  profiles: string[]
+  /** The setting variables of up's environment (METRICS_RETENTION, MONITORING_RETENTION, ES_HEAP, LOG_LEVEL, ...). */
+  settings: Record<string, string>
   /** Base image of the project's images (NODE_IMAGE and RUNTIME_IMAGE), when not the Dockerfiles' pinned one. */
   nodeImage?: string
   /** CA certificates npm needs inside the build behind a TLS-inspecting proxy (public certificates, not secrets). */
@@ -35,7 +43,13 @@ export interface DeployProfile {
 export const collectorSettingNames = ['GITHUB_API_URL', 'DOCKERHUB_API_URL', 'HTTP_TIMEOUT_SECONDS', 'HTTP_RETRIES'] as const
 
 export function defaultProfile(registry: string): DeployProfile {
-  return { version: 1, registry, overlays: {}, without: [], collectorSettings: {} }
+  return { version: 2, registry, overlays: {}, without: [], collectorSettings: {}, profiles: [], settings: {} }
+}
+
+/** What up's environment adds to its profile: ACTIVITY_PROFILES, the setting variables, the collectors' settings. */
+export function environmentSettings(env: Record<string, string | undefined>): Pick<DeployProfile, 'profiles' | 'settings' | 'collectorSettings'> {
+  const given = givenSettings(env)
+  return { profiles: [...given.profiles], settings: { ...given.environment }, collectorSettings: collectorSettingsFrom(env) }
 }
 
 export function collectorSettingsFrom(env: Record<string, string | undefined>): Record<string, string> {
@@ -47,9 +61,10 @@ export async function readProfile(): Promise<DeployProfile | undefined> {
   const data = await dockerMaybe(['config', 'inspect', '--format', '{{json .Spec.Data}}', profileConfig])
   if (data === undefined) return undefined
   const text = Buffer.from(JSON.parse(data) as string, 'base64').toString('utf8')
-  const profile = JSON.parse(text) as DeployProfile
-  if (profile.version !== 1) throw new Error(`the swarm config ${profileConfig} is version ${profile.version}, newer than this code knows; update gitops (npm run up)`)
-  return profile
+  const recorded = JSON.parse(text) as Omit<DeployProfile, 'version'> & { version: number }
+  if (recorded.version === 1) return { ...recorded, version: 2, profiles: [], settings: {} }
+  if (recorded.version !== 2) throw new StepError('profile', `the swarm config ${profileConfig} is version ${recorded.version}, newer than this code knows`, 'update gitops: run npm run up from the newer checkout')
+  return recorded as DeployProfile
 }
 
 /** Records the profile unless the swarm holds this one already; says whether it wrote. */
@@ -88,7 +103,10 @@ export interface ResolveOptions {
   workDir: string
 }
 
-/** A stack as this profile deploys it: rendered, merged with the profile's overlays, interpolated, services left out. */
+/**
+ * A stack as this profile deploys it: rendered from activity.yml with what up was given (renderStack), merged with the
+ * profile's overlays, interpolated, services left out. scripts/up and gitops both deploy exactly this.
+ */
 export async function resolveForDeploy(stack: StackName, options: ResolveOptions): Promise<ResolvedStack> {
   const { profile, config, workDir } = options
   const sources = config.sources.map((s) => s.name)
@@ -103,7 +121,8 @@ export async function resolveForDeploy(stack: StackName, options: ResolveOptions
     overlays.push(file)
   }
   const backupWithout = storesLeftOut((stackName, service) => isLeftOut(stackName, service, profile.without))
-  const plan = renderStack(stack, { root: options.root, config, overlays, outDir: workDir, endpointMode: profile.endpointMode, backupWithout })
+  const given = { profiles: profile.profiles, environment: profile.settings }
+  const plan = renderStack(stack, { root: options.root, config, given, overlays, outDir: workDir, endpointMode: profile.endpointMode, backupWithout })
   try {
     return await resolveStack({ name: stack, files: plan.files, env: { ...plan.env, REGISTRY: profile.registry, ACTIVITY_TAG: options.tag } }, profile.without)
   } finally {

@@ -1,12 +1,14 @@
 // What the Swarm e2e and the up benchmark share: a prepared engine (swarm, stand-ins, test APIs), the scripts run as a
 // person runs them (npm run up|down|status), the services left out and why, and queries from the host.
-import { spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { execFile, spawn, spawnSync } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
 import { parse } from 'yaml'
 import { loadConfig } from '../../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
+import { credentialsFile } from '../../scripts/lib/credentials.ts'
 import { docker, dockerMaybe, engineInfo, jsonLines } from '../../stacks/deploy/docker.ts'
 import { ensureSwarm } from '../../stacks/deploy/swarm.ts'
 import { requireBinary, waitFor } from '../support/servers.ts'
@@ -177,4 +179,82 @@ export async function freshPlatform(log: (line: string) => void, echo: (line: st
 /** Polls `check` every `intervalMs` (slower than waitFor's default: each check runs docker). */
 export function poll<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs: number, intervalMs = 1000): Promise<T> {
   return waitFor(what, check, timeoutMs, intervalMs)
+}
+
+/** Every platform service's spec as `docker service inspect` gives it (what Swarm runs), by service name. */
+export async function serviceSpecs(): Promise<Map<string, ServiceSpec>> {
+  const names = await platformServices()
+  if (!names.length) return new Map()
+  const specs = jsonLines<{ Spec: ServiceSpec }>(await docker(['service', 'inspect', '--format', '{{json .}}', ...names]))
+  return new Map(specs.map((s) => [s.Spec.Name, s.Spec]))
+}
+
+/** The part of a Swarm service spec the tests read. */
+export interface ServiceSpec {
+  Name: string
+  Labels?: Record<string, string>
+  TaskTemplate: { ContainerSpec: { Image: string; Args?: string[]; Env?: string[] }; ForceUpdate?: number }
+  Mode: { Replicated?: { Replicas: number }; ReplicatedJob?: unknown; Global?: unknown }
+  [key: string]: unknown
+}
+
+/** The gitops service's git remote on the host port the e2e overlay publishes, with the password up wrote to the credentials file. */
+export function gitopsRemote(prepared: Prepared, port = 8088): string {
+  const notes = readFileSync(credentialsFile(prepared.env), 'utf8')
+  const password = /gitops git remote: git remote add platform http:\/\/platform:([^@\s]+)@/.exec(notes)?.[1]
+  if (!password) throw new Error(`no gitops remote line in ${credentialsFile(prepared.env)}`)
+  return `http://platform:${password}@127.0.0.1:${port}/platform.git`
+}
+
+export interface PlatformRepo {
+  path: string
+  git(...args: string[]): Promise<string>
+  /** Writes (null: deletes) files and commits them; pushes HEAD to `remote` as main; git's exit code and all it printed. */
+  commitAndPush(remote: string, message: string, files: Record<string, string | null>): Promise<{ code: number; output: string; seconds: number }>
+  remove(): void
+}
+
+const execFileAsync = promisify(execFile)
+
+/**
+ * The platform repository as this work tree has it (committed or not), with `changes` written over it, in a temporary
+ * git repository of its own: the tree up deploys (with --config <path>/activity.yml) and gitops is pushed.
+ */
+export async function platformRepo(changes: Record<string, string> = {}): Promise<PlatformRepo> {
+  const path = mkdtempSync(join(tmpdir(), 'activity-e2e-repo-'))
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: '0' }
+  const git = async (...args: string[]) => (await execFileAsync('git', args, { cwd: path, env, maxBuffer: 64 * 1024 * 1024 })).stdout.trim()
+  const { stdout } = await execFileAsync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: root, maxBuffer: 64 * 1024 * 1024 })
+  for (const file of stdout.split('\0').filter(Boolean)) {
+    try {
+      mkdirSync(dirname(join(path, file)), { recursive: true })
+      cpSync(join(root, file), join(path, file))
+    } catch {
+      // deleted in the work tree, not yet committed
+    }
+  }
+  for (const [file, content] of Object.entries(changes)) writeFileSync(join(path, file), content)
+  const commit = (message: string) => git('-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', 'commit', '-qm', message)
+  await git('init', '-q', '-b', 'main')
+  await git('add', '-A')
+  await commit('the platform as deployed')
+  return {
+    path,
+    git,
+    async commitAndPush(remote, message, files) {
+      for (const [file, content] of Object.entries(files)) {
+        if (content === null) rmSync(join(path, file))
+        else writeFileSync(join(path, file), content)
+      }
+      await git('add', '-A')
+      await commit(message)
+      const started = Date.now()
+      const pushed = await execFileAsync('git', ['push', remote, 'HEAD:main'], { cwd: path, env }).then(
+        ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+        (error: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof error.code === 'number' ? error.code : 1, output: (error.stdout ?? '') + (error.stderr ?? '') }),
+      )
+      return { ...pushed, seconds: (Date.now() - started) / 1000 }
+    },
+    remove: () => rmSync(path, { recursive: true, force: true }),
+  }
 }

@@ -1,44 +1,63 @@
-// The longterm profile with real programs: Debian's Prometheus, with the retention flags activity.yml gives and the
-// remote_write of stacks/metrics/prometheus.longterm.yml, sends what it scrapes from a real Pushgateway to Debian's
-// VictoriaMetrics, whose Prometheus API then answers with the pushed values.
-import { readFileSync } from 'node:fs'
+// The longterm profile with real programs: the metrics stack is resolved as up and gitops deploy it (resolveForDeploy)
+// from an activity.yml with literal retention settings; Debian's Prometheus and VictoriaMetrics are started with the
+// flags that resolved stack gives them (only paths and ports are this machine's), Prometheus with the remote_write of
+// the config the stack mounts. VictoriaMetrics' Prometheus API then answers with the values pushed to a real
+// Pushgateway, and each program's own flag listing shows the values written in activity.yml.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../collectors/runtime/activity-yml.ts'
+import { loadConfig } from '../../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
-import { dataStackEnvironment } from '../../stacks/data-env.ts'
+import type { ComposeFile } from '../../stacks/deploy/deploy.ts'
+import { defaultProfile, resolveForDeploy } from '../../stacks/deploy/profile.ts'
 import { queryPrometheus, startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
 import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
 
 const test = suite('long-term metrics in VictoriaMetrics')
-const collectors = await loadCollectors(new URL('../../collectors/', import.meta.url))
-const config = parseConfig('sources:\n  dockerhub:\n    targets: [prom]\nmetrics:\n  retention: 400d\n  retentionSize: 20GB\n  longTerm:\n    enabled: true\n    retention: 3y\n', 'activity.yml', collectors)
-const env = dataStackEnvironment(config)
-const storage = tempDir('victoriametrics')
+const root = new URL('../..', import.meta.url).pathname
+const work = tempDir('longterm')
 let victoria: Started
 let gateway: Pushgateway
 let prometheus: Prometheus
 
+/** The metrics stack as it would be deployed for this activity.yml. */
+async function metricsStack(): Promise<ComposeFile> {
+  const file = join(work.path, 'activity.yml')
+  writeFileSync(file, 'sources:\n  dockerhub:\n    targets: [prom]\nmetrics:\n  retention: 400d\n  retentionSize: 20GB\n  longTerm:\n    enabled: true\n    retention: 3y\n')
+  const config = loadConfig(file, await loadCollectors(new URL('../../collectors/', import.meta.url)))
+  const resolved = await resolveForDeploy('metrics', { root, config, profile: defaultProfile('registry.test:5000'), tag: '1.0.0-test', workDir: mkdtempSync(join(work.path, 'metrics-')) })
+  return resolved.compose
+}
+
+/** A service's flags without the ones naming a path or a listen address, which this machine's programs get their own of. */
+function portableFlags(compose: ComposeFile, service: string, machineOwn: RegExp): string[] {
+  const command = compose.services?.[service]?.command as string[] | undefined
+  if (!command) throw new Error(`the resolved metrics stack has no ${service} command`)
+  return command.filter((flag) => !machineOwn.test(flag))
+}
+
 test.before(async () => {
   const binary = requireBinary('victoria-metrics', 'victoria-metrics')
-  // The flags of stacks/metrics.longterm.yml, with the retention activity.yml gave (and, for the test, samples
-  // searchable after 1 s instead of 30 s).
-  victoria = await startProgram(binary, (port) => [`-storageDataPath=${join(storage.path, 'data')}`, `-retentionPeriod=${env.LONGTERM_RETENTION}`, `-httpListenAddr=127.0.0.1:${port}`, '-loggerLevel=WARN', '-search.latencyOffset=1s'], '/health')
+  const stack = await metricsStack()
+  // Samples searchable after 1 s instead of 30 s: the one flag the test adds.
+  const victoriaFlags = portableFlags(stack, 'victoriametrics', /^-(storageDataPath|httpListenAddr)=/)
+  victoria = await startProgram(binary, (port) => [`-storageDataPath=${join(work.path, 'vm-data')}`, `-httpListenAddr=127.0.0.1:${port}`, '-loggerLevel=WARN', '-search.latencyOffset=1s', ...victoriaFlags], '/health')
   gateway = await startPushgateway()
-  const longterm = parse(readFileSync(new URL('../../stacks/metrics/prometheus.longterm.yml', import.meta.url), 'utf8')) as { remote_write: { url: string }[] }
-  const remoteWrite = longterm.remote_write.map((target) => ({ ...target, url: target.url.replace('http://metrics_victoriametrics:8428', victoria.url) }))
+  // The config the stack mounts for Prometheus (its remote_write), with the service address replaced by this machine's.
+  const mounted = parse(readFileSync(stack.configs!.prometheus_longterm!.file!, 'utf8')) as { remote_write: { url: string }[] }
+  const remoteWrite = mounted.remote_write.map((target) => ({ ...target, url: target.url.replace('http://metrics_victoriametrics:8428', victoria.url) }))
   assert.is(remoteWrite[0]!.url, `${victoria.url}/api/v1/write`)
   prometheus = await startPrometheus({
     pushgateways: [gateway.url],
     extraConfig: stringify({ remote_write: remoteWrite }),
-    flags: [`--storage.tsdb.retention.time=${env.METRICS_RETENTION}`, `--storage.tsdb.retention.size=${env.METRICS_RETENTION_SIZE}`],
+    flags: portableFlags(stack, 'prometheus', /^--(config\.file|storage\.tsdb\.path|web\.listen-address)=/),
   })
 })
 test.after(async () => {
   await Promise.all([prometheus?.stop(), gateway?.stop(), victoria?.stop()])
-  storage.remove()
+  work.remove()
 })
 
 test('VictoriaMetrics answers PromQL with the values pushed to the Pushgateway, through remote_write', async () => {
@@ -56,7 +75,7 @@ test('VictoriaMetrics answers PromQL with the values pushed to the Pushgateway, 
   assert.equal(byRepository, { prometheus: 55123, alertmanager: 6600 })
 })
 
-test('the retention settings of activity.yml reach Prometheus and VictoriaMetrics as flags', async () => {
+test('the retention settings written in activity.yml are what Prometheus and VictoriaMetrics say they run with', async () => {
   const flags = (await (await fetch(`${prometheus.url}/api/v1/status/flags`)).json()) as { data: Record<string, string> }
   assert.is(flags.data['storage.tsdb.retention.time'], '400d')
   assert.is(flags.data['storage.tsdb.retention.size'], '20GiB', 'Prometheus counts GB in powers of two')

@@ -1,19 +1,20 @@
-// What activity.yml's metrics:, logs: and backup: sections turn into in the stacks: variables, profiles and their
-// overlays (VictoriaMetrics, three Elasticsearch nodes), the admin API kept internal, and the scheduled backup job.
+// What activity.yml's settings and what `npm run up` was given turn into in the stacks that up and gitops deploy: the
+// resolved specs (resolveForDeploy, through the Docker CLI's own `docker stack config`) carry the literal values
+// written here; a setting set twice, differently, is refused naming both; the profiles' overlays; the admin API kept
+// internal; and the scheduled backup job.
 import { spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { parseConfig } from '../../collectors/runtime/activity-yml.ts'
+import { loadConfig, parseConfig } from '../../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { logsNames } from '../../scripts/data/logs-setup.ts'
-import { dataProfiles, dataStackEnvironment } from '../../stacks/data-env.ts'
 import { backupJobService, storesLeftOut } from '../../stacks/backup-job.ts'
-import { isLeftOut } from '../../stacks/deploy/deploy.ts'
-import { stackFiles } from '../../stacks/stacks.ts'
-import { requireBinary } from '../support/servers.ts'
+import { isLeftOut, type ComposeFile, type ComposeService } from '../../stacks/deploy/deploy.ts'
+import { defaultProfile, resolveForDeploy } from '../../stacks/deploy/profile.ts'
+import { requireBinary, tempDir } from '../support/servers.ts'
 
 const test = suite('data settings in the stacks')
 const root = new URL('../..', import.meta.url).pathname
@@ -21,22 +22,121 @@ const collectors = await loadCollectors(new URL('../../collectors/', import.meta
 const yaml = (path: string) => parse(readFileSync(join(root, path), 'utf8'))
 const config = (extra = '') => parseConfig(`sources:\n  dockerhub:\n    targets: [prom]\n${extra}`, 'activity.yml', collectors)
 
-test('metrics retention and the long-term retention become the variables the stack files read', () => {
-  assert.equal(dataStackEnvironment(config()), { METRICS_RETENTION: '1y', METRICS_RETENTION_SIZE: '0', LONGTERM_RETENTION: '5y' })
-  assert.equal(dataStackEnvironment(config('metrics:\n  retention: 2y\n  retentionSize: 100GB\n  longTerm: {enabled: true, retention: 10y}\n')), { METRICS_RETENTION: '2y', METRICS_RETENTION_SIZE: '100GB', LONGTERM_RETENTION: '10y' })
-  const metrics = yaml('stacks/metrics.yml').services.prometheus.command as string[]
-  assert.ok(metrics.includes('--storage.tsdb.retention.time=${METRICS_RETENTION:-1y}'))
-  assert.ok(metrics.includes('--storage.tsdb.retention.size=${METRICS_RETENTION_SIZE:-0}'))
-  assert.ok((yaml('stacks/metrics.longterm.yml').services.victoriametrics.command as string[]).includes('-retentionPeriod=${LONGTERM_RETENTION:-5y}'))
+const work = tempDir('data-stacks')
+test.after(() => work.remove())
+let written = 0
+
+/** What up (or gitops) would hand `docker stack deploy` for `stack`, with this activity.yml and what up was given. */
+async function resolved(stack: 'admin' | 'metrics' | 'logs' | 'monitoring' | 'collectors', activity: string, given: { profiles?: string[]; settings?: Record<string, string> } = {}): Promise<ComposeFile> {
+  const file = join(work.path, `activity-${++written}.yml`)
+  writeFileSync(file, `sources:\n  github:\n    schedule: "41 5 * * *"\n    targets: [prometheus]\n${activity}`)
+  const config = loadConfig(file, collectors)
+  const profile = { ...defaultProfile('registry.test:5000'), profiles: given.profiles ?? [], settings: given.settings ?? {} }
+  const stackDir = mkdtempSync(join(work.path, `${stack}-`))
+  return (await resolveForDeploy(stack, { root, config, profile, tag: '1.0.0-test', workDir: stackDir })).compose
+}
+const service = (compose: ComposeFile, name: string) => compose.services![name] as ComposeService & { command: string[]; environment: Record<string, string> }
+
+/** The message of what `run` throws. */
+async function refusal(run: () => Promise<unknown>): Promise<string> {
+  try {
+    await run()
+  } catch (error) {
+    return (error as Error).message
+  }
+  throw new Error('expected a refusal, and it was deployed')
+}
+
+test('metrics.retention, retentionSize and longTerm reach the flags of Prometheus and VictoriaMetrics as written', async () => {
+  const compose = await resolved('metrics', 'metrics:\n  retention: 400d\n  retentionSize: 7GB\n  longTerm:\n    enabled: true\n    retention: 3y\n')
+  const prometheus = service(compose, 'prometheus').command
+  assert.ok(prometheus.includes('--storage.tsdb.retention.time=400d'), prometheus.join(' '))
+  assert.ok(prometheus.includes('--storage.tsdb.retention.size=7GB'), prometheus.join(' '))
+  assert.ok(prometheus.includes('--config.file=/etc/prometheus/longterm/prometheus.yml'), 'longTerm.enabled: Prometheus writes to VictoriaMetrics')
+  assert.ok(service(compose, 'victoriametrics').command.includes('-retentionPeriod=3y'))
+
+  const defaults = await resolved('metrics', '')
+  assert.ok(service(defaults, 'prometheus').command.includes('--storage.tsdb.retention.time=1y'), 'a year by default (README)')
+  assert.ok(service(defaults, 'prometheus').command.includes('--storage.tsdb.retention.size=0'), 'no size limit by default')
+  assert.not.ok(defaults.services!.victoriametrics, 'no VictoriaMetrics unless longTerm.enabled')
 })
 
-test('longTerm.enabled and logs.nodes: 3 turn on the overlays of the stacks they change', () => {
-  assert.equal(dataProfiles(config()), [])
-  const profiles = dataProfiles(config('metrics:\n  longTerm: {enabled: true}\nlogs:\n  nodes: 3\n'))
-  assert.equal(profiles, ['longterm', 'nodes3'])
-  assert.equal(stackFiles('metrics', { root, profiles }).map((f) => f.slice(root.length)), ['stacks/metrics.yml', 'stacks/metrics.longterm.yml'])
-  assert.equal(stackFiles('admin', { root, profiles }).map((f) => f.slice(root.length)), ['stacks/admin.yml', 'stacks/admin.longterm.yml'])
-  assert.equal(stackFiles('logs', { root, profiles }).map((f) => f.slice(root.length)), ['stacks/logs.yml', 'stacks/logs.nodes3.yml'])
+test("what up was given reaches its services, and the deployer's own environment does not", async () => {
+  const saved = { ...process.env }
+  Object.assign(process.env, { METRICS_RETENTION: '9y', MONITORING_RETENTION: '9y', ACTIVITY_PROFILES: 'ha', LOG_LEVEL: 'debug' })
+  try {
+    const plain = await resolved('metrics', '')
+    assert.ok(service(plain, 'prometheus').command.includes('--storage.tsdb.retention.time=1y'), 'METRICS_RETENTION of this process is not read')
+    assert.ok(service(await resolved('monitoring', ''), 'prometheus').command.includes('--storage.tsdb.retention.time=30d'), 'MONITORING_RETENTION of this process is not read')
+    assert.is(service(await resolved('collectors', ''), 'github').environment.LOG_LEVEL, 'info', 'LOG_LEVEL of this process is not read')
+    assert.not.ok((await resolved('admin', '')).services!.postgres, 'ACTIVITY_PROFILES of this process is not read')
+
+    const settings = { METRICS_RETENTION: '2y', MONITORING_RETENTION: '45d', ES_HEAP: '3g', LOG_LEVEL: 'warn' }
+    const metrics = await resolved('metrics', '', { settings })
+    assert.ok(service(metrics, 'prometheus').command.includes('--storage.tsdb.retention.time=2y'), 'activity.yml is silent: what up was given applies')
+    assert.ok(service(await resolved('monitoring', '', { settings }), 'prometheus').command.includes('--storage.tsdb.retention.time=45d'))
+    assert.is(service(await resolved('logs', '', { settings }), 'elasticsearch').environment.ES_JAVA_OPTS, '-Xms3g -Xmx3g')
+    const collectors = await resolved('collectors', '', { settings })
+    assert.is(service(collectors, 'github').environment.LOG_LEVEL, 'warn')
+    assert.is(service(collectors, 'backup').environment.LOG_LEVEL, 'warn')
+
+    const admin = await resolved('admin', '', { profiles: ['ha'] })
+    assert.is(admin.services!.postgres?.image, 'postgres:15.10')
+    assert.is(service(admin, 'grafana').environment.GF_DATABASE_TYPE, 'postgres')
+  } finally {
+    for (const name of ['METRICS_RETENTION', 'MONITORING_RETENTION', 'ACTIVITY_PROFILES', 'LOG_LEVEL']) {
+      if (saved[name] === undefined) delete process.env[name]
+      else process.env[name] = saved[name]
+    }
+  }
+})
+
+test('a setting that activity.yml and up both set, differently, is refused naming both; the same value is accepted', async () => {
+  const retention = 'metrics:\n  retention: 400d\n'
+  assert.is(
+    await refusal(() => resolved('metrics', retention, { settings: { METRICS_RETENTION: '2y' } })),
+    `${join(work.path, `activity-${written}.yml`)}:6: metrics.retention: 400d here, but npm run up was given METRICS_RETENTION=2y; keep one: remove metrics.retention from activity.yml, or run npm run up without METRICS_RETENTION`,
+  )
+  const same = await resolved('metrics', retention, { settings: { METRICS_RETENTION: '400d' } })
+  assert.ok(service(same, 'prometheus').command.includes('--storage.tsdb.retention.time=400d'))
+  assert.match(await refusal(() => resolved('metrics', 'metrics:\n  longTerm: {enabled: false}\n', { profiles: ['longterm'] })), /:6: metrics\.longTerm\.enabled: false here, but npm run up was given ACTIVITY_PROFILES=longterm; keep one: remove metrics\.longTerm\.enabled from activity\.yml, or run npm run up without longterm in ACTIVITY_PROFILES$/)
+  assert.match(await refusal(() => resolved('logs', 'logs:\n  nodes: 1\n', { profiles: ['nodes3'] })), /:6: logs\.nodes: 1 here, but npm run up was given ACTIVITY_PROFILES=nodes3;/)
+})
+
+test('a profile no stack has, or a setting value a service cannot take, is refused before anything is deployed', async () => {
+  assert.is(
+    await refusal(() => resolved('admin', '', { profiles: ['hx'] })),
+    "the environment of npm run up: ACTIVITY_PROFILES: 'hx' is not a profile of any stack (no stacks/<stack>.hx.yml); use ha, longterm, nodes3, or leave it out",
+  )
+  assert.is(await refusal(() => resolved('metrics', '', { settings: { METRICS_RETENTION: '2 years' } })), "the environment of npm run up: METRICS_RETENTION: '2 years' must be a number and a unit (h, d, w or y); e.g. METRICS_RETENTION=2y")
+  assert.is(await refusal(() => resolved('logs', '', { settings: { ES_HEAP: '3GB' } })), "the environment of npm run up: ES_HEAP: '3GB' must be a JVM heap size in m or g; e.g. ES_HEAP=2g")
+  assert.is(await refusal(() => resolved('collectors', '', { settings: { LOG_LEVEL: 'verbose' } })), "the environment of npm run up: LOG_LEVEL: 'verbose' must be debug, info, warn or error; e.g. LOG_LEVEL=warn")
+})
+
+test('longTerm.enabled and logs.nodes: 3 turn on the overlays of the stacks they change, Grafana included', async () => {
+  const settings = 'metrics:\n  longTerm: {enabled: true}\nlogs:\n  nodes: 3\n'
+  const grafana = service(await resolved('admin', settings), 'grafana')
+  assert.ok((grafana.configs as unknown as { target: string }[]).some((c) => c.target === '/etc/grafana/provisioning/datasources/victoriametrics.yml'))
+  const elasticsearch = service(await resolved('logs', settings), 'elasticsearch')
+  assert.is((elasticsearch.deploy as { replicas: number }).replicas, 3)
+  assert.is(elasticsearch.environment['discovery.seed_hosts'], 'tasks.logs_elasticsearch')
+  // up's ACTIVITY_PROFILES may turn them on too, where activity.yml is silent.
+  assert.ok(service(await resolved('metrics', '', { profiles: ['longterm'] }), 'victoriametrics'))
+})
+
+test('platform.domain, the sources schedules and backup: reach the services; the jobs see only sources:', async () => {
+  const settings = 'platform:\n  domain: activity.example.org\nbackup:\n  keep: 3\n  schedule: "17 4 * * 6"\n  archive: tar.gz\n'
+  const prometheus = service(await resolved('metrics', settings), 'prometheus')
+  assert.ok(prometheus.command.includes('--web.external-url=http://prometheus.activity.example.org/'))
+  assert.ok((prometheus.deploy!.labels as Record<string, string>)['traefik.http.routers.prometheus.rule']!.startsWith('Host(`prometheus.activity.example.org`)'))
+  const collectors = await resolved('collectors', settings)
+  assert.is((service(collectors, 'github').deploy!.labels as Record<string, string>)['activity.schedule'], '41 5 * * *')
+  const backup = service(collectors, 'backup')
+  assert.is((backup.deploy!.labels as Record<string, string>)['activity.schedule'], '17 4 * * 6')
+  assert.equal(backup.command.slice(0, 8), ['data', 'backup', '--to', '/backups', '--keep', '3', '--archive', 'tar.gz'])
+  // The jobs' copy of activity.yml holds sources: alone, so retention or comments leave the collectors stack as it is.
+  const config = Object.values(collectors.configs!)[0]!
+  assert.equal(parse(readFileSync(config.file!, 'utf8')), { sources: { github: { schedule: '41 5 * * *', targets: ['prometheus'] } } })
 })
 
 test('the longterm profile runs the pinned VictoriaMetrics and gives Prometheus the same config plus remote_write to it', () => {
