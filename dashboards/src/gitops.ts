@@ -61,6 +61,15 @@ export function gitops() {
   )
   board.withPanel(
     timeseries({
+      title: 'Deployment attempts',
+      description: `Attempts to deploy a commit, by result and by whether it was the first or gitops trying a failed commit again on its backoff (activity_gitops_deploy_attempts_total); failed retries mean the platform has not converged on the last commit. ${pending}`,
+      unit: 'short',
+      bars: true,
+      targets: [prom('sum by (result, attempt) (increase(activity_gitops_deploy_attempts_total[$__rate_interval]))', { legend: '{{result}} ({{attempt}})' })],
+    }),
+  )
+  board.withPanel(
+    timeseries({
       title: 'Deployment duration',
       description: `How long the last deployment of each stack took (activity_gitops_deploy_duration_seconds). ${pending}`,
       unit: 's',
