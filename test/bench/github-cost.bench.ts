@@ -17,6 +17,7 @@ const org = generatedOwner('bench-org', repositories)
 const fake = await startGitHubApi({ owners: [org] })
 let samples = 0
 let seconds = 0
+let reported: { requests: number; points?: number } = { requests: 0 }
 let error: string | undefined
 try {
   const result = await runTarget(
@@ -25,6 +26,7 @@ try {
     { env: { GITHUB_API_URL: fake.url, GITHUB_TOKEN: 'ghp_bench' }, log: createLogger({ level: 'error' }) },
   )
   samples = result.samples
+  reported = { requests: result.requests, points: result.points }
   seconds = result.durationSeconds
   error = result.error
 } finally {
@@ -53,6 +55,7 @@ console.log(`github API cost: owner with ${repositories} repositories, full metr
 line('GraphQL requests', requests, `target <= ${limits.requests}`)
 line('GraphQL rate-limit points', points, `target <= ${limits.points} (GitHub's rule: connections with first/last; / 100, rounded, min 1)`)
 line('  points, strict reading', strictPoints, 'if count-only connections (totalCount, no first/last) were billed too')
+line('  as the run reported them', `${reported.requests} / ${reported.points}`, 'requests / points (activity_collector_api_requests, activity_collector_rate_limit_points)')
 line('samples recorded', samples)
 line('collection time (local fake)', `${seconds.toFixed(2)}s`)
 console.log('per-repository REST for the same metrics:')
@@ -65,6 +68,7 @@ const missed = [
   error && `the run failed: ${error}`,
   requests > limits.requests && `${requests} GraphQL requests > ${limits.requests}`,
   points > limits.points && `${points} points > ${limits.points}`,
+  (reported.requests !== requests || reported.points !== points) && `the run reported ${reported.requests} requests and ${reported.points} points, the fake counted ${requests} and ${points}`,
 ].filter(Boolean)
 if (missed.length) {
   console.log(`github-cost: target missed: ${missed.join('; ')}`)

@@ -1,4 +1,7 @@
 // Start-up cost of a collector run: CPU time of the bundled `activity collect --stdout` against local APIs, beside a bare `node -e 0`.
+// Printed for information only: the start-up CPU target (<= 2x node -e 0) is withdrawn (issue 15). A job that runs a few
+// times an hour is judged on correctness, API cost and memory; meeting the target took V8 flags changed at run time
+// (undefined behaviour in Node, and a fatal GC error for large owners) and a hand-written HTTP client instead of got.
 import { execFile, spawn } from 'node:child_process'
 import { promisify } from 'node:util'
 import { freePort, waitFor } from '../support/servers.ts'
@@ -29,16 +32,13 @@ try {
   // process parses them at start-up, collector and `node -e 0` alike: the same figures without them are printed too.
   const { NODE_EXTRA_CA_CERTS: extraCerts, ...withoutCerts } = env
   const settings = [{ env, label: '' }, ...(extraCerts ? [{ env: withoutCerts, label: ` without NODE_EXTRA_CA_CERTS=${extraCerts}` }] : [])]
-  let worst = 0
   for (const [index, { env: runEnv, label }] of settings.entries()) {
     const bare = await cpuSeconds(`${process.execPath} -e 0`, runEnv)
     for (const [source, target] of [['dockerhub', 'prom'], ['github', 'prometheus']] as const) {
       const cpu = await cpuSeconds(`${process.execPath} ${cli} collect ${source} --target ${target} --stdout`, runEnv)
-      if (index === 0) worst = Math.max(worst, cpu / bare)
-      console.log(`startup${label}: activity collect ${source} --stdout ${(cpu * 1000).toFixed(1)} ms CPU, ${(cpu / bare).toFixed(2)}x node -e 0 (${(bare * 1000).toFixed(1)} ms)${index === 0 ? '; target <= 2x' : ''}; ${runs} runs`)
+      console.log(`startup${label}: activity collect ${source} --stdout ${(cpu * 1000).toFixed(1)} ms CPU, ${(cpu / bare).toFixed(2)}x node -e 0 (${(bare * 1000).toFixed(1)} ms)${index === 0 ? ' (no target: withdrawn)' : ''}; ${runs} runs`)
     }
   }
-  process.exitCode = worst <= 2 ? 0 : 1
 } finally {
   apis.kill()
 }
