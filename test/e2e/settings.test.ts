@@ -189,8 +189,9 @@ test('gitops refuses a commit whose activity.yml contradicts what up was given, 
 test('NOT RUN HERE: services with no stand-in get their settings in the spec resolveForDeploy gives docker stack deploy', async () => {
   const recorded = await readProfile()
   assert.ok(recorded, `up recorded ${profileConfig}`)
-  // As a swarm that runs them would deploy them: the same profile, nothing left out.
-  const profile = { ...recorded!, without: [] }
+  // As a swarm that runs them would deploy them: what up recorded (its profiles and settings), without this machine's
+  // overlays (which give them no task) and with nothing left out.
+  const profile = { ...recorded!, overlays: {}, without: [] }
   const config = loadConfig(join(repo!.path, 'activity.yml'), await loadCollectors(new URL('../../collectors/', import.meta.url)))
   const resolve = async (stack: 'admin' | 'logs') => (await resolveForDeploy(stack, { root, config, profile, tag: 'e2e', workDir: mkdtempSync(join(tmpdir(), `activity-e2e-${stack}-`)) })).compose.services!
   const service = (services: Record<string, ComposeService>, name: string) => services[name] as ComposeService & { environment: Record<string, string>; deploy: { replicas: number } }
