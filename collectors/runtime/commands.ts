@@ -20,7 +20,8 @@ export const collectorUsage = `  collect <source> [--target T]... [--config FILE
 
 export const environmentUsage = `environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
-  HTTP_RETRIES, <SOURCE>_MAX_WAIT_SECONDS (GITHUB_MAX_WAIT_SECONDS: longest rate-limit wait, default 900), LOG_LEVEL`
+  HTTP_RETRIES, GITHUB_MAX_WAIT_SECONDS and DOCKERHUB_MAX_WAIT_SECONDS (the longest
+  rate-limit wait, 0 to 3600 seconds, default 900), LOG_LEVEL`
 
 function numberFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const value = env[name]

@@ -59,6 +59,14 @@ test('without a Pushgateway or --stdout it says what to set', async () => {
   assert.match(run.stderr, /^activity: no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics\n$/)
 })
 
+test('a maximum rate-limit wait that is not seconds is refused in one line, exit 2, before any request', async () => {
+  const before = api.requests.length
+  const run = await activity(['collect', 'dockerhub', '--target', 'prom', '--stdout'], { DOCKERHUB_API_URL: api.url, DOCKERHUB_MAX_WAIT_SECONDS: '15m' })
+  assert.is(run.code, 2)
+  assert.is(run.stderr, 'activity: DOCKERHUB_MAX_WAIT_SECONDS=15m is not a number of seconds from 0 to 3600 (rate limits reset within the hour); unset it for the default 900, or 0 to never wait\n')
+  assert.is(api.requests.length, before)
+})
+
 test('an unknown source names the known ones', async () => {
   const run = await activity(['collect', 'gitlab', '--target', 'x', '--stdout'])
   assert.is(run.code, 2)
