@@ -136,6 +136,14 @@ export function collectors() {
   )
   board.withPanel(
     timeseries({
+      title: 'Rate-limit points per run',
+      description: 'Rate-limit points the last run of each target spent, as the API bills them (activity_collector_rate_limit_points): GitHub GraphQL points, one per GitHub REST request; none for Docker Hub.',
+      unit: 'short',
+      targets: [prom(perTarget('activity_collector_rate_limit_points'), { legend: '{{job}} {{target}}' })],
+    }),
+  )
+  board.withPanel(
+    timeseries({
       title: 'Samples per run',
       description: 'Samples the last run of each target recorded (activity_collector_samples; 0 when it failed). A drop means the API returned less, e.g. a repository was removed.',
       unit: 'short',
