@@ -25,7 +25,7 @@ export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, coll
     webhookSecret: secret('GITOPS_WEBHOOK_SECRET'),
     pushPassword: secret('GITOPS_PUSH_PASSWORD'),
     steps: {
-      ...swarmSteps({ registry: setting('REGISTRY') ?? '127.0.0.1:5000', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
+      ...swarmSteps({ registry: setting('REGISTRY') ?? '', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
       // A stack is deployed once the swarm runs it, as up waits for it; a service that does not start fails the deployment.
       awaitStack: awaitRollout({ timeoutSeconds: number('GITOPS_CONVERGE_SECONDS', 300) }),
     },

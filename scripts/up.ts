@@ -14,7 +14,7 @@ import { credentialsFile, recordCredential } from './lib/credentials.ts'
 import { deployedState, deployStack, externalNeeds, isUnchanged, removeStack, type DeployedState, type ResolvedStack } from '../stacks/deploy/deploy.ts'
 import { docker } from '../stacks/deploy/docker.ts'
 import { runLogsSetup } from '../stacks/deploy/logs-setup.ts'
-import { distributeImages } from './cluster/images.ts'
+import { deliverImages } from './cluster/images.ts'
 import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from '../stacks/deploy/images.ts'
 import { defaultProfile, environmentSettings, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
@@ -111,7 +111,8 @@ const has = (stacks: ResolvedStack[], stack: string, service: string) => stacks.
 
 export async function up(options: UpOptions, out: Output): Promise<UpResult> {
   const started = Date.now()
-  const registry = options.env.REGISTRY || '127.0.0.1:5000'
+  // The user's own registry, when set: the images are pushed there and every node pulls them ('' : none, see images.ts).
+  const registry = (options.env.REGISTRY ?? '').trim().replace(/\/+$/, '')
   const workDir = mkdtempSync(join(tmpdir(), 'activity-up-'))
   let changed = false
   try {
@@ -174,7 +175,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
       out.detail('github_token is blank (GITHUB_TOKEN was not set): the github collector uses the REST API without a token, with fewer metrics; see the credentials file to set one')
     }
 
-    // 5. the project's images, built from scripts/Dockerfile (no registry: on several machines they are copied to each node)
+    // 5. the project's images, built from scripts/Dockerfile, then pushed to REGISTRY, or copied to the nodes of a cluster
     const images = imagesUsed(stacks, registry, tag)
     const builds: string[] = []
     for (const image of images) {
@@ -185,11 +186,8 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
         builds.push(`built ${imageName(registry, image, tag)} (${seconds(buildStarted)})`)
       } else builds.push(`${imageName(registry, image, tag)}: present`)
     }
-    // On several machines, a job may run on any node: every node gets the images (docker save | ssh docker load).
-    if (config.cluster.provider !== 'local') {
-      const copied = await distributeImages(config.cluster, images.map((image) => imageName(registry, image, tag)), (line) => out.detail(line))
-      if (copied.length) builds.push(`copied to ${copied.join(', ')}`)
-    }
+    // A job may run on any node: every node pulls the images from REGISTRY, or gets them from here (docker save | ssh docker load).
+    builds.push(...(await deliverImages(config.cluster, registry, images.map((image) => imageName(registry, image, tag)), options.env, (line) => out.detail(line))))
     out.step('images', builds.length ? builds.join('; ') : 'none needed')
 
     // 6. + 7. each stack in dependency order; a changed stack is deployed only once the stacks before it run
@@ -220,7 +218,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
         continue
       }
       const since = Date.now()
-      await deployStack(stack, workDir)
+      await deployStack(stack, workDir, { withRegistryAuth: Boolean(registry) })
       changed = true
       out.detail(`${stack.name}: deployed ${stack.services.length} service${stack.services.length === 1 ? '' : 's'} (${stack.services.join(', ')})`)
       waiting.push(stack)

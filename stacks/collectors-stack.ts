@@ -13,7 +13,7 @@ export function contentHash(file: string): string {
 
 /** Where a collector task finds things; the names are the platform's contracts (see the metrics stack). */
 export const collectorRuntime = {
-  image: '${REGISTRY:-127.0.0.1:5000}/activity/collectors:${ACTIVITY_TAG:?set by scripts/up to the package version and git commit}',
+  image: '${REGISTRY:-local.invalid}/activity/collectors:${ACTIVITY_TAG:?set by scripts/up to the package version and git commit}',
   configTarget: '/etc/activity/activity.yml',
   pushgateway: 'http://metrics_pushgateway:9091',
   network: 'activity_metrics',
@@ -30,7 +30,7 @@ export const sourceSecrets: Record<string, { secret: string; env: string }[]> = 
  * The schedule is the service label activity.schedule, which the gitops scheduler reads.
  */
 /** The image of the scheduled backup job: the gitops image has the data commands and the programs they run. */
-export const backupJobImage = '${REGISTRY:-127.0.0.1:5000}/activity/gitops:${ACTIVITY_TAG:?set by scripts/up to the package version and a hash of the sources}'
+export const backupJobImage = '${REGISTRY:-local.invalid}/activity/gitops:${ACTIVITY_TAG:?set by scripts/up to the package version and a hash of the sources}'
 
 export interface CollectorsRenderOptions {
   endpointMode?: 'vip' | 'dnsrr'

@@ -18,9 +18,9 @@ export const stackNames = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'col
 export type StackName = (typeof stackNames)[number]
 
 /**
- * The order scripts/up and gitops deploy in: admin first (the registry the project's images are pushed to, Traefik),
- * metrics before the collectors that push to it, logs before the nginx that resolves logs_logstash at start,
- * gitops last (it deploys the others from then on).
+ * The order scripts/up and gitops deploy in: admin first (Traefik, the way in), metrics before the collectors that
+ * push to it, logs before the nginx that resolves logs_logstash at start, gitops last (it deploys the others from
+ * then on).
  */
 export const deployOrder: readonly StackName[] = ['admin', 'metrics', 'logs', 'monitoring', 'app', 'collectors', 'gitops']
 

@@ -197,7 +197,7 @@ function checkPorts(v: Validation, context: StackContext, name: string, service:
     }
     for (const port of published) {
       if (!allowed.includes(Number(port))) {
-        v.report(context.file.path, `services.${name}.ports: publishes ${port}; only Traefik (80, 443) and the registry (5000) publish ports, route it through Traefik instead`, at('ports', index))
+        v.report(context.file.path, `services.${name}.ports: publishes ${port}; only Traefik publishes ports (80, 443), route it through Traefik instead`, at('ports', index))
       }
     }
   })

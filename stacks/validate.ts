@@ -34,8 +34,6 @@ export const unpinnedImageExemptions: Record<string, string> = {
 /** The only ports published on the nodes, by <stack>/<service>. Everything else is reached through Traefik. */
 export const publishedPortsAllowed: Record<string, number[]> = {
   'admin/traefik': [80, 443],
-  // Image pushes from the manager (127.0.0.1:5000, no TLS needed) and pulls by the Swarm.
-  'admin/registry': [5000],
 }
 
 const policy: StackPolicy = { unpinnedImageExemptions, publishedPortsAllowed }

@@ -1,8 +1,10 @@
-// The project's images on every node of a cluster: `up` builds them on the engine it talks to, and a task of a
-// collector or the backup job may be placed on any node. Each node that lacks an image gets it streamed over ssh
-// (`docker save` from the building engine | `docker load` on the node): no registry, no insecure-registry setting.
+// The project's images on every node that runs them: `up` builds them on the engine it talks to, and a task of a
+// collector or the backup job may be placed on any node. With REGISTRY (the user's own registry) they are pushed there
+// and every node pulls them; without, each node of a several-machine cluster that lacks an image gets it streamed over
+// ssh (`docker save` from the building engine | `docker load` on the node), and one node needs nothing.
 import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
+import { pushImage } from '../../stacks/deploy/images.ts'
 import { start } from '../../stacks/programs.ts'
 import { StepError } from '../../collectors/runtime/errors.ts'
 import { lastLine, quote, sshOptions, sshShell } from './shell.ts'
@@ -57,4 +59,33 @@ export async function distributeImages(config: ClusterConfig, images: string[], 
     copied.push(node.name)
   }
   return copied
+}
+
+/** How the images reach the nodes: pushed to the registry REGISTRY names, copied over ssh, or already there (one node). */
+export type ImageDelivery = 'push' | 'copy' | 'none'
+
+export function imageDelivery(registry: string, provider: ClusterConfig['provider']): ImageDelivery {
+  if (registry) return 'push'
+  return provider === 'local' ? 'none' : 'copy'
+}
+
+/**
+ * Gets the built `images` to the nodes that will run them (see imageDelivery); returns what it did, one phrase each, for
+ * `up`'s images line. `env` is the Docker CLI's environment: its DOCKER_CONFIG holds the registry login.
+ */
+export async function deliverImages(config: ClusterConfig, registry: string, images: string[], env: Record<string, string | undefined>, progress: (line: string) => void): Promise<string[]> {
+  switch (imageDelivery(registry, config.provider)) {
+    case 'push': {
+      const pushed: string[] = []
+      for (const image of images) if ((await pushImage(image, env)) === 'pushed') pushed.push(image)
+      if (!images.length) return []
+      return [pushed.length ? `pushed ${pushed.join(', ')} to ${registry}` : `${registry} has them`]
+    }
+    case 'copy': {
+      const copied = await distributeImages(config, images, progress)
+      return copied.length ? [`copied to ${copied.join(', ')}`] : []
+    }
+    case 'none':
+      return []
+  }
 }

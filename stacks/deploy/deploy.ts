@@ -189,13 +189,18 @@ export function isUnchanged(stack: ResolvedStack, state: DeployedState): boolean
 
 let detachFlag: string[] | undefined
 
-/** Deploys one stack (removing services no longer in it) and records its hash. */
-export async function deployStack(stack: ResolvedStack, workDir: string): Promise<void> {
+/**
+ * Deploys one stack (removing services no longer in it) and records its hash. `withRegistryAuth`: the services get this
+ * CLI's login to the registry of their images, so every node can pull them (up with REGISTRY; gitops has no login).
+ */
+export async function deployStack(stack: ResolvedStack, workDir: string, options: { withRegistryAuth?: boolean } = {}): Promise<void> {
   detachFlag ??= (await docker(['stack', 'deploy', '--help'])).includes('--detach') ? ['--detach=true'] : []
   const file = join(workDir, `${stack.name}.yml`)
   writeFileSync(file, stack.text)
-  // Images are local on a single node: asking a registry for their digest would fail.
-  await docker(['stack', 'deploy', '--prune', '--resolve-image', 'never', ...detachFlag, '-c', file, stack.name])
+  // Never resolved to digests: without REGISTRY the project's images exist on the engines only, and their tags are a
+  // hash of their sources anyway.
+  const auth = options.withRegistryAuth ? ['--with-registry-auth'] : []
+  await docker(['stack', 'deploy', '--prune', '--resolve-image', 'never', ...auth, ...detachFlag, '-c', file, stack.name])
   await dockerMaybe(['config', 'rm', markerPrefix + stack.name])
   await docker(['config', 'create', '--label', `${hashLabel}=${stack.hash}`, '--label', 'activity.platform=true', markerPrefix + stack.name, '-'], {
     input: stack.text,

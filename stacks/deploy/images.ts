@@ -1,8 +1,10 @@
-// The project's own images (collectors, gitops): their tag, their build from scripts/Dockerfile, skipped when nothing changed.
+// The project's own images (collectors, gitops): their name and tag, their build from scripts/Dockerfile (skipped when
+// nothing changed), and their push to the user's registry when REGISTRY names one.
 import { createHash, X509Certificate } from 'node:crypto'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { rootCertificates } from 'node:tls'
+import { StepError } from '../../collectors/runtime/errors.ts'
 import { dockerStreaming, imageLabel } from './docker.ts'
 
 export const projectImages = ['collectors', 'gitops'] as const
@@ -39,8 +41,40 @@ export async function activityTag(root: string): Promise<string> {
   return `${version}-${sourceHash(root)}`
 }
 
+/**
+ * The host part of the project's image names when no REGISTRY is set: the images stay on the engine that built them
+ * (and are copied to the other nodes). Swarm tries to pull a service's image before each task even when the node has
+ * it, and uses its own copy when the pull fails; `.invalid` never resolves (RFC 6761), so that pull fails at once and
+ * reaches nobody. A bare `activity/collectors` would be pulled from whoever owns `activity` on Docker Hub, and
+ * `localhost/...` from this platform's own Traefik (the website answers `localhost`).
+ */
+export const localImageHost = 'local.invalid'
+
+/** REGISTRY/activity/<image>:<tag>, or local.invalid/activity/<image>:<tag> when no registry is set (''). */
 export function imageName(registry: string, image: ProjectImage, tag: string): string {
-  return `${registry}/activity/${image}:${tag}`
+  return `${registry || localImageHost}/activity/${image}:${tag}`
+}
+
+/** The registry host of an image name (`registry.example.org:5000/team/activity/x:1` → `registry.example.org:5000`), what `docker login` takes. */
+export function registryHost(name: string): string {
+  return name.split('/')[0]!
+}
+
+/**
+ * Pushes an image to the registry its name starts with; says whether a layer was sent or the registry had them all.
+ * A push the registry refuses (no login, no right to push) is a StepError saying how to log in.
+ */
+export async function pushImage(name: string, env: Record<string, string | undefined> = {}): Promise<'pushed' | 'present'> {
+  let sent = false
+  try {
+    await dockerStreaming(['push', name], (line) => {
+      if (/: Pushed$/.test(line.trim())) sent = true
+    }, env)
+  } catch (error) {
+    const host = registryHost(name)
+    throw new StepError('images', `pushing ${name} to ${host} failed: ${(error as Error).message}`, `log in to it first (docker login ${host}) with a user that may push, or unset REGISTRY to keep the images on this engine`)
+  }
+  return sent ? 'pushed' : 'present'
 }
 
 /**

@@ -19,7 +19,7 @@ try {
   prepared = await prepare(() => {})
   // Images present: the project's image is built before the clock starts, as up would build it.
   const tag = await activityTag(root)
-  await buildImage('collectors', { root, registry: '127.0.0.1:5000', tag, nodeImage: nodeStandIn.tag, env: { ...process.env, DOCKER_BUILDKIT: '0' }, progress: () => {} })
+  await buildImage('collectors', { root, registry: '', tag, nodeImage: nodeStandIn.tag, env: { ...process.env, DOCKER_BUILDKIT: '0' }, progress: () => {} })
   const clean = await npmRun('down', ['--volumes'], prepared.env)
   if (clean.code !== 0) throw new Error(`npm run down -- --volumes failed:\n${clean.output}`)
 

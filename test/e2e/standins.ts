@@ -27,7 +27,6 @@ export const standIns: StandIn[] = [
   { name: 'node-exporter', tag: 'prom/node-exporter:v1.8.2' },
   { name: 'nginx', tag: 'nginx:1.27.2' },
   { name: 'postgres', tag: 'postgres:15.10' },
-  { name: 'registry', tag: 'registry:2.8.3' },
   { name: 'docker-cli', tag: 'docker:27.3.1-cli', fromHost: { docker: '/usr/local/bin/docker' } },
 ]
 

@@ -15,7 +15,7 @@ test.after(() => dirs.forEach((d) => d.remove()))
 const admin: ComposeFile = {
   services: {
     grafana: { image: 'grafana/grafana:11.3.0', secrets: ['grafana_admin_password'], configs: [{ source: 'datasources' }], networks: ['ingress', 'metrics'] },
-    registry: { image: 'registry:2.8.3' },
+    visualizer: { image: 'dockersamples/visualizer:stable' },
     traefik: { image: 'traefik:v3.1.6', secrets: ['traefik_basic_auth'], networks: ['ingress'] },
   },
   networks: { ingress: { name: 'activity_ingress', external: true }, metrics: { name: 'activity_metrics', external: true } },
@@ -34,7 +34,7 @@ test('a service is left out by its name in any stack, or by stack_service / stac
 test('leaving services out drops the secrets, configs and networks only they used', () => {
   const { compose, leftOut } = withoutServices('admin', admin, ['grafana'])
   assert.equal(leftOut, ['grafana'])
-  assert.equal(Object.keys(compose.services!), ['registry', 'traefik'])
+  assert.equal(Object.keys(compose.services!), ['visualizer', 'traefik'])
   assert.equal(Object.keys(compose.secrets!), ['traefik_basic_auth'], 'grafana_admin_password is not created for nothing')
   assert.equal(Object.keys(compose.configs!), [])
   assert.equal(Object.keys(compose.networks!), ['ingress'], 'metrics was only grafana\'s')

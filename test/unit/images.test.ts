@@ -1,12 +1,13 @@
-// The project's image tag (version + a hash of the build inputs) and the CA that a build
-// behind a TLS-inspecting proxy needs.
+// The project's image names and tag (version + a hash of the build inputs), how the images reach the nodes (pushed
+// to REGISTRY, copied, or neither), and the CA that a build behind a TLS-inspecting proxy needs.
 import { execFileSync } from 'node:child_process'
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { activityTag, extraCaPem, imageName, sourceHash } from '../../stacks/deploy/images.ts'
+import { imageDelivery } from '../../scripts/cluster/images.ts'
+import { activityTag, extraCaPem, imageName, registryHost, sourceHash } from '../../stacks/deploy/images.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
 
 const test = suite('images')
@@ -53,8 +54,25 @@ test('the source hash is the same for the same files wherever the checkout is', 
   assert.is(sourceHash(root + '/'), sourceHash(root))
 })
 
-test('images are named registry/activity/<image>:<tag>', () => {
-  assert.is(imageName('127.0.0.1:5000', 'collectors', '1.2.3-abc1234'), '127.0.0.1:5000/activity/collectors:1.2.3-abc1234')
+test('with REGISTRY set, images are named REGISTRY/activity/<image>:<tag>, and docker login takes its host', () => {
+  assert.is(imageName('registry.example.org:5000', 'collectors', '1.2.3-abc1234'), 'registry.example.org:5000/activity/collectors:1.2.3-abc1234')
+  assert.is(imageName('ghcr.io/acme', 'gitops', '1.2.3-abc1234'), 'ghcr.io/acme/activity/gitops:1.2.3-abc1234')
+  assert.is(registryHost('registry.example.org:5000/activity/collectors:1.2.3-abc1234'), 'registry.example.org:5000')
+  assert.is(registryHost('ghcr.io/acme/activity/gitops:1.2.3-abc1234'), 'ghcr.io')
+})
+
+test('without REGISTRY, images get a local name that no registry answers for (never Docker Hub, never 127.0.0.1:5000)', () => {
+  assert.is(imageName('', 'collectors', '1.2.3-abc1234'), 'local.invalid/activity/collectors:1.2.3-abc1234')
+  assert.is(imageName('', 'gitops', '1.2.3-abc1234'), 'local.invalid/activity/gitops:1.2.3-abc1234')
+})
+
+test('with REGISTRY the images are pushed, on one node as on several; without, copied to the nodes of a cluster, or left on the one node', () => {
+  assert.is(imageDelivery('registry.example.org:5000', 'local'), 'push')
+  assert.is(imageDelivery('registry.example.org:5000', 'ssh'), 'push')
+  assert.is(imageDelivery('registry.example.org:5000', 'virtualbox'), 'push')
+  assert.is(imageDelivery('', 'ssh'), 'copy')
+  assert.is(imageDelivery('', 'virtualbox'), 'copy')
+  assert.is(imageDelivery('', 'local'), 'none')
 })
 
 test('the build gets only the CAs Node does not already trust', () => {

@@ -103,7 +103,7 @@ test('each service runs `activity collect <source>` as a replicated job, its sch
     assert.is(service.deploy.replicas, 1)
     // A failed run waits for the scheduler instead of retrying against a rate-limited API.
     assert.is(service.deploy.restart_policy.condition, 'none')
-    assert.is(service.image, '127.0.0.1:5000/activity/collectors:0.1.0-abc1234')
+    assert.is(service.image, 'local.invalid/activity/collectors:0.1.0-abc1234')
   }
   assert.is(stack.services.github!.deploy.labels['activity.schedule'], collectors.get('github')!.schedule, 'github keeps its default schedule')
   assert.is(stack.services.dockerhub!.deploy.labels['activity.schedule'], '*/15 * * * *')

@@ -153,14 +153,14 @@ test('deployOrder deploys every stack once: admin first, what a stack needs befo
   assert.ok(at('logs') < at('app'), 'Logstash before the nginx that resolves it at start')
 })
 
-test('nothing is published but Traefik on 80 and 443 and the registry on 5000, all in host mode', () => {
+test('nothing is published but Traefik on 80 and 443, in host mode', () => {
   const published: string[] = []
   for (const stack of fileStacks) {
     for (const [name, service] of Object.entries(view(stack, ['ha']).services)) {
       for (const port of service.ports ?? []) published.push(`${stack}/${name} ${port.published} ${port.mode}`)
     }
   }
-  assert.equal(published.sort(), ['admin/registry 5000 host', 'admin/traefik 443 host', 'admin/traefik 80 host'])
+  assert.equal(published.sort(), ['admin/traefik 443 host', 'admin/traefik 80 host'])
 })
 
 test('renderStack gives a committed stack its files, environment, secrets and networks, overlays last', () => {
@@ -189,7 +189,6 @@ test('the e2e overlays merge: every service dnsrr, the documented host ports, an
     }
   }
   assert.equal(ports.sort(), [
-    'admin/registry 5000->5000',
     'admin/traefik 443->443',
     'admin/traefik 80->80',
     'app/nginx 8080->8080',

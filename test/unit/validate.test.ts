@@ -159,11 +159,11 @@ test('a secret in an environment value fails: secrets are mounted files', async 
   ])
 })
 
-test('a published port other than Traefik and the registry fails', async () => {
+test('a published port other than Traefik\'s fails', async () => {
   const root = copyOfRepo()
   edit(root, 'stacks/metrics.yml', (text) => text.replace('    networks:\n      - metrics\n    deploy:\n      # One instance', '    ports:\n      - "9091:9091"\n    networks:\n      - metrics\n    deploy:\n      # One instance'))
   assert.equal(await problems(root), [
-    `stacks/metrics.yml:${lineOf(root, 'stacks/metrics.yml', '"9091:9091"')}: services.pushgateway.ports: publishes 9091; only Traefik (80, 443) and the registry (5000) publish ports, route it through Traefik instead`,
+    `stacks/metrics.yml:${lineOf(root, 'stacks/metrics.yml', '"9091:9091"')}: services.pushgateway.ports: publishes 9091; only Traefik publishes ports (80, 443), route it through Traefik instead`,
   ])
 })
 
