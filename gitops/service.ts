@@ -1,7 +1,7 @@
 // The gitops service: learns of commits (its own git remote, a webhook, polling), deploys them, schedules the collector jobs, and reports.
 // This file wires the parts together: the HTTP routes are in routes.ts, the built-in remote's hooks in git-hooks.ts.
 import { readFileSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { Registry } from 'prom-client'
@@ -41,11 +41,21 @@ export interface GitopsService {
   close(): Promise<void>
 }
 
-/** A server listening on the port (0: any free one); its URL is where the repository's hooks call back. */
-async function listen(port: number, host: string): Promise<{ server: Server; url: string }> {
-  const server = createServer()
+type RequestListener = (request: IncomingMessage, response: ServerResponse) => void
+
+/**
+ * A server listening on the port (0: any free one); its URL is where the repository's hooks call back. Until `serve`
+ * hands it the routes, every request is answered 503 at once: the port opens before the repository is ready (the
+ * hooks need the URL), and a request that came in between must not wait for an answer that never comes.
+ */
+async function listen(port: number, host: string): Promise<{ server: Server; url: string; serve: (listener: RequestListener) => void }> {
+  let routes: RequestListener | undefined
+  const server = createServer((request, response) => {
+    if (routes) return routes(request, response)
+    response.writeHead(503, { 'content-type': 'text/plain', 'retry-after': '1' }).end('gitops is starting\n')
+  })
   await new Promise<void>((resolve) => server.listen(port, host, resolve))
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` }
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, serve: (listener) => (routes = listener) }
 }
 
 /** The scheduler's last runs, in a file on the state volume. */
@@ -105,7 +115,7 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   const { log } = options
   const registry = new Registry()
   const metrics = metricsFor(registry)
-  const { server, url } = await listen(options.port, options.host ?? '0.0.0.0')
+  const { server, url, serve } = await listen(options.port, options.host ?? '0.0.0.0')
 
   const repo = await prepareRepository(options.stateDir, url, options.branch)
   const git = simpleGit(repo)
@@ -123,7 +133,7 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   const hooks = gitHooks({ repo, branchRef, steps: options.steps, deployer, metrics })
   const { stateDir, webhookSecret, pushPassword } = options
   const canFetch = Boolean(options.remoteUrl)
-  server.on('request', requestListener({ stateDir, branchRef, webhookSecret, pushPassword, canFetch, registry, metrics, hooks, poll, log }))
+  serve(requestListener({ stateDir, branchRef, webhookSecret, pushPassword, canFetch, registry, metrics, hooks, poll, log }))
 
   const timers = await startTimers(options, poll, scheduler)
   // Resume: the branch head may be ahead of what is deployed (a crash mid-deployment), or a failed commit waits for its retry.
