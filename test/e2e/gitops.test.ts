@@ -290,6 +290,50 @@ test('a commit adding a collector file and its activity.yml entry is checked by 
   }, 180_000, 2000)
 })
 
+/** The gitops service's log since `since` (it logs on stderr: both streams are read). */
+async function gitopsLogs(since: string): Promise<string> {
+  const { stdout, stderr } = await run('docker', ['service', 'logs', '--raw', '--since', since, 'gitops_gitops'], { maxBuffer: 64 * 1024 * 1024 })
+  return stdout + stderr
+}
+
+test('a commit the swarm cannot run is reported in the push answer and retried by gitops, and the next good commit deploys', async () => {
+  const app = readFileSync(join(repo!.path, 'stacks/app.yml'), 'utf8')
+  const attempts = async (result: string, attempt: string) => metricValue(await gitopsMetrics(), 'activity_gitops_deploy_attempts_total', { result, attempt })
+  const retriesBefore = await attempts('failed', 'retry')
+  const nginx = (await runningTasks()).get('app_nginx')
+  const since = new Date().toISOString()
+  const bad = await commitAndPush('a service whose image does not exist', {
+    'stacks/app.yml': app.replace(/^services:\n/m, 'services:\n  absent:\n    image: activity-test/absent:1\n    deploy:\n      resources:\n        limits: {memory: 16M}\n'),
+  })
+  log(`push of a commit the swarm cannot run: ${bad.seconds.toFixed(1)} s`)
+  const short = (await git('rev-parse', 'HEAD')).slice(0, 7)
+  assert.is(bad.code, 0, 'the commit is valid: the branch moves')
+  assert.match(bad.output, /remote: failed: app: the swarm does not run it: app_absent FAILED/)
+  assert.match(bad.output, new RegExp(`remote: ${short}: attempt 1 failed; gitops tries again in 30 s`))
+  assert.match(bad.output, new RegExp(`remote: ${short}: failed`))
+  const failed = await gitopsMetrics()
+  assert.is(metricValue(failed, 'activity_gitops_last_deploy_success', { stack: 'app' }), 0)
+  assert.is(metricValue(failed, 'activity_gitops_failed_attempts', {}), 1)
+
+  // Nobody pushes: gitops tries the commit again by itself, 30 s later, and the swarm refuses it again.
+  const retried = Date.now()
+  await poll('gitops to try the failed commit again', async () => (await attempts('failed', 'retry')) > retriesBefore, 150_000, 2000)
+  log(`second attempt counted ${((Date.now() - retried) / 1000).toFixed(1)} s after the push answer`)
+  assert.match(await gitopsLogs(since), /"msg":"deployment failed".*"attempt":2/, 'the second attempt is a line in the log')
+  assert.is(metricValue(await gitopsMetrics(), 'activity_gitops_failed_attempts', {}), 2)
+  assert.is((await runningTasks()).get('app_nginx'), nginx, 'nginx, which the commit did not change, kept its task')
+
+  const good = await commitAndPush('no service whose image does not exist', { 'stacks/app.yml': app })
+  log(`push of the fix: ${good.seconds.toFixed(1)} s`)
+  assert.is(good.code, 0)
+  assert.match(good.output, /stacks to deploy: app\s*$/m)
+  assert.match(good.output, /: deployed app in /)
+  const fixed = await gitopsMetrics()
+  assert.is(metricValue(fixed, 'activity_gitops_last_deploy_success', { stack: 'app' }), 1)
+  assert.is(metricValue(fixed, 'activity_gitops_failed_attempts', {}), 0)
+  assert.not.ok((await docker(['service', 'ls', '--format', '{{.Name}}'])).split('\n').includes('app_absent'), 'the service that could not run is gone')
+})
+
 test('restarting the gitops service deploys nothing', async () => {
   const versions = await serviceVersions()
   const task = (await runningTasks()).get('gitops_gitops')
@@ -299,12 +343,15 @@ test('restarting the gitops service deploys nothing', async () => {
   await poll('the restarted gitops service to answer', async () => {
     const now = (await runningTasks()).get('gitops_gitops')
     return now && now !== task && (await fetch(`http://127.0.0.1:${gitopsPort}/healthz`).catch(() => undefined))?.ok
-  }, 120_000, 2000)
+  }, 120_000, 2000).catch(async (error: Error) => {
+    // What the swarm and the service say, for whoever reads the failure.
+    log(await docker(['service', 'ps', '--no-trunc', '--format', '{{.ID}} {{.Image}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', 'gitops_gitops']).catch((e: Error) => e.message))
+    for (const line of (await gitopsLogs(since).catch((e: Error) => e.message)).split('\n').slice(-30)) echo(line)
+    throw error
+  })
   // Give a resumed deployment, if there were one, the time to start.
   await new Promise((resolve) => setTimeout(resolve, 5000))
-  // The service logs on stderr: both streams are read.
-  const { stdout, stderr } = await run('docker', ['service', 'logs', '--raw', '--since', since, 'gitops_gitops'], { maxBuffer: 64 * 1024 * 1024 })
-  const logs = stdout + stderr
+  const logs = await gitopsLogs(since)
   assert.match(logs, /"msg":"gitops ready"/, 'the new process started')
   assert.not.match(logs, /"msg":"deploying"/, 'the restarted service deploys nothing')
   const after = await serviceVersions()
