@@ -63,10 +63,11 @@ interface Pending {
   listeners: { resolve: (result: DeployResult) => void; report: (line: string) => void }[]
 }
 
-/** The commit whose attempts failed, how many in a row, and the timer of its next attempt (none while another runs). */
+/** The commit whose attempts failed, how many in a row, why the last failed, and the timer of its next attempt (none while another runs). */
 interface Failing {
   commit: string
   attempts: number
+  reason: string
   timer?: unknown
 }
 
@@ -122,7 +123,7 @@ export class Deployer {
     const { retry, lastCommit, lastResult } = this.state.read()
     if (head && head !== lastCommit) void this.request(head)
     else if (retry) {
-      this.failing = { commit: retry.commit, attempts: retry.attempts }
+      this.failing = { commit: retry.commit, attempts: retry.attempts, reason: retry.reason }
       this.log.info('a failed deployment will be retried', { commit: retry.commit, attempts: retry.attempts, at: retry.nextAt })
       this.arm(Math.max(0, Date.parse(retry.nextAt) - this.clock.now()))
     } else if (head && lastResult === 'failed') void this.request(head)
@@ -162,27 +163,27 @@ export class Deployer {
       return
     }
     if (outcome === 'failed') {
-      this.failing = { commit, attempts: attempt }
+      this.failing = { commit, attempts: attempt, reason: result.problems[0] ?? '' }
       if (this.pending) {
         report(`${short}: attempt ${attempt} failed; not tried again: ${this.pending.commit.slice(0, 7)} is deployed next instead`)
-        this.log.warn('deployment failed', { commit, attempt, reason: result.problems[0], next: this.pending.commit })
+        this.log.warn('deployment failed', { commit, attempt, reason: this.failing.reason, next: this.pending.commit })
         return
       }
-      result.retryInSeconds = this.retryLater(result.problems[0] ?? '')
+      result.retryInSeconds = this.retryLater()
       report(`${short}: attempt ${attempt} failed; gitops tries again in ${result.retryInSeconds} s (waits double after each failure, up to ${retrySchedule.maxSeconds} s) until it deploys or a newer commit replaces it`)
-      this.log.warn('deployment failed', { commit, attempt, reason: result.problems[0], retryInSeconds: result.retryInSeconds })
+      this.log.warn('deployment failed', { commit, attempt, reason: this.failing.reason, retryInSeconds: result.retryInSeconds })
       return
     }
     // An invalid newer commit replaces nothing: the failed one before it is still the one to converge on.
     if (outcome === 'invalid' && this.failing && this.failing.commit !== commit && !this.pending) {
-      const seconds = this.retryLater(this.state.read().retry?.reason ?? '')
+      const seconds = this.retryLater()
       report(`${this.failing.commit.slice(0, 7)}, whose deployment failed, is still the commit to deploy: tried again in ${seconds} s`)
     }
   }
 
   /** Records the failing commit's next attempt in the state (it survives a restart) and arms its timer; returns the wait in seconds. */
-  private retryLater(reason: string): number {
-    const { commit, attempts } = this.failing!
+  private retryLater(): number {
+    const { commit, attempts, reason } = this.failing!
     const seconds = retryDelaySeconds(attempts)
     this.state.write({ ...this.state.read(), retry: { commit, attempts, nextAt: new Date(this.clock.now() + seconds * 1000).toISOString(), reason } })
     this.arm(seconds * 1000)
