@@ -76,9 +76,12 @@ export function imageDelivery(registry: string, provider: ClusterConfig['provide
 export async function deliverImages(config: ClusterConfig, registry: string, images: string[], env: Record<string, string | undefined>, progress: (line: string) => void): Promise<string[]> {
   switch (imageDelivery(registry, config.provider)) {
     case 'push': {
-      const pushed: string[] = []
-      for (const image of images) if ((await pushImage(image, env)) === 'pushed') pushed.push(image)
       if (!images.length) return []
+      const pushed: string[] = []
+      for (const image of images) {
+        progress(`${image}: pushing`)
+        if ((await pushImage(image, env)) === 'pushed') pushed.push(image)
+      }
       return [pushed.length ? `pushed ${pushed.join(', ')} to ${registry}` : `${registry} has them`]
     }
     case 'copy': {
