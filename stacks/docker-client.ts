@@ -35,9 +35,9 @@ export function dockerWithStackConfig(env: NodeJS.ProcessEnv = process.env): Doc
   if (!candidates.length) return { problem: 'no docker CLI on PATH: install Docker CLI 23 or newer (docker-ce-cli), or set DOCKER=/path/to/docker' }
   const tried: string[] = []
   for (const path of candidates) {
-    const help = runSync(path, ['stack', 'config', '--help'])
+    const help = runSync(path, ['stack', 'config', '--help'], { timeoutMs: 20_000 })
     if (help.code === 0 && help.stdout.includes('--compose-file')) return { path }
-    const version = didNotStart(path, help) ? '' : runSync(path, ['--version']).stdout.trim()
+    const version = didNotStart(path, help) ? '' : runSync(path, ['--version'], { timeoutMs: 20_000 }).stdout.trim()
     tried.push(`${path}${version ? ` (${version})` : ''}`)
   }
   return {

@@ -1,8 +1,9 @@
 // One way to run a program (docker, git, promtool, nginx, pg_dump, ssh, ...): zx's $, quiet and without throwing, so
 // that each caller decides what an exit code means. ProgramError is the one-line failure: the command, its exit code
 // and the last line it printed on stderr.
+import { spawnSync } from 'node:child_process'
 import type { Readable, Writable } from 'node:stream'
-import { $, type ProcessPromise } from 'zx'
+import { $, type Duration, type Options, type ProcessPromise } from 'zx'
 import { ActivityError } from '../collectors/runtime/errors.ts'
 
 export interface RunOptions {
@@ -37,17 +38,28 @@ export class ProgramError extends ActivityError {
 
 const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 }
 
-function shell(options: RunOptions, stdin: 'pipe' | 'ignore' = options.input === undefined ? 'ignore' : 'pipe') {
-  return $({
+/**
+ * zx's options for one program: quiet, never throwing. No input: the program reads an empty one, as a command run from
+ * a script with </dev/null would (a started program's input is the caller's stream). The timeout is zx's timer for
+ * the asynchronous runs and spawnSync's own for runSync, which the timer cannot interrupt.
+ */
+function zxOptions(options: RunOptions, stdin: 'pipe' | 'ignore' = options.input === undefined ? 'ignore' : 'pipe'): Partial<Options> {
+  return {
     quiet: true,
-    // No input: the program reads an empty one, as a command run from a script with </dev/null would.
-    stdio: [stdin, 'pipe', 'pipe'],
     nothrow: true,
+    stdio: [stdin, 'pipe', 'pipe'],
     cwd: options.cwd,
     env: options.env ?? process.env,
     input: options.input,
-    timeout: options.timeoutMs === undefined ? undefined : `${options.timeoutMs}ms`,
-  })
+    timeout: options.timeoutMs === undefined ? undefined : (`${options.timeoutMs}ms` as Duration),
+    ...(options.timeoutMs === undefined ? {} : { spawnSync: ((command, args, spawnOptions) => spawnSync(command, args, { ...spawnOptions, timeout: options.timeoutMs })) as typeof spawnSync }),
+  }
+}
+
+/** What a finished program said: its exit code (128 + the signal's number when killed) and output. */
+function ranOf(program: string, out: { exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }): Ran {
+  const code = out.exitCode ?? 128 + (signals[out.signal ?? ''] ?? 0)
+  return { code, stdout: out.stdout, stderr: out.stderr, missing: isMissing(program, code, out.stderr) }
 }
 
 /** Whether a run's exit says the shell did not find the program. */
@@ -57,23 +69,12 @@ function isMissing(program: string, code: number, stderr: string): boolean {
 
 /** Runs `program args` to completion; never throws. */
 export async function run(program: string, args: readonly string[], options: RunOptions = {}): Promise<Ran> {
-  const out = await shell(options)`${program} ${args}`
-  const code = out.exitCode ?? 128 + (signals[out.signal ?? ''] ?? 0)
-  return { code, stdout: out.stdout, stderr: out.stderr, missing: isMissing(program, code, out.stderr) }
+  return ranOf(program, await $(zxOptions(options))`${program} ${args}`)
 }
 
 /** The same run, synchronous: for code paths that are synchronous themselves (rendering a stack file). */
 export function runSync(program: string, args: readonly string[], options: RunOptions = {}): Ran {
-  const out = $.sync({
-    quiet: true,
-    nothrow: true,
-    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    input: options.input,
-  })`${program} ${args}`
-  const code = out.exitCode ?? 128 + (signals[out.signal ?? ''] ?? 0)
-  return { code, stdout: out.stdout, stderr: out.stderr, missing: isMissing(program, code, out.stderr) }
+  return ranOf(program, $.sync(zxOptions(options))`${program} ${args}`)
 }
 
 /**
@@ -81,7 +82,7 @@ export function runSync(program: string, args: readonly string[], options: RunOp
  * with the exit code and the last 4,000 characters it printed.
  */
 export async function runLines(program: string, args: readonly string[], onLine: (line: string) => void, options: RunOptions = {}): Promise<Ran & { tail: string }> {
-  const child = shell(options)`${program} ${args}`
+  const child = $(zxOptions(options))`${program} ${args}`
   let tail = ''
   let partial = ''
   const take = (chunk: Buffer) => {
@@ -96,8 +97,7 @@ export async function runLines(program: string, args: readonly string[], onLine:
   child.stderr.on('data', take)
   const out = await child
   if (partial) onLine(partial)
-  const code = out.exitCode ?? 128 + (signals[out.signal ?? ''] ?? 0)
-  return { code, stdout: out.stdout, stderr: out.stderr, missing: isMissing(program, code, out.stderr), tail: tail + partial }
+  return { ...ranOf(program, out), tail: tail + partial }
 }
 
 /** zx keeps everything a program prints; a streamed program's output can be gigabytes, so only stderr's end is kept. */
@@ -120,15 +120,7 @@ class LastChunks<T> extends Array<T> {
  */
 export function start(program: string, args: readonly string[], options: Omit<RunOptions, 'input'> = {}): ProcessPromise & { stdin: Writable; stdout: Readable } {
   const store = { stdout: new Discarded<string | Buffer>(), stderr: new LastChunks<string | Buffer>(), stdall: new Discarded<string | Buffer>() }
-  return $({
-    quiet: true,
-    nothrow: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    timeout: options.timeoutMs === undefined ? undefined : `${options.timeoutMs}ms`,
-    store,
-  })`${program} ${args}`
+  return $({ ...zxOptions(options, 'pipe'), store })`${program} ${args}`
 }
 
 /** Whether a started program's end says it is not installed. */
