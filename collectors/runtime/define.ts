@@ -1,4 +1,5 @@
 // The collector contract: what a file in collectors/ exports, and what it gets to work with.
+import type { HistoryProgress, HistorySink } from './history.ts'
 import type { Http } from './http.ts'
 import type { Logger } from './log.ts'
 import type { MetricSpecs, Metrics } from './metrics.ts'
@@ -20,6 +21,19 @@ export interface CollectorContext<S extends MetricSpecs = MetricSpecs, O = unkno
   setting(name: string): string | undefined
   /** A secret: the value of NAME, or the contents of the file NAME_FILE names (how Swarm mounts secrets). */
   secret(name: string): string | undefined
+  /**
+   * Samples with their own timestamps (traffic days, downloads per day): the history path, not the Pushgateway.
+   * The runtime decides where they go (the metrics Prometheus, or printed with --stdout / --openmetrics).
+   */
+  history: HistorySink
+}
+
+/** What `history` gets: the collect context plus where its backfill stands. */
+export interface HistoryContext<S extends MetricSpecs = MetricSpecs, O = unknown> extends CollectorContext<S, O> {
+  /** How far each series' backfill is written (resume after a failure or restart); keys are the collector's own. */
+  progress: HistoryProgress
+  /** --since: write nothing older than this (Unix seconds); undefined means from the beginning. */
+  since?: number
 }
 
 export interface Collector<T extends Target = Target, O = unknown, S extends MetricSpecs = MetricSpecs> {
@@ -40,6 +54,8 @@ export interface Collector<T extends Target = Target, O = unknown, S extends Met
   /** What to tell a person whose rate limit ran out. */
   rateLimitHint?: string
   collect(target: T, ctx: CollectorContext<S, O>): Promise<void>
+  /** Backfill: write the target's past (stars since creation, ...) through ctx.history, resumable through ctx.progress. */
+  history?(target: T, ctx: HistoryContext<S, O>): Promise<void>
 }
 
 export function defineCollector<T extends Target, O, const S extends MetricSpecs>(collector: Collector<T, O, S>): Collector<T, O, S> {

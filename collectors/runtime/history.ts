@@ -24,7 +24,25 @@ export interface HistorySink {
   close(): Promise<void>
 }
 
+/**
+ * How far a backfill is written, per key the collector chooses (`stars/owner/repo`, ...). Kept where the history is
+ * (the metrics Prometheus), so a job on any node resumes where the last one stopped.
+ */
+export interface HistoryProgress {
+  /** The value last set for key (a Unix time, a cursor's position...), or undefined when nothing was written yet. */
+  get(key: string): Promise<number | undefined>
+  set(key: string, value: number): Promise<void>
+}
+
 /** 00:00:00 UTC of the day `seconds` falls in, in Unix seconds. */
 export function utcDayStart(seconds: number): number {
   return Math.floor(seconds / 86_400) * 86_400
+}
+
+/** The sink of a run that has no history path configured: a collector that writes history there fails, saying so. */
+export const noHistorySink: HistorySink = {
+  async write() {
+    throw new Error('this run has no history path: history samples need the metrics Prometheus (see README, "History")')
+  },
+  async close() {},
 }

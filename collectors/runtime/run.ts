@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import type { AnyCollector, CollectorContext, Target } from './define.ts'
 import { oneLine } from './errors.ts'
+import { noHistorySink } from './history.ts'
 import { createHttp, type HttpOptions } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetricSet, type MetricSpecs } from './metrics.ts'
@@ -142,7 +143,7 @@ export async function runTarget(request: RunRequest, target: Target, settings: R
   let error: unknown
   log.info('collecting')
   try {
-    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, ...settingsReader(settings.env) })
+    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, history: noHistorySink, ...settingsReader(settings.env) })
   } catch (caught) {
     error = caught
   }
