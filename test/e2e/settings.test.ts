@@ -16,7 +16,7 @@ import type { ComposeService } from '../../stacks/deploy/deploy.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { profileConfig, readProfile, resolveForDeploy } from '../../stacks/deploy/profile.ts'
 import { cleanPlatform, cleanUp, gitopsRemote, hostPorts, npmRun, platformRepo, platformServices, poll, root, serviceSpecs, type PlatformRepo, type Prepared, type ServiceSpec } from './platform.ts'
-import { buildStandIn } from './standins.ts'
+import { buildStandIn, victoriaMetricsStandIn } from './standins.ts'
 
 const test = suite('what activity.yml and npm run up set is what runs')
 const log = (line: string) => process.stdout.write(`  ${line}\n`)
@@ -57,7 +57,7 @@ backup:
 /** What up is given besides: the ha profile, and settings activity.yml has no field for (and one it has, the same value). */
 const upEnvironment = { ACTIVITY_PROFILES: 'ha', METRICS_RETENTION: '400d', MONITORING_RETENTION: '45d', ES_HEAP: '3g', LOG_LEVEL: 'warn' }
 /** Stand-in of VictoriaMetrics (test/e2e/images/victoriametrics), built here: only this file runs the longterm profile. */
-const victoriaStandIn = { name: 'victoriametrics', tag: 'victoriametrics/victoria-metrics:v1.102.1' }
+const victoriaStandIn = victoriaMetricsStandIn
 const noStandIn = { 'admin_postgres-exporter': 'no stand-in (prometheuscommunity/postgres-exporter has no Debian package)' }
 
 let prepared: Prepared | undefined

@@ -20,15 +20,38 @@ export interface StandIn {
   fromHost?: Record<string, string>
 }
 
+const repoRoot = new URL('../../', import.meta.url).pathname
+
+/**
+ * The reference the stacks (or, for the Docker CLI, scripts/Dockerfile) pin for an image repository: a stand-in is
+ * tagged with it, so that a new pin cannot leave its stand-in behind. Throws when no file pins it, or two pin it differently.
+ */
+export function pinnedImage(repository: string): string {
+  const sources = [
+    ...readdirSync(join(repoRoot, 'stacks'))
+      .filter((file) => file.endsWith('.yml'))
+      .map((file) => join(repoRoot, 'stacks', file)),
+    join(repoRoot, 'scripts/Dockerfile'),
+  ]
+  const escaped = repository.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+  const pattern = new RegExp(`(?:image:\\s*|ARG DOCKER_CLI_IMAGE=)(${escaped}:[^\\s#]+)`, 'g')
+  const found = new Set(sources.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(pattern)].map((match) => match[1]!)))
+  if (found.size !== 1) throw new Error(`stand-ins: the stacks pin ${repository} ${found.size ? `differently (${[...found].join(', ')})` : 'nowhere'}`)
+  return [...found][0]!
+}
+
 export const standIns: StandIn[] = [
-  { name: 'prometheus', tag: 'prom/prometheus:v2.53.2' },
-  { name: 'pushgateway', tag: 'prom/pushgateway:v1.9.0' },
-  { name: 'alertmanager', tag: 'prom/alertmanager:v0.27.0' },
-  { name: 'node-exporter', tag: 'prom/node-exporter:v1.8.2' },
-  { name: 'nginx', tag: 'nginx:1.27.2' },
-  { name: 'postgres', tag: 'postgres:15.10' },
-  { name: 'docker-cli', tag: 'docker:27.3.1-cli', fromHost: { docker: '/usr/local/bin/docker' } },
+  { name: 'prometheus', tag: pinnedImage('prom/prometheus') },
+  { name: 'pushgateway', tag: pinnedImage('prom/pushgateway') },
+  { name: 'alertmanager', tag: pinnedImage('prom/alertmanager') },
+  { name: 'node-exporter', tag: pinnedImage('prom/node-exporter') },
+  { name: 'nginx', tag: pinnedImage('nginx') },
+  { name: 'postgres', tag: pinnedImage('postgres') },
+  { name: 'docker-cli', tag: pinnedImage('docker'), fromHost: { docker: '/usr/local/bin/docker' } },
 ]
+
+/** Built by test/e2e/settings.test.ts only: the one file that runs the longterm profile. */
+export const victoriaMetricsStandIn: StandIn = { name: 'victoriametrics', tag: pinnedImage('victoriametrics/victoria-metrics') }
 
 /** Debian plus this machine's node and npm: the NODE_IMAGE and RUNTIME_IMAGE build arguments of the project's Dockerfiles in tests. */
 const hostNode = '/usr/bin/node'

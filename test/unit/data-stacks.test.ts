@@ -81,7 +81,7 @@ test("what up was given reaches its services, and the deployer's own environment
     assert.is(service(collectors, 'backup').environment.LOG_LEVEL, 'warn')
 
     const admin = await resolved('admin', '', { profiles: ['ha'] })
-    assert.is(admin.services!.postgres?.image, 'postgres:15.10')
+    assert.is(admin.services!.postgres?.image, 'postgres:15.19')
     assert.is(service(admin, 'grafana').environment.GF_DATABASE_TYPE, 'postgres')
   } finally {
     for (const name of ['METRICS_RETENTION', 'MONITORING_RETENTION', 'ACTIVITY_PROFILES', 'LOG_LEVEL']) {
@@ -141,7 +141,7 @@ test('platform.domain, the sources schedules and backup: reach the services; the
 
 test('the longterm profile runs the pinned VictoriaMetrics and gives Prometheus the same config plus remote_write to it', () => {
   const overlay = yaml('stacks/metrics.longterm.yml')
-  assert.is(overlay.services.victoriametrics.image, 'victoriametrics/victoria-metrics:v1.102.1')
+  assert.is(overlay.services.victoriametrics.image, 'victoriametrics/victoria-metrics:v1.150.0')
   assert.is(overlay.configs.prometheus_longterm.file, './metrics/prometheus.longterm.yml')
   assert.equal(overlay.services.prometheus.configs, [{ source: 'prometheus_longterm', target: '/etc/prometheus/longterm/prometheus.yml' }])
   const baseService = yaml('stacks/metrics.yml').services.prometheus

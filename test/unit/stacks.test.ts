@@ -99,7 +99,7 @@ test('the ha profile merges Postgres and a second Grafana over the admin stack',
   assert.is(ha.services.grafana!.deploy!.replicas, 2)
   assert.is(ha.services.grafana!.environment!.GF_DATABASE_TYPE, 'postgres')
   assert.is(ha.services.grafana!.environment!.GF_DATABASE_PASSWORD__FILE, '/run/secrets/postgres_password')
-  assert.is(ha.services.postgres!.image, 'postgres:15.10')
+  assert.is(ha.services.postgres!.image, 'postgres:15.19')
   assert.equal(secretsOf('admin', { root: repo, profiles: [] }).map((s) => s.name), ['traefik_basic_auth', 'grafana_admin_password'])
   assert.equal(secretsOf('admin', { root: repo, profiles: ['ha'] }).map((s) => s.name), ['traefik_basic_auth', 'grafana_admin_password', 'postgres_password'])
 })

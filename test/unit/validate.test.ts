@@ -60,7 +60,7 @@ test('the repository passes: every stack, config file, rule, dashboard and image
 
 test('a stack file that is not YAML fails with its file and line', async () => {
   const root = copyOfRepo()
-  edit(root, 'stacks/metrics.yml', (text) => text.replace('    image: prom/pushgateway:v1.9.0', '    image: prom/pushgateway:v1.9.0\n   command: [oops'))
+  edit(root, 'stacks/metrics.yml', (text) => text.replace('    image: prom/pushgateway:v1.11.3', '    image: prom/pushgateway:v1.11.3\n   command: [oops'))
   const line = lineOf(root, 'stacks/metrics.yml', 'command: [oops')
   const found = await problems(root)
   assert.is(found.length, 1, found.join('\n'))
@@ -69,7 +69,7 @@ test('a stack file that is not YAML fails with its file and line', async () => {
 
 test('an image without a version fails, naming the service and what to do', async () => {
   const root = copyOfRepo()
-  edit(root, 'stacks/metrics.yml', (text) => text.replace('image: prom/pushgateway:v1.9.0', 'image: prom/pushgateway:latest').replace('image: prom/prometheus:v2.53.2', 'image: prom/prometheus'))
+  edit(root, 'stacks/metrics.yml', (text) => text.replace('image: prom/pushgateway:v1.11.3', 'image: prom/pushgateway:latest').replace('image: prom/prometheus:v3.14.0', 'image: prom/prometheus'))
   assert.equal(await problems(root), [
     `stacks/metrics.yml:${lineOf(root, 'stacks/metrics.yml', 'prom/pushgateway:latest')}: services.pushgateway: image prom/pushgateway:latest uses :latest: pin a version`,
     `stacks/metrics.yml:${lineOf(root, 'stacks/metrics.yml', 'image: prom/prometheus')}: services.prometheus: image prom/prometheus has no tag: pin a version, e.g. prom/prometheus:1.2.3`,
@@ -78,7 +78,7 @@ test('an image without a version fails, naming the service and what to do', asyn
 
 test('a floating tag fails unless it is on the exemption list with its reason', async () => {
   const root = copyOfRepo()
-  edit(root, 'stacks/app.yml', (text) => text.replace('image: nginx:1.27.2', 'image: nginx:stable'))
+  edit(root, 'stacks/app.yml', (text) => text.replace('image: nginx:1.30.4', 'image: nginx:stable'))
   assert.equal(await problems(root), [
     `stacks/app.yml:${lineOf(root, 'stacks/app.yml', 'nginx:stable')}: services.nginx: image nginx:stable has the floating tag :stable: pin a version (or add an exemption with its reason in stacks/validate.ts)`,
   ])
@@ -194,7 +194,7 @@ test('without a docker client that has stack config, validation says so and stil
 test('activity validate prints one line per problem and exits 1; on a valid tree it exits 0', async () => {
   const root = copyOfRepo()
   rmSync(join(root, 'stacks/monitoring/alertmanager.yml'))
-  edit(root, 'stacks/metrics.yml', (text) => text.replace('image: prom/pushgateway:v1.9.0', 'image: prom/pushgateway'))
+  edit(root, 'stacks/metrics.yml', (text) => text.replace('image: prom/pushgateway:v1.11.3', 'image: prom/pushgateway'))
   const run = await activity(['validate', '--root', root])
   assert.is(run.code, 1, run.stderr)
   const lines = run.stderr.trim().split('\n')
