@@ -5,20 +5,25 @@ import type { Target } from './define.ts'
 import { ConfigError, UsageError, exitCodeOf, oneLine } from './errors.ts'
 import { createLogger, levelFrom } from './log.ts'
 import { loadCollector, loadCollectors, sourceNames } from './registry.ts'
-import { runCollector } from './run.ts'
+import { runHistory } from './history-run.ts'
+import { createOpenMetricsDocument } from './openmetrics.ts'
+import { runCollector, type TargetResult } from './run.ts'
 import { check as checkSchema, parse as parseSchema } from './schema.ts'
 
 /** One subcommand: its arguments after the command name, and the environment. */
 export type Command = (args: string[], env: NodeJS.ProcessEnv) => Promise<number>
 
-export const collectorUsage = `  collect <source> [--target T]... [--config FILE] [--stdout] [--pushgateway URL]
+export const collectorUsage = `  collect <source> [--target T]... [--config FILE] [--stdout] [--pushgateway URL] [--prometheus URL]
       run a collector once: collect every target, then push each target's group
       (--target runs without a config file; --stdout prints instead of pushing)
+  history <source> [--target T]... [--config FILE] [--since DAY] [--openmetrics] [--prometheus URL]
+      write each target's past (one sample per day) into the metrics Prometheus, continuing
+      where the last run stopped; --openmetrics prints it as OpenMetrics text instead
   sources            list the sources (collectors) this build has
   check [--config FILE]
       validate activity.yml`
 
-export const environmentUsage = `environment: PUSHGATEWAY_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
+export const environmentUsage = `environment: PUSHGATEWAY_URL, METRICS_PROMETHEUS_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
   HTTP_RETRIES, GITHUB_MAX_WAIT_SECONDS and DOCKERHUB_MAX_WAIT_SECONDS (the longest
   rate-limit wait, 0 to 3600 seconds, default 900), LOG_LEVEL`
@@ -31,6 +36,51 @@ function numberFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {
   return parsed
 }
 
+/** The targets of a run: --target values (no config file needed), else the source's entry in activity.yml. */
+async function runTargets(collectorsDir: URL, source: string, values: { target?: string[]; config?: string }, env: NodeJS.ProcessEnv) {
+  const collector = await loadCollector(collectorsDir, source)
+  if (values.target?.length) {
+    const targets: Target[] = values.target.map((raw) => {
+      const parsed = checkSchema(collector.targets, raw)
+      if (!parsed.ok) throw new UsageError(`--target ${raw}: ${parsed.problem.message}; e.g. --target ${collector.example}`)
+      return parsed.value
+    })
+    const options: unknown = collector.options ? parseSchema(collector.options, {}) : {}
+    return { collector, targets, options, schedule: collector.schedule }
+  }
+  const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
+  const { loadConfig } = await import('./activity-yml.ts') // yaml is half the bundle: only load it for a config file
+  const config = loadConfig(file, await loadCollectors(collectorsDir))
+  const entry = config.sources.find((s) => s.name === source)
+  if (!entry) throw new ConfigError(file, undefined, `sources.${source}`, 'is not configured', `add it under sources:, or pass --target`)
+  return { collector, targets: entry.targets, options: entry.options, schedule: entry.schedule }
+}
+
+function runSettings(env: NodeJS.ProcessEnv) {
+  const log = createLogger({ level: levelFrom(env.LOG_LEVEL) })
+  const timeout = numberFrom(env, 'HTTP_TIMEOUT_SECONDS')
+  return { env, log, http: { timeoutMs: timeout === undefined ? undefined : timeout * 1000, retries: numberFrom(env, 'HTTP_RETRIES') } }
+}
+
+function reportFailures(source: string, results: TargetResult[]): number {
+  const failed = results.filter((r) => !r.ok)
+  for (const result of failed) process.stderr.write(`activity: ${source} ${result.target}: ${result.error}\n`)
+  return failed.length ? 1 : 0
+}
+
+/** A base URL setting (a flag or its variable), checked: http(s) and nothing after the host but a path. */
+function urlSetting(value: string | undefined, name: string): string | undefined {
+  if (value === undefined || value === '') return undefined
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw new UsageError(`${name}=${value} is not a URL; give one such as http://tasks.metrics_prometheus:9090`)
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${name}=${value} is not an http(s) URL; give one such as http://tasks.metrics_prometheus:9090`)
+  return value
+}
+
 async function collect(collectorsDir: URL, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
@@ -40,43 +90,63 @@ async function collect(collectorsDir: URL, args: string[], env: NodeJS.ProcessEn
       config: { type: 'string' },
       stdout: { type: 'boolean', default: false },
       pushgateway: { type: 'string' },
+      prometheus: { type: 'string' },
     },
   })
   const [source, ...extra] = positionals
   if (!source || extra.length) throw new UsageError(`collect takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity collect github --target prometheus --stdout`)
   const pushgateway = values.stdout ? undefined : (values.pushgateway ?? env.PUSHGATEWAY_URL)
   if (!values.stdout && !pushgateway) throw new UsageError('no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics')
+  // Samples with their own timestamps go to the metrics Prometheus when it is named; --stdout prints them too.
+  const prometheus = values.stdout ? undefined : urlSetting(values.prometheus ?? env.METRICS_PROMETHEUS_URL, values.prometheus ? '--prometheus' : 'METRICS_PROMETHEUS_URL')
+  const { collector, targets, options, schedule } = await runTargets(collectorsDir, source, values, env)
+  const results = await runCollector({ collector, targets, options, schedule, pushgateway, prometheus, print: (text) => process.stdout.write(text) }, runSettings(env))
+  return reportFailures(source, results)
+}
 
-  let targets: Target[]
-  let options: unknown
-  let schedule: string
-  const collector = await loadCollector(collectorsDir, source)
-  if (values.target?.length) {
-    targets = values.target.map((raw) => {
-      const parsed = checkSchema(collector.targets, raw)
-      if (!parsed.ok) throw new UsageError(`--target ${raw}: ${parsed.problem.message}; e.g. --target ${collector.example}`)
-      return parsed.value
-    })
-    options = collector.options ? parseSchema(collector.options, {}) : {}
-    schedule = collector.schedule
-  } else {
-    const file = values.config ?? env.ACTIVITY_CONFIG ?? 'activity.yml'
-    const { loadConfig } = await import('./activity-yml.ts') // yaml is half the bundle: only load it for a config file
-    const config = loadConfig(file, await loadCollectors(collectorsDir))
-    const entry = config.sources.find((s) => s.name === source)
-    if (!entry) throw new ConfigError(file, undefined, `sources.${source}`, 'is not configured', `add it under sources:, or pass --target`)
-    ;({ targets, options, schedule } = entry)
+/** --since: a day (2020-01-31) or an ISO time, as Unix seconds. */
+function sinceFrom(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  const ms = /^\d{4}-\d{2}-\d{2}(T.*)?$/.test(value) ? Date.parse(value.length === 10 ? `${value}T00:00:00Z` : value) : Number.NaN
+  if (!Number.isFinite(ms)) throw new UsageError(`--since ${value} is not a date; give a day such as 2020-01-31 (UTC) or an ISO time`)
+  return ms / 1000
+}
+
+async function history(collectorsDir: URL, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      target: { type: 'string', multiple: true },
+      config: { type: 'string' },
+      since: { type: 'string' },
+      openmetrics: { type: 'boolean', default: false },
+      prometheus: { type: 'string' },
+      pushgateway: { type: 'string' },
+    },
+  })
+  const [source, ...extra] = positionals
+  if (!source || extra.length) throw new UsageError(`history takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity history github --target prometheus/prometheus --openmetrics`)
+  const since = sinceFrom(values.since)
+  const prometheus = values.openmetrics ? undefined : urlSetting(values.prometheus ?? env.METRICS_PROMETHEUS_URL, values.prometheus ? '--prometheus' : 'METRICS_PROMETHEUS_URL')
+  if (!values.openmetrics && !prometheus) {
+    throw new UsageError('no metrics Prometheus: set METRICS_PROMETHEUS_URL or pass --prometheus URL (in the swarm: http://tasks.metrics_prometheus:9090), or --openmetrics to print the history')
   }
+  const pushgateway = values.openmetrics ? undefined : urlSetting(values.pushgateway ?? env.PUSHGATEWAY_URL, values.pushgateway ? '--pushgateway' : 'PUSHGATEWAY_URL')
+  const { collector, targets, options, schedule } = await runTargets(collectorsDir, source, values, env)
+  if (!collector.history) {
+    const withHistory = [...(await loadCollectors(collectorsDir)).values()].filter((c) => c.history).map((c) => c.name)
+    throw new UsageError(`${source} has no history to write; sources with history: ${withHistory.join(', ') || 'none in this build'}`)
+  }
+  const document = values.openmetrics ? createOpenMetricsDocument() : undefined
+  const results = await runHistory({ collector, targets, options, schedule: historySchedule(env, schedule), since, prometheus, document, pushgateway }, runSettings(env))
+  if (document) process.stdout.write(document.finish())
+  return reportFailures(source, results)
+}
 
-  const log = createLogger({ level: levelFrom(env.LOG_LEVEL) })
-  const timeout = numberFrom(env, 'HTTP_TIMEOUT_SECONDS')
-  const results = await runCollector(
-    { collector, targets, options, schedule, pushgateway, print: (text) => process.stdout.write(text) },
-    { env, log, http: { timeoutMs: timeout === undefined ? undefined : timeout * 1000, retries: numberFrom(env, 'HTTP_RETRIES') } },
-  )
-  const failed = results.filter((r) => !r.ok)
-  for (const result of failed) process.stderr.write(`activity: ${source} ${result.target}: ${result.error}\n`)
-  return failed.length ? 1 : 0
+/** The history job's schedule, for its health (HISTORY_SCHEDULE, set by the collectors stack), else the source's. */
+function historySchedule(env: NodeJS.ProcessEnv, fallback: string): string {
+  return env.HISTORY_SCHEDULE || fallback
 }
 
 async function check(collectorsDir: URL, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -102,10 +172,11 @@ async function sources(collectorsDir: URL, args: string[]): Promise<number> {
   return 0
 }
 
-/** collect, check and sources, for the collectors found in `collectorsDir`. */
+/** collect, history, check and sources, for the collectors found in `collectorsDir`. */
 export function collectorCommands(collectorsDir: URL): Record<string, Command> {
   return {
     collect: (args, env) => collect(collectorsDir, args, env),
+    history: (args, env) => history(collectorsDir, args, env),
     check: (args, env) => check(collectorsDir, args, env),
     sources: (args) => sources(collectorsDir, args),
   }

@@ -42,7 +42,7 @@ export function utcDayStart(seconds: number): number {
 /** The sink of a run that has no history path configured: a collector that writes history there fails, saying so. */
 export const noHistorySink: HistorySink = {
   async write() {
-    throw new Error('this run has no history path: history samples need the metrics Prometheus (see README, "History")')
+    throw new Error('this run has no history path: set METRICS_PROMETHEUS_URL (or pass --prometheus URL) so samples with their own timestamps reach the metrics Prometheus (see README, "History")')
   },
   async close() {},
 }

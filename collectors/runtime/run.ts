@@ -4,12 +4,14 @@ import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import type { AnyCollector, CollectorContext, Target } from './define.ts'
 import { oneLine } from './errors.ts'
-import { noHistorySink } from './history.ts'
+import { noHistorySink, type HistorySink } from './history.ts'
 import { createHttp, type HttpOptions } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetricSet, type MetricSpecs } from './metrics.ts'
+import { createPrintingSink } from './openmetrics.ts'
 import { pushGroup, type PushOptions } from './push.ts'
 import { createBudget, maxWaitSecondsFrom, maxWaitSetting, realClock, type Budget, type Clock, type RateLimit } from './rate-limit.ts'
+import { createRemoteWriteSink } from './remote-write.ts'
 
 /** Pushed with the data, so it only moves when a run succeeded. */
 export const successSpecs = {
@@ -50,6 +52,8 @@ export interface RunRequest {
   schedule: string
   /** Push here; without it the exposition text goes to `print`. */
   pushgateway?: string
+  /** The metrics Prometheus (base URL): ctx.history writes there. Without it, printed with the text, or refused when pushing. */
+  prometheus?: string
   print?: (text: string) => void
 }
 
@@ -133,17 +137,27 @@ async function reportHealth(request: RunRequest, target: Target, health: Health,
   }
 }
 
+/** Where a collect run's timestamped samples go: the metrics Prometheus, the printed text (--stdout), or nowhere (refused). */
+function historySinkOf(request: RunRequest, target: Target, settings: RunSettings, log: Logger): HistorySink {
+  const owner = { job: request.collector.name, target: target.id }
+  if (request.prometheus) return createRemoteWriteSink(request.prometheus, owner, request.collector.metrics, { log, ...settings.push })
+  if (!request.pushgateway && request.print) return createPrintingSink(owner, request.collector.metrics, request.print)
+  return noHistorySink
+}
+
 export async function runTarget(request: RunRequest, target: Target, settings: RunSettings, budget = runBudget(request.collector, settings.env)): Promise<TargetResult> {
   const { collector } = request
   const clock = clockOf(settings)
   const log = settings.log.child({ source: collector.name, target: target.id })
   const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
   const data = createMetricSet({ ...collector.metrics, ...successSpecs })
+  const history = historySinkOf(request, target, settings, log)
   const started = clock.now()
   let error: unknown
   log.info('collecting')
   try {
-    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, history: noHistorySink, ...settingsReader(settings.env) })
+    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, history, ...settingsReader(settings.env) })
+    await history.close()
   } catch (caught) {
     error = caught
   }

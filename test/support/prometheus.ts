@@ -52,7 +52,7 @@ export async function queryPrometheus(url: string, promql: string): Promise<Vect
 }
 
 /** A real Prometheus scraping the given Pushgateways every second, honouring their labels, as the metrics stack does. */
-export async function startPrometheus(options: { pushgateways: string[]; extraConfig?: string; flags?: string[] }): Promise<Prometheus> {
+export async function startPrometheus(options: { pushgateways: string[]; extraConfig?: string; flags?: string[]; storagePath?: string }): Promise<Prometheus> {
   const binary = requireBinary('prometheus', 'prometheus')
   const dir = tempDir('prometheus')
   const targets = options.pushgateways.map((u) => new URL(u).host)
@@ -72,7 +72,7 @@ export async function startPrometheus(options: { pushgateways: string[]; extraCo
   )
   const started = await startProgram(
     binary,
-    (port) => [`--config.file=${join(dir.path, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...(options.flags ?? [])],
+    (port) => [`--config.file=${join(dir.path, 'prometheus.yml')}`, `--storage.tsdb.path=${options.storagePath ?? join(dir.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', ...(options.flags ?? [])],
     '/-/ready',
   )
   return {

@@ -1,0 +1,72 @@
+// How far each target's backfill is written, kept where the history is: the series
+// activity_history_progress{job,target,key} in the metrics Prometheus, written by remote write and read back with
+// last_over_time. So a history job on any node, after a failure or a restart, continues where the last one stopped.
+import got from 'got'
+import type { HistoryProgress } from './history.ts'
+import type { SeriesOwner } from './history-series.ts'
+import { postWriteRequest, remoteWriteUrl, RemoteWriteError, writeRequestBody, type RemoteWriteOptions } from './remote-write.ts'
+
+export const progressMetric = 'activity_history_progress'
+export const progressHelp = 'How far the history backfill of a target is written, per key the collector chooses (a Unix time, a position): what the next history run continues from.'
+
+/** How far back a progress value is looked for: a job that has not run for longer than this starts over (idempotently). */
+const lookback = '3650d'
+
+const quoted = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`
+
+interface QueryAnswer {
+  status: string
+  error?: string
+  data?: { result: { metric: Record<string, string>; value: [number, string] }[] }
+}
+
+/** Every key's last value for `owner`, as the Prometheus at `prometheus` has it. */
+export async function readProgress(prometheus: string, owner: SeriesOwner, options: Pick<RemoteWriteOptions, 'timeoutMs' | 'retries'> = {}): Promise<Map<string, number>> {
+  const url = prometheus.replace(/\/+$/, '') + '/api/v1/query'
+  const query = `last_over_time(${progressMetric}{job=${quoted(owner.job)},target=${quoted(owner.target)}}[${lookback}])`
+  let answer: QueryAnswer
+  try {
+    answer = await got(url, { searchParams: { query }, timeout: { request: options.timeoutMs ?? 30_000 }, retry: { limit: options.retries ?? 4 } }).json<QueryAnswer>()
+  } catch (error) {
+    const reason = (error as { response?: { statusCode: number; body: unknown }; code?: string }).response
+    throw new RemoteWriteError(url, reason ? `${reason.statusCode} ${String(reason.body).slice(0, 200)}` : String((error as { code?: string }).code ?? error), 'check that the metrics Prometheus runs and METRICS_PROMETHEUS_URL points at it')
+  }
+  if (answer.status !== 'success' || !answer.data) throw new RemoteWriteError(url, `query failed: ${answer.error ?? answer.status}`, 'see the metrics Prometheus log')
+  return new Map(answer.data.result.filter((r) => r.metric.key !== undefined).map((r) => [r.metric.key!, Number(r.value[1])]))
+}
+
+/**
+ * Progress kept in the metrics Prometheus. Read once when created; each set() is written at once (remote write), at
+ * a time after the one before, so two sets in one millisecond are still two samples in order.
+ */
+export async function createPrometheusProgress(prometheus: string, owner: SeriesOwner, options: RemoteWriteOptions & { now?: () => number }): Promise<HistoryProgress> {
+  const known = await readProgress(prometheus, owner, options)
+  const now = options.now ?? Date.now
+  const url = remoteWriteUrl(prometheus)
+  let last = 0
+  return {
+    async get(key) {
+      return known.get(key)
+    },
+    async set(key, value) {
+      last = Math.max(Math.round(now()), last + 1)
+      const labels: [string, string][] = [['job', owner.job], ['key', key], ['target', owner.target]]
+      await postWriteRequest(url, writeRequestBody([{ name: progressMetric, labels, points: [{ timestampMs: last, value }] }]), options)
+      known.set(key, value)
+    },
+  }
+}
+
+/** Progress of one process only (--openmetrics, tests): nothing is remembered after it ends. */
+export function createMemoryProgress(initial: Record<string, number> = {}): HistoryProgress & { readonly values: Map<string, number> } {
+  const values = new Map(Object.entries(initial))
+  return {
+    values,
+    async get(key) {
+      return values.get(key)
+    },
+    async set(key, value) {
+      values.set(key, value)
+    },
+  }
+}

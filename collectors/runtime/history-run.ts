@@ -1,0 +1,159 @@
+// One run of a collector's history (`activity history`, and the scheduled <source>-history job): per target, the
+// collector writes the past through ctx.history into the metrics Prometheus (or an OpenMetrics document) and keeps
+// ctx.progress there, so the next run continues. The targets share one rate-limit budget, as in a collect run.
+import type { AnyCollector, HistoryContext, Target } from './define.ts'
+import { oneLine } from './errors.ts'
+import type { HistoryProgress, HistorySink } from './history.ts'
+import { createMemoryProgress, createPrometheusProgress } from './history-progress.ts'
+import { createHttp } from './http.ts'
+import type { Logger } from './log.ts'
+import { createMetricSet, type MetricSpecs } from './metrics.ts'
+import type { OpenMetricsDocument } from './openmetrics.ts'
+import { pushGroup } from './push.ts'
+import { realClock, type Budget } from './rate-limit.ts'
+import { createRemoteWriteSink } from './remote-write.ts'
+import { runBudget, scheduleIntervalSeconds, settingsReader, type RunSettings, type TargetResult } from './run.ts'
+
+/** Pushed on every history run, success or not, to the group {job, target, group="history-health"}. */
+export const historyHealthSpecs = {
+  activity_history_last_run_timestamp_seconds: { help: 'Unix time at which the last history run of this collector for this target finished, successful or not.', labels: [] },
+  activity_history_last_run_success: { help: '1 if the last history run of this collector for this target finished without error, 0 if it failed.', labels: [] },
+  activity_history_duration_seconds: { help: 'Wall-clock duration of the last history run for this target, in seconds.', labels: [] },
+  activity_history_api_requests: { help: 'HTTP requests the last history run sent to the API for this target, retries included.', labels: [] },
+  activity_history_rate_limit_points: { help: 'Rate-limit points the last history run spent for this target, as the API billed them. Absent for APIs that report no cost.', labels: [] },
+  activity_history_samples_written: { help: 'History samples the last history run wrote for this target (kept also when the run failed later).', labels: [] },
+  activity_history_schedule_interval_seconds: { help: 'Longest gap between two scheduled history runs of this collector, in seconds.', labels: [] },
+} as const satisfies MetricSpecs
+
+/** Pushed with the values the collector recorded in ctx.metrics, only when the run succeeded: group="history". */
+export const historySuccessSpecs = {
+  activity_history_last_success_timestamp_seconds: { help: 'Unix time at which the last successful history run of this collector for this target finished.', labels: [] },
+} as const satisfies MetricSpecs
+
+export interface HistoryRequest {
+  collector: AnyCollector
+  targets: Target[]
+  options: unknown
+  /** Of the history job; for its health's schedule interval. */
+  schedule: string
+  /** --since, Unix seconds. */
+  since?: number
+  /** The metrics Prometheus' base URL: history and progress go there. Without it, `document` takes the samples. */
+  prometheus?: string
+  /** The OpenMetrics document of --openmetrics (progress is then in memory). */
+  document?: OpenMetricsDocument
+  /** Where the run's health and the collector's ctx.metrics go; without it they are logged only. */
+  pushgateway?: string
+}
+
+interface TargetRun {
+  sink: HistorySink & { readonly written?: number }
+  progress: HistoryProgress
+  counted: { samples: number }
+}
+
+/** The sink and progress of one target, counting what the collector writes. */
+async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger): Promise<TargetRun> {
+  const owner = { job: request.collector.name, target: target.id }
+  const counted = { samples: 0 }
+  let inner: HistorySink
+  let progress: HistoryProgress
+  if (request.prometheus) {
+    const options = { log, ...settings.push }
+    inner = createRemoteWriteSink(request.prometheus, owner, request.collector.metrics, options)
+    progress = await createPrometheusProgress(request.prometheus, owner, { ...options, now: settings.now })
+  } else if (request.document) {
+    inner = request.document.sinkFor(owner, request.collector.metrics)
+    progress = createMemoryProgress()
+  } else {
+    throw new Error('a history run needs a Prometheus or an OpenMetrics document')
+  }
+  const sink: HistorySink = {
+    async write(samples) {
+      await inner.write(samples)
+      counted.samples += samples.length
+    },
+    close: () => inner.close(),
+  }
+  return { sink, progress, counted }
+}
+
+async function push(request: HistoryRequest, target: Target, group: string, text: string, settings: RunSettings, log: Logger): Promise<void> {
+  if (!request.pushgateway) return
+  try {
+    await pushGroup(request.pushgateway, { job: request.collector.name, target: target.id, group }, text, { ...settings.push, log })
+  } catch (caught) {
+    log.error(`push of the ${group} group failed`, { reason: oneLine(caught) })
+  }
+}
+
+export async function runHistoryTarget(request: HistoryRequest, target: Target, settings: RunSettings, budget: Budget): Promise<TargetResult> {
+  const { collector } = request
+  const clock = { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
+  const log = settings.log.child({ source: collector.name, target: target.id, run: 'history' })
+  const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
+  const recorded = createMetricSet({ ...collector.metrics, ...historySuccessSpecs })
+  const started = clock.now()
+  let error: unknown
+  let run: TargetRun | undefined
+  log.info('writing history', { since: request.since === undefined ? undefined : new Date(request.since * 1000).toISOString() })
+  try {
+    run = await targetRun(request, target, settings, log)
+    const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
+    await collector.history!(target, ctx)
+    await run.sink.close()
+  } catch (caught) {
+    error = caught
+  }
+  const finished = clock.now()
+  const written = run?.counted.samples ?? 0
+
+  if (!error) {
+    recorded.gauge('activity_history_last_success_timestamp_seconds', finished / 1000, {})
+    await push(request, target, 'history', await recorded.exposition(), settings, log)
+  }
+  const health = createMetricSet(historyHealthSpecs)
+  health.gauge('activity_history_last_run_timestamp_seconds', finished / 1000, {})
+  health.gauge('activity_history_last_run_success', error ? 0 : 1, {})
+  health.gauge('activity_history_duration_seconds', (finished - started) / 1000, {})
+  health.gauge('activity_history_api_requests', http.requests, {})
+  health.gauge('activity_history_rate_limit_points', http.points, {})
+  health.gauge('activity_history_samples_written', written, {})
+  health.gauge('activity_history_schedule_interval_seconds', scheduleIntervalSeconds(request.schedule, new Date(finished)), {})
+  await push(request, target, 'history-health', await health.exposition(), settings, log)
+
+  const result: TargetResult = { target: target.id, ok: !error, requests: http.requests, points: http.points, samples: written, durationSeconds: (finished - started) / 1000 }
+  if (error) {
+    result.error = oneLine(error)
+    log.error('history run failed; what was written stays, and the next run continues from its progress', { reason: result.error, written, requests: http.requests, points: http.points })
+  } else {
+    log.info('history written', { written, requests: result.requests, points: result.points, seconds: result.durationSeconds, to: request.prometheus ? 'prometheus' : 'openmetrics' })
+  }
+  return result
+}
+
+/** Every target in turn on one budget; a rate limit the run may not wait out leaves the targets after it for the next run. */
+export async function runHistory(request: HistoryRequest, settings: RunSettings): Promise<TargetResult[]> {
+  if (!request.collector.history) throw new Error(`${request.collector.name} has no history`)
+  const budget = runBudget(request.collector, settings.env)
+  const log = settings.log.child({ source: request.collector.name, run: 'history' })
+  const results: TargetResult[] = []
+  for (const target of request.targets) {
+    const stopped = budget.stopped
+    if (stopped) {
+      results.push({ target: target.id, ok: false, notAttempted: true, error: `not attempted: the rate limit ran out before it (${oneLine(stopped)})`, requests: 0, samples: 0, durationSeconds: 0 })
+      continue
+    }
+    results.push(await runHistoryTarget(request, target, settings, budget))
+  }
+  const skipped = results.filter((r) => r.notAttempted).map((r) => r.target)
+  if (skipped.length) log.warn('rate limit exhausted: the remaining targets wait for the next history run', { notAttempted: skipped })
+  log.info('history run finished', {
+    targets: results.length,
+    failed: results.filter((r) => !r.ok).length,
+    samples: results.reduce((sum, r) => sum + r.samples, 0),
+    requests: results.reduce((sum, r) => sum + r.requests, 0),
+    rateLimitRemaining: budget.last?.remaining,
+  })
+  return results
+}

@@ -1,0 +1,167 @@
+// The history path against the real programs: Debian's Prometheus with the metrics stack's remote-write receiver and
+// out-of-order window, a real Pushgateway it scrapes, and promtool reading the OpenMetrics text.
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { parse as parseYaml } from 'yaml'
+import { defineCollector, type Target } from '../../collectors/runtime/define.ts'
+import type { HistorySample } from '../../collectors/runtime/history.ts'
+import { createPrometheusProgress } from '../../collectors/runtime/history-progress.ts'
+import { runHistory } from '../../collectors/runtime/history-run.ts'
+import { createLogger } from '../../collectors/runtime/log.ts'
+import { createOpenMetricsDocument } from '../../collectors/runtime/openmetrics.ts'
+import { pushGroup } from '../../collectors/runtime/push.ts'
+import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
+import { startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
+import { requireBinary, tempDir } from '../support/servers.ts'
+import { spawnSync } from 'node:child_process'
+
+const stackConfig = new URL('../../stacks/metrics/prometheus.yml', import.meta.url).pathname
+/** The storage section of the metrics stack's own prometheus.yml: the window this test relies on is the deployed one. */
+const storage = parseYaml(readFileSync(stackConfig, 'utf8')).storage as { tsdb: { out_of_order_time_window: string } }
+
+const test = suite('history into a real Prometheus')
+let gateway: Pushgateway
+let prometheus: Prometheus
+const logs: string[] = []
+const log = createLogger({ write: (line) => logs.push(line) })
+
+test.before(async () => {
+  gateway = await startPushgateway()
+  prometheus = await startPrometheus({
+    pushgateways: [gateway.url],
+    flags: ['--web.enable-remote-write-receiver'],
+    extraConfig: `storage:\n  tsdb:\n    out_of_order_time_window: ${storage.tsdb.out_of_order_time_window}\n`,
+  })
+})
+test.after(async () => {
+  await Promise.all([gateway?.stop(), prometheus?.stop()])
+})
+
+const specs = {
+  github_repository_stars: { help: 'Stars of the repository.', labels: ['owner', 'repository'] },
+  github_repository_forks: { help: 'Forks of the repository.', labels: ['owner', 'repository'] },
+} as const
+const today = Math.floor(Date.now() / 86_400_000) * 86_400
+/** 00:00 UTC, `n` days before today. */
+const daysAgo = (n: number) => today - n * 86_400
+/** The stars of day n (n days ago): a value the test can name without the code under test. */
+const starsOn = (n: number) => (3650 - n) * 7
+const tenYears = Array.from({ length: 3650 }, (_, i) => 3650 - i).map((n): HistorySample => ({
+  name: 'github_repository_stars',
+  labels: { owner: 'prometheus', repository: 'prometheus' },
+  timestampSeconds: daysAgo(n),
+  value: starsOn(n),
+}))
+const owner = { job: 'github', target: 'prometheus/prometheus' }
+const series = '{job="github",target="prometheus/prometheus",owner="prometheus",repository="prometheus"}'
+
+async function queryAt(promql: string, seconds: number): Promise<number[]> {
+  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}&time=${seconds}`)
+  const body = (await response.json()) as { data: { result: { value: [number, string] }[] } }
+  return body.data.result.map((r) => Number(r.value[1]))
+}
+
+test('ten years of daily samples written by remote write answer at their own days', async () => {
+  await createRemoteWriteSink(prometheus.url, owner, specs, { log }).write(tenYears)
+  for (const n of [3650, 3000, 1826, 365, 1]) assert.equal(await queryAt(`github_repository_stars${series}`, daysAgo(n)), [starsOn(n)], `${n} days ago`)
+})
+
+test('writing the same batch again leaves the same samples, none doubled', async () => {
+  await createRemoteWriteSink(prometheus.url, owner, specs, { log }).write(tenYears)
+  assert.equal(await queryAt(`count_over_time(github_repository_stars${series}[3651d])`, today), [3650])
+  assert.equal(await queryAt(`sum_over_time(github_repository_stars${series}[3651d])`, today), [tenYears.reduce((sum, s) => sum + s.value, 0)])
+})
+
+test("a repository's history and the value the Pushgateway holds today are one series", async () => {
+  const current = 'github_repository_stars{owner="prometheus",repository="prometheus"} 25560\n'
+  await pushGroup(gateway.url, owner, current, { log })
+  await prometheus.queryUntil(`github_repository_stars${series} == 25560`, 'the scraped current value')
+  // The raw samples of ten years and today, in one range selector: Prometheus answers with one series holding both.
+  const url = `${prometheus.url}/api/v1/query?query=${encodeURIComponent(`github_repository_stars${series}[3651d]`)}`
+  const body = (await (await fetch(url)).json()) as { data: { result: { metric: Record<string, string>; values: [number, string][] }[] } }
+  assert.is(body.data.result.length, 1, 'one series')
+  const values = body.data.result[0]!.values
+  assert.equal(values[0], [daysAgo(3650), String(starsOn(3650))])
+  assert.equal(values[3649], [daysAgo(1), String(starsOn(1))])
+  assert.is(values.at(-1)![1], '25560')
+  assert.ok(values.at(-1)![0] > today, 'the scraped value is today')
+})
+
+test('progress written by one history run is what the next one reads', async () => {
+  const target = { job: 'github', target: 'progress/test' }
+  const first = await createPrometheusProgress(prometheus.url, target, { log })
+  assert.is(await first.get('stars'), undefined)
+  await first.set('stars', daysAgo(100))
+  await first.set('stars', daysAgo(50))
+  await first.set('forks', 7)
+  const next = await createPrometheusProgress(prometheus.url, target, { log })
+  assert.is(await next.get('stars'), daysAgo(50))
+  assert.is(await next.get('forks'), 7)
+})
+
+test('a history run that fails half way continues from its progress: every day once, none missing', async () => {
+  let failAfter: number | undefined = 100
+  const collector = defineCollector({
+    name: 'github',
+    description: 'test collector with a history',
+    schedule: '0 3 * * *',
+    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
+    example: 'a/b',
+    metrics: specs,
+    async collect() {},
+    async history(target: Target, ctx) {
+      const from = (await ctx.progress.get('forks')) ?? 400
+      for (let n = from; n > 0; n -= 50) {
+        const batch = Array.from({ length: 50 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'half', repository: target.id }, timestampSeconds: daysAgo(n - i), value: n - i }))
+        await ctx.history.write(batch)
+        await ctx.progress.set('forks', n - 50)
+        if (failAfter !== undefined && n - 50 <= 400 - failAfter) throw new Error('the API failed')
+      }
+    },
+  })
+  const request = { collector, targets: [{ id: 'half/way' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url }
+  const first = await runHistory(request, { env: {}, log })
+  assert.is(first[0]!.ok, false)
+  assert.is(first[0]!.samples, 100)
+  failAfter = undefined
+  const second = await runHistory(request, { env: {}, log })
+  assert.is(second[0]!.ok, true)
+  assert.is(second[0]!.samples, 300)
+  const forks = '{job="github",target="half/way",repository="half/way"}'
+  assert.equal(await queryAt(`count_over_time(github_repository_forks${forks}[401d])`, today), [400])
+  assert.equal(await queryAt(`sum_over_time(github_repository_forks${forks}[401d])`, today), [(400 * 401) / 2])
+})
+
+test('the OpenMetrics text is what promtool turns into blocks, and Prometheus answers from them at each day', async () => {
+  const document = createOpenMetricsDocument()
+  const days = Array.from({ length: 60 }, (_, i) => 60 - i)
+  await document.sinkFor(owner, specs).write(days.map((n) => ({ ...tenYears[3650 - n]! })))
+  await document.sinkFor({ job: 'github', target: 'grafana' }, specs).write(days.map((n) => ({ name: 'github_repository_forks', labels: { owner: 'grafana', repository: 'grafana' }, timestampSeconds: daysAgo(n), value: n })))
+  const text = document.finish()
+  assert.ok(text.endsWith('\n# EOF\n'), 'the last line is # EOF')
+  const dir = tempDir('openmetrics')
+  try {
+    writeFileSync(join(dir.path, 'history.om'), text)
+    const promtool = requireBinary('promtool', 'prometheus')
+    const made = spawnSync(promtool, ['tsdb', 'create-blocks-from', 'openmetrics', join(dir.path, 'history.om'), join(dir.path, 'data')], { encoding: 'utf8' })
+    assert.is(made.status, 0, `promtool refused the text: ${made.stderr}`)
+    // Its default retention (15 days) would delete the older blocks at once: the metrics stack sets metrics.retention.
+    const fromBlocks = await startPrometheus({ pushgateways: [], storagePath: join(dir.path, 'data'), flags: ['--storage.tsdb.retention.time=20y'] })
+    try {
+      for (const n of [60, 30, 1]) {
+        const at = await fetch(`${fromBlocks.url}/api/v1/query?query=${encodeURIComponent(`github_repository_stars${series}`)}&time=${daysAgo(n)}`)
+        assert.equal(((await at.json()) as { data: { result: { value: [number, string] }[] } }).data.result.map((r) => Number(r.value[1])), [starsOn(n)])
+      }
+      const forks = await fetch(`${fromBlocks.url}/api/v1/query?query=${encodeURIComponent('github_repository_forks{job="github",target="grafana"}')}&time=${daysAgo(10)}`)
+      assert.equal(((await forks.json()) as { data: { result: { value: [number, string] }[] } }).data.result.map((r) => Number(r.value[1])), [10])
+    } finally {
+      await fromBlocks.stop()
+    }
+  } finally {
+    dir.remove()
+  }
+})
+
+test.run()
