@@ -24,8 +24,9 @@ export const collectorUsage = `  collect <source> [--target T]... [--config FILE
       validate activity.yml`
 
 export const environmentUsage = `environment: PUSHGATEWAY_URL, METRICS_PROMETHEUS_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
-  DOCKERHUB_API_URL, ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS,
-  HTTP_RETRIES, GITHUB_MAX_WAIT_SECONDS and DOCKERHUB_MAX_WAIT_SECONDS (the longest
+  DOCKERHUB_API_URL, NPM_API_URL, PYPISTATS_API_URL, CRATES_API_URL, CRATES_USER_AGENT,
+  ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS, HTTP_RETRIES,
+  <SOURCE>_MAX_WAIT_SECONDS (GITHUB_, DOCKERHUB_, NPM_, PYPI_, CRATES_: the longest
   rate-limit wait, 0 to 3600 seconds, default 900), LOG_LEVEL`
 
 function numberFrom(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -3,11 +3,36 @@ import type { HistoryProgress, HistorySink } from './history.ts'
 import type { Http } from './http.ts'
 import type { Logger } from './log.ts'
 import type { MetricSpecs, Metrics } from './metrics.ts'
+import type { RequestRate } from './rate-limit.ts'
 import type { Schema } from './schema.ts'
 
 /** One entry of a source's `targets` in activity.yml, parsed. `id` is its Pushgateway group label. */
 export interface Target {
   id: string
+}
+
+/** What the targets of one run share: an API that answers several targets in one request (npm's bulk form) asks once. */
+export interface RunShared {
+  /** Every target of the run, in order. */
+  targets: readonly Target[]
+  /** `load()`'s promise for `key`, made once per run: the first target that needs it asks (and counts the requests). */
+  once<V>(key: string, load: () => Promise<V>): Promise<V>
+}
+
+/** A run of one target alone: nothing to share. */
+export function soloRun(target: Target): RunShared {
+  const loaded = new Map<string, Promise<unknown>>()
+  return runShared([target], loaded)
+}
+
+export function runShared(targets: readonly Target[], loaded = new Map<string, Promise<unknown>>()): RunShared {
+  return {
+    targets,
+    once<V>(key: string, load: () => Promise<V>): Promise<V> {
+      if (!loaded.has(key)) loaded.set(key, load())
+      return loaded.get(key) as Promise<V>
+    },
+  }
 }
 
 export interface CollectorContext<S extends MetricSpecs = MetricSpecs, O = unknown> {
@@ -26,6 +51,8 @@ export interface CollectorContext<S extends MetricSpecs = MetricSpecs, O = unkno
    * The runtime decides where they go (the metrics Prometheus, or printed with --stdout / --openmetrics).
    */
   history: HistorySink
+  /** The run's other targets and the answers they share; absent when a target runs alone. */
+  run?: RunShared
 }
 
 /** What `history` gets: the collect context plus where its backfill stands. */
@@ -53,6 +80,8 @@ export interface Collector<T extends Target = Target, O = unknown, S extends Met
   metrics: S
   /** What to tell a person whose rate limit ran out. */
   rateLimitHint?: string
+  /** The API's documented request rates (per address): every request of a run waits its turn to stay within them. */
+  requestRate?: readonly RequestRate[]
   collect(target: T, ctx: CollectorContext<S, O>): Promise<void>
   /** Backfill: write the target's past (stars since creation, ...) through ctx.history, resumable through ctx.progress. */
   history?(target: T, ctx: HistoryContext<S, O>): Promise<void>

@@ -69,6 +69,16 @@ export class HttpError extends ActivityError {
   }
 }
 
+/** The API does not have the target (an unknown package or crate): one line naming it, instead of a bare 404. */
+export class NotFoundError extends ActivityError {
+  constructor(
+    readonly url: string,
+    problem: string,
+  ) {
+    super(url, problem, 'check the name in activity.yml (a typo, or a package that was removed)')
+  }
+}
+
 /** The API's rate limit is exhausted for longer than the run may wait. `why`: why the run did not wait (and when to retry). */
 export class RateLimitError extends ActivityError {
   constructor(

@@ -1,7 +1,7 @@
 // One run of a collector's history (`activity history`, and the scheduled <source>-history job): per target, the
 // collector writes the past through ctx.history into the metrics Prometheus (or an OpenMetrics document) and keeps
 // ctx.progress there, so the next run continues. The targets share one rate-limit budget, as in a collect run.
-import type { AnyCollector, HistoryContext, Target } from './define.ts'
+import { runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import type { HistoryProgress, HistorySink } from './history.ts'
 import { createMemoryProgress, createPrometheusProgress } from './history-progress.ts'
@@ -87,7 +87,7 @@ async function push(request: HistoryRequest, target: Target, group: string, text
   }
 }
 
-export async function runHistoryTarget(request: HistoryRequest, target: Target, settings: RunSettings, budget: Budget): Promise<TargetResult> {
+export async function runHistoryTarget(request: HistoryRequest, target: Target, settings: RunSettings, budget: Budget, shared: RunShared = soloRun(target)): Promise<TargetResult> {
   const { collector } = request
   const clock = { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
   const log = settings.log.child({ source: collector.name, target: target.id, run: 'history' })
@@ -99,7 +99,7 @@ export async function runHistoryTarget(request: HistoryRequest, target: Target, 
   log.info('writing history', { since: request.since === undefined ? undefined : new Date(request.since * 1000).toISOString() })
   try {
     run = await targetRun(request, target, settings, log)
-    const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
+    const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, run: shared, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
     await collector.history!(target, ctx)
     await run.sink.close()
   } catch (caught) {
@@ -136,6 +136,8 @@ export async function runHistoryTarget(request: HistoryRequest, target: Target, 
 export async function runHistory(request: HistoryRequest, settings: RunSettings): Promise<TargetResult[]> {
   if (!request.collector.history) throw new Error(`${request.collector.name} has no history`)
   const budget = runBudget(request.collector, settings.env)
+  // npm's bulk form: one answer for many targets, asked by the first that needs it.
+  const shared = runShared(request.targets)
   const log = settings.log.child({ source: request.collector.name, run: 'history' })
   const results: TargetResult[] = []
   for (const target of request.targets) {
@@ -144,7 +146,7 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
       results.push({ target: target.id, ok: false, notAttempted: true, error: `not attempted: the rate limit ran out before it (${oneLine(stopped)})`, requests: 0, samples: 0, durationSeconds: 0 })
       continue
     }
-    results.push(await runHistoryTarget(request, target, settings, budget))
+    results.push(await runHistoryTarget(request, target, settings, budget, shared))
   }
   const skipped = results.filter((r) => r.notAttempted).map((r) => r.target)
   if (skipped.length) log.warn('rate limit exhausted: the remaining targets wait for the next history run', { notAttempted: skipped })

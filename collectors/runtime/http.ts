@@ -164,6 +164,7 @@ export function createHttp(options: HttpOptions): Http {
           if (known?.remaining === 0 && known.resetAt && known.resetAt.getTime() > clock.now()) {
             await waitOut(new RateLimitError(url, new Date(known.resetAt.getTime() + 1000), hint))
           }
+          await budget.pacer?.take(clock)
           requests++
         },
       ],

@@ -127,9 +127,11 @@ export interface Budget {
   /** Marks the run as out of budget: the targets after this one are not attempted. Returns `limit`. */
   stop(limit: RateLimitError): RateLimitError
   readonly stopped: RateLimitError | undefined
+  /** Spaces the run's requests to the API's documented rates, when it has any. */
+  readonly pacer: Pacer | undefined
 }
 
-export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: string } = {}): Budget {
+export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: string; requestRate?: readonly RequestRate[] } = {}): Budget {
   const byResource = new Map<string, RateLimit>()
   /** origin + path → the resource its answers named; origin → every resource seen there. */
   const resourceOfPath = new Map<string, string>()
@@ -137,6 +139,7 @@ export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: str
   let last: RateLimit | undefined
   let unnamedWaits = 0
   let stopped: RateLimitError | undefined
+  const pacer = options.requestRate?.length ? createPacer(options.requestRate) : undefined
 
   const resourceOf = (url: string): string | undefined => {
     const { origin, pathname } = new URL(url)
@@ -180,6 +183,7 @@ export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: str
     get stopped() {
       return stopped
     },
+    pacer,
   }
 }
 
@@ -187,4 +191,49 @@ export function createBudget(options: { maxWaitMs?: number; maxWaitSetting?: str
 export function tooLongToWait(url: string, resetAt: Date, waitMs: number, maxWait: { ms: number; setting?: string | undefined }, hint: string): RateLimitError {
   const setting = maxWait.setting ? ` (${maxWait.setting})` : ''
   return new RateLimitError(url, resetAt, hint, `it lifts in ${spoken(waitMs)}, longer than the ${spoken(maxWait.ms)} a run may wait${setting}; retry after ${resetAt.toISOString().slice(11, 19)} UTC`)
+}
+
+/** A documented request rate: at most `requests` in any `seconds` (pypistats: 5 a second and 30 a minute). */
+export interface RequestRate {
+  requests: number
+  seconds: number
+}
+
+/**
+ * Spaces requests so that no window of any documented rate holds more than it allows: before each request, waits (on
+ * the run's clock) until the oldest request of a full window has left it. One pacer per run: the rate is per address.
+ */
+export interface Pacer {
+  /** Waits until one more request fits every rate, then counts it as sent. */
+  take(clock: Clock): Promise<void>
+  /** The longest a request waited for its turn, and all waits summed, in ms. */
+  readonly waitedMs: number
+}
+
+export function createPacer(rates: readonly RequestRate[]): Pacer {
+  const sent: number[] = []
+  const longest = Math.max(0, ...rates.map((r) => r.seconds * 1000))
+  let waitedMs = 0
+  return {
+    async take(clock) {
+      for (;;) {
+        const now = clock.now()
+        while (sent.length && sent[0]! <= now - longest) sent.shift()
+        let wait = 0
+        for (const rate of rates) {
+          const inWindow = sent.filter((at) => at > now - rate.seconds * 1000)
+          if (inWindow.length >= rate.requests) wait = Math.max(wait, inWindow[inWindow.length - rate.requests]! + rate.seconds * 1000 - now)
+        }
+        if (wait <= 0) {
+          sent.push(now)
+          return
+        }
+        waitedMs += wait
+        await clock.sleep(wait)
+      }
+    },
+    get waitedMs() {
+      return waitedMs
+    },
+  }
 }

@@ -2,7 +2,7 @@
 // rate-limit budget: a limit the run cannot wait out stops it, and the targets after it are reported, not attempted.
 import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
-import type { AnyCollector, CollectorContext, Target } from './define.ts'
+import { runShared, soloRun, type AnyCollector, type CollectorContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import { noHistorySink, type HistorySink } from './history.ts'
 import { createHttp, type HttpOptions } from './http.ts'
@@ -43,6 +43,8 @@ export interface RunSettings {
   sleep?: (ms: number) => Promise<void>
   http?: Omit<HttpOptions, 'log' | 'clock' | 'budget' | 'rateLimitHint'>
   push?: Omit<PushOptions, 'log'>
+  /** Where the samples collectors write with their own timestamps go; without one, writing them fails the target. */
+  history?: HistorySink
 }
 
 export interface RunRequest {
@@ -103,7 +105,7 @@ function clockOf(settings: RunSettings): Clock {
 /** The budget of one run of `collector`: its waits bounded by <SOURCE>_MAX_WAIT_SECONDS (a UsageError when that is not seconds). */
 export function runBudget(collector: AnyCollector, env: Record<string, string | undefined>): Budget {
   const setting = maxWaitSetting(collector.name)
-  return createBudget({ maxWaitMs: maxWaitSecondsFrom(env, setting) * 1000, maxWaitSetting: setting })
+  return createBudget({ maxWaitMs: maxWaitSecondsFrom(env, setting) * 1000, maxWaitSetting: setting, requestRate: collector.requestRate })
 }
 
 interface Health {
@@ -145,18 +147,24 @@ function historySinkOf(request: RunRequest, target: Target, settings: RunSetting
   return noHistorySink
 }
 
-export async function runTarget(request: RunRequest, target: Target, settings: RunSettings, budget = runBudget(request.collector, settings.env)): Promise<TargetResult> {
+export async function runTarget(
+  request: RunRequest,
+  target: Target,
+  settings: RunSettings,
+  budget = runBudget(request.collector, settings.env),
+  shared: RunShared = soloRun(target),
+): Promise<TargetResult> {
   const { collector } = request
   const clock = clockOf(settings)
   const log = settings.log.child({ source: collector.name, target: target.id })
   const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
   const data = createMetricSet({ ...collector.metrics, ...successSpecs })
-  const history = historySinkOf(request, target, settings, log)
+  const history = settings.history ?? historySinkOf(request, target, settings, log)
   const started = clock.now()
   let error: unknown
   log.info('collecting')
   try {
-    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, history, ...settingsReader(settings.env) })
+    await collector.collect(target, { http, metrics: data, log, now: clock.now, options: request.options, history, run: shared, ...settingsReader(settings.env) })
     await history.close()
   } catch (caught) {
     error = caught
@@ -201,12 +209,13 @@ async function notAttempted(request: RunRequest, target: Target, settings: RunSe
  */
 export async function runCollector(request: RunRequest, settings: RunSettings): Promise<TargetResult[]> {
   const budget = runBudget(request.collector, settings.env)
+  const shared = runShared(request.targets)
   const log = settings.log.child({ source: request.collector.name })
   const results: TargetResult[] = []
   for (const [index, target] of request.targets.entries()) {
     const stopped = budget.stopped
     if (!stopped) {
-      results.push(await runTarget(request, target, settings, budget))
+      results.push(await runTarget(request, target, settings, budget, shared))
       continue
     }
     const reason = `the rate limit ran out before it (${oneLine(stopped)})`
