@@ -1,5 +1,6 @@
 // Every provisioned dashboard: the file Grafana reads (under dashboards/, folder = Grafana folder) and the code that builds it.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard'
+import { adoption } from './adoption.ts'
 import { collectors } from './collectors.ts'
 import { dockerhub } from './dockerhub.ts'
 import { github } from './github.ts'
@@ -18,6 +19,7 @@ export const dashboards: DashboardFile[] = [
   { file: 'activity/overview.json', build: overview },
   { file: 'activity/github.json', build: github },
   { file: 'activity/dockerhub.json', build: dockerhub },
+  { file: 'activity/adoption.json', build: adoption },
   { file: 'website/visitors.json', build: visitors },
   { file: 'platform/collectors.json', build: collectors },
   { file: 'platform/platform.json', build: platform },

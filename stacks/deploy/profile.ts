@@ -40,7 +40,21 @@ export interface DeployProfile {
 }
 
 /** Settings of the collectors taken from the environment of `up` (an API base for GitHub Enterprise, or the e2e's fake APIs). */
-export const collectorSettingNames = ['GITHUB_API_URL', 'DOCKERHUB_API_URL', 'HTTP_TIMEOUT_SECONDS', 'HTTP_RETRIES', 'GITHUB_MAX_WAIT_SECONDS', 'DOCKERHUB_MAX_WAIT_SECONDS'] as const
+export const collectorSettingNames = [
+  'GITHUB_API_URL',
+  'DOCKERHUB_API_URL',
+  'NPM_API_URL',
+  'PYPISTATS_API_URL',
+  'CRATES_API_URL',
+  'CRATES_USER_AGENT',
+  'HTTP_TIMEOUT_SECONDS',
+  'HTTP_RETRIES',
+  'GITHUB_MAX_WAIT_SECONDS',
+  'DOCKERHUB_MAX_WAIT_SECONDS',
+  'NPM_MAX_WAIT_SECONDS',
+  'PYPI_MAX_WAIT_SECONDS',
+  'CRATES_MAX_WAIT_SECONDS',
+] as const
 
 export function defaultProfile(registry: string): DeployProfile {
   return { version: 2, registry, overlays: {}, without: [], collectorSettings: {}, profiles: [], settings: {} }

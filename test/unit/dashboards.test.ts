@@ -36,8 +36,9 @@ test('the committed JSON files are exactly what `npm run dashboards` generates f
   assert.equal(unknown, [], `JSON files with no source in dashboards/src/index.ts: ${unknown.join(', ')}`)
 })
 
-test('the provisioned files are the seven dashboards, in their folders', () => {
+test('the provisioned files are the eight dashboards, in their folders', () => {
   assert.equal(files.map((f) => f.file).sort(), [
+    'activity/adoption.json',
     'activity/dockerhub.json',
     'activity/github.json',
     'activity/overview.json',

@@ -177,10 +177,10 @@ test('activity render collectors prints the same stack, and fails on a broken ac
   assert.is(run.stdout, renderCollectors(config))
 
   const broken = join(dir.path, 'broken.yml')
-  writeFileSync(broken, 'sources:\n  dockerhub:\n    targets: [prom]\n  pypi:\n    targets: [requests]\n')
+  writeFileSync(broken, 'sources:\n  dockerhub:\n    targets: [prom]\n  maven:\n    targets: [junit]\n')
   const failed = await activity(['render', 'collectors', '--config', broken])
   assert.is(failed.code, 2)
-  assert.match(failed.stderr, new RegExp(`^activity: ${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: sources\\.pypi: unknown source 'pypi'`))
+  assert.match(failed.stderr, new RegExp(`^activity: ${broken.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:4: sources\\.maven: unknown source 'maven'`))
 })
 
 test('activity render env prints the config hashes a stack file needs, for a deploy by hand', async () => {

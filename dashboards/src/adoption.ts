@@ -1,0 +1,193 @@
+// Adoption: downloads from the package registries (npm, PyPI, crates.io) per day, per registry, package and version.
+import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
+import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+
+const npm = '{package=~"$npm"}'
+const pypi = '{package=~"$pypi"}'
+const crate = '{crate=~"$crate"}'
+/** A daily sample (timestamped 00:00 UTC) shown all day long: the last one within a day. */
+const daily = (metric: string, selector: string) => `last_over_time(${metric}${selector}[1d])`
+/** Downloads in the 7 days before each point, and the change from the 7 days before those. */
+const week = (metric: string, selector: string, offset = '') => `sum(sum_over_time(${metric}${selector}[7d]${offset}))`
+const weekOverWeek = (metric: string, selector: string) => `${week(metric, selector)} / ${week(metric, selector, ' offset 7d')} - 1`
+
+export function adoption() {
+  const board = dashboard({
+    uid: 'activity-adoption',
+    title: 'Adoption',
+    description: 'Downloads from the package registries the platform reads: npm, PyPI (pypistats.org, mirrors excluded) and crates.io, per day (with their history), per package and per version.',
+    tags: ['adoption', 'npm', 'pypi', 'crates'],
+  })
+    .withVariable(datasourceVariable(datasource.prometheus))
+    .withVariable(labelVariable({ name: 'npm', label: 'npm package', series: 'npm_package_downloads_last_day', labelName: 'package', description: 'npm packages watched (sources.npm).' }))
+    .withVariable(labelVariable({ name: 'pypi', label: 'PyPI package', series: 'pypi_package_downloads_last_day', labelName: 'package', description: 'PyPI packages watched (sources.pypi).' }))
+    .withVariable(labelVariable({ name: 'crate', label: 'Crate', series: 'crates_crate_downloads', description: 'Crates watched (sources.crates).' }))
+
+  board.withRow(new RowBuilder('Per registry'))
+  board.withPanel(
+    timeseries({
+      title: 'Downloads per day, per registry',
+      description: 'Downloads of the selected packages on each UTC day, stacked by registry: the days the registries give back (npm since 2015, pypistats 180 days, crates.io 90 days) and every day the platform has kept since.',
+      unit: 'short',
+      w: 24,
+      stacking: 'normal',
+      targets: [
+        prom(`sum(${daily('npm_package_daily_downloads', npm)})`, { legend: 'npm' }),
+        prom(`sum(${daily('pypi_package_daily_downloads', pypi)})`, { legend: 'PyPI' }),
+        prom(`sum(${daily('crates_crate_daily_downloads', crate)})`, { legend: 'crates.io' }),
+      ],
+    }),
+  )
+  board.withPanel(
+    stat({
+      title: 'Last 7 days',
+      description: 'Downloads in the last 7 days each registry has counted (npm_package_downloads_last_week, pypi_package_downloads_last_week), and crates.io downloads in its last 90 days.',
+      unit: 'short',
+      w: 12,
+      targets: [
+        prom(`sum(npm_package_downloads_last_week${npm})`, { instant: true, legend: 'npm, 7 days' }),
+        prom(`sum(pypi_package_downloads_last_week${pypi})`, { instant: true, legend: 'PyPI, 7 days' }),
+        prom(`sum(crates_crate_recent_downloads${crate})`, { instant: true, legend: 'crates.io, 90 days' }),
+      ],
+    }),
+  )
+  board.withPanel(
+    stat({
+      title: 'Week over week',
+      description: 'Downloads of the last 7 days against the 7 days before them, per registry (from the daily history): +10% means a tenth more.',
+      unit: 'percentunit',
+      w: 12,
+      targets: [
+        prom(weekOverWeek('npm_package_daily_downloads', npm), { instant: true, legend: 'npm' }),
+        prom(weekOverWeek('pypi_package_daily_downloads', pypi), { instant: true, legend: 'PyPI' }),
+        prom(weekOverWeek('crates_crate_daily_downloads', crate), { instant: true, legend: 'crates.io' }),
+      ],
+    }),
+  )
+
+  board.withRow(new RowBuilder('npm'))
+  board.withPanel(
+    timeseries({
+      title: 'npm downloads per day, per package',
+      description: 'Downloads of each selected npm package per UTC day (npm_package_daily_downloads), stacked.',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`max by (package) (${daily('npm_package_daily_downloads', npm)})`, { legend: '{{package}}' })],
+    }),
+  )
+  board.withPanel(
+    table({
+      title: 'npm packages',
+      w: 12,
+      description: 'Per package: downloads on the last day npm counted, in its last 7 and 30 days, and which day npm counted last (npm publishes a UTC day soon after midnight).',
+      keep: ['package'],
+      columns: [
+        { title: 'Last day', unit: 'short' },
+        { title: 'Last 7 days', unit: 'short' },
+        { title: 'Last 30 days', unit: 'short' },
+        { title: 'Counted up to', unit: 'dateTimeFromNow' },
+      ],
+      sortBy: 'Last 30 days',
+      targets: [
+        prom(`max by (package) (npm_package_downloads_last_day${npm})`, { instant: true, table: true }),
+        prom(`max by (package) (npm_package_downloads_last_week${npm})`, { instant: true, table: true }),
+        prom(`max by (package) (npm_package_downloads_last_month${npm})`, { instant: true, table: true }),
+        prom(`max by (package) (npm_package_last_counted_day_timestamp_seconds${npm}) * 1000`, { instant: true, table: true }),
+      ],
+    }),
+  )
+
+  board.withRow(new RowBuilder('PyPI'))
+  board.withPanel(
+    timeseries({
+      title: 'PyPI downloads per day, per package',
+      description: 'Downloads of each selected PyPI package per UTC day, known mirrors excluded (pypi_package_daily_downloads), stacked.',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`max by (package) (${daily('pypi_package_daily_downloads', pypi)})`, { legend: '{{package}}' })],
+    }),
+  )
+  board.withPanel(
+    table({
+      title: 'PyPI packages',
+      w: 12,
+      description: 'Per package: downloads on the last day pypistats.org counted, in its last 7 and 30 days (mirrors excluded), and which day it counted last.',
+      keep: ['package'],
+      columns: [
+        { title: 'Last day', unit: 'short' },
+        { title: 'Last 7 days', unit: 'short' },
+        { title: 'Last 30 days', unit: 'short' },
+        { title: 'Counted up to', unit: 'dateTimeFromNow' },
+      ],
+      sortBy: 'Last 30 days',
+      targets: [
+        prom(`max by (package) (pypi_package_downloads_last_day${pypi})`, { instant: true, table: true }),
+        prom(`max by (package) (pypi_package_downloads_last_week${pypi})`, { instant: true, table: true }),
+        prom(`max by (package) (pypi_package_downloads_last_month${pypi})`, { instant: true, table: true }),
+        prom(`max by (package) (pypi_package_last_counted_day_timestamp_seconds${pypi}) * 1000`, { instant: true, table: true }),
+      ],
+    }),
+  )
+  board.withPanel(
+    timeseries({
+      title: 'PyPI downloads per day, by Python version',
+      description: 'Downloads of the selected PyPI packages per UTC day by Python minor version (unknown: the installer did not say), stacked.',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`sum by (python) (${daily('pypi_package_daily_downloads_by_python', pypi)})`, { legend: '{{python}}' })],
+    }),
+  )
+  board.withPanel(
+    timeseries({
+      title: 'PyPI downloads per day, by system',
+      description: 'Downloads of the selected PyPI packages per UTC day by operating system, stacked.',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`sum by (system) (${daily('pypi_package_daily_downloads_by_system', pypi)})`, { legend: '{{system}}' })],
+    }),
+  )
+
+  board.withRow(new RowBuilder('crates.io'))
+  board.withPanel(
+    timeseries({
+      title: 'crates.io downloads per day, by version',
+      description: 'Downloads of the selected crates per UTC day by version, stacked (crates_version_daily_downloads; other = the versions crates.io does not list one by one).',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`sum by (crate, version) (${daily('crates_version_daily_downloads', crate)})`, { legend: '{{crate}} {{version}}' })],
+    }),
+  )
+  board.withPanel(
+    timeseries({
+      title: 'crates.io downloads per day, per crate',
+      description: 'Downloads of each selected crate per UTC day, all versions (crates_crate_daily_downloads), stacked.',
+      unit: 'short',
+      stacking: 'normal',
+      targets: [prom(`max by (crate) (${daily('crates_crate_daily_downloads', crate)})`, { legend: '{{crate}}' })],
+    }),
+  )
+  board.withPanel(
+    table({
+      title: 'Crates',
+      description: 'Per crate: downloads since it was published and in the last 90 days, as crates.io counts them.',
+      keep: ['crate'],
+      columns: [
+        { title: 'Downloads', unit: 'short' },
+        { title: 'Last 90 days', unit: 'short' },
+      ],
+      sortBy: 'Downloads',
+      targets: [prom(`max by (crate) (crates_crate_downloads${crate})`, { instant: true, table: true }), prom(`max by (crate) (crates_crate_recent_downloads${crate})`, { instant: true, table: true })],
+    }),
+  )
+  board.withPanel(
+    table({
+      title: 'Crate versions',
+      description: 'Per crate and version: downloads since the version was published (crates_version_downloads).',
+      keep: ['crate', 'version'],
+      columns: [{ title: 'Downloads', unit: 'short' }],
+      sortBy: 'Downloads',
+      targets: [prom(`max by (crate, version) (crates_version_downloads${crate})`, { instant: true, table: true })],
+    }),
+  )
+  return finish(board)
+}
