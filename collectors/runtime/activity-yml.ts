@@ -12,6 +12,8 @@ export interface SourceConfig {
   name: string
   collector: AnyCollector
   schedule: string
+  /** Cron (UTC) of the source's history job (`activity history`), for a collector that has history. */
+  historySchedule: string
   targets: Target[]
   options: unknown
 }
@@ -124,8 +126,12 @@ const topSchema = v.strictObject({
   cluster: v.optional(v.unknown()),
 })
 
+/** The history jobs run daily, after the 03:00 backup: each run continues the backfill, then keeps it up to date. */
+export const defaultHistorySchedule = '30 4 * * *'
+
 const sourceSchema = v.strictObject({
   schedule: v.optional(v.string()),
+  historySchedule: v.optional(v.string()),
   targets: v.pipe(v.array(v.unknown()), v.minLength(1, 'is empty')),
   options: v.optional(v.unknown()),
 })
@@ -247,6 +253,12 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     const schedule = source.schedule ?? collector.schedule
     const cron = cronProblem(schedule)
     if (cron) throw at.error(['sources', name, 'schedule'], `'${schedule}' is not a cron schedule (${cron})`, "use five fields, e.g. '0 * * * *' for hourly")
+    const historySchedule = source.historySchedule ?? defaultHistorySchedule
+    if (source.historySchedule !== undefined && !collector.history) {
+      throw at.error(['sources', name, 'historySchedule'], `${name} has no history to schedule`, 'remove historySchedule', true)
+    }
+    const historyCron = cronProblem(historySchedule)
+    if (historyCron) throw at.error(['sources', name, 'historySchedule'], `'${historySchedule}' is not a cron schedule (${historyCron})`, "use five fields, e.g. '30 4 * * *' for daily at 04:30 UTC")
 
     const targets: Target[] = []
     const seen = new Map<string, number>()
@@ -267,7 +279,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
       if (!checked.ok) throw at.fromProblem(['sources', name, 'options'], checked.problem, allowedFor(collector.options, checked.problem) || undefined)
       options = checked.value
     }
-    sources.push({ name, collector, schedule, targets, options })
+    sources.push({ name, collector, schedule, historySchedule, targets, options })
   }
 
   const metrics = parseSection(at, 'metrics', top.output.metrics)

@@ -128,7 +128,7 @@ test('up deploys every setting: each running service spec carries the value writ
   for (const flag of ['--storage.tsdb.retention.time=400d', '--storage.tsdb.retention.size=7GB', '--config.file=/etc/prometheus/longterm/prometheus.yml', '--web.external-url=http://prometheus.settings.e2e.test/']) {
     assert.ok(metrics.includes(flag), `metrics_prometheus runs with ${flag}: ${metrics.join(' ')}`)
   }
-  assert.is(spec('metrics_prometheus').Labels!['traefik.http.routers.prometheus.rule'], 'Host(`prometheus.settings.e2e.test`) && !PathPrefix(`/api/v1/admin`) && !Path(`/api/v1/write`)')
+  assert.is(spec('metrics_prometheus').Labels!['traefik.http.routers.prometheus.rule'], 'Host(`prometheus.settings.e2e.test`) && !Path(`/api/v1/write`) && !PathPrefix(`/api/v1/admin`)')
   const metricsFlags = await poll('the metrics Prometheus to answer', () => flagsOf(hostPorts.metricsPrometheus).catch(() => undefined), 120_000)
   assert.is(metricsFlags['storage.tsdb.retention.time'], '400d', 'the running metrics Prometheus says so itself')
   assert.is(metricsFlags['storage.tsdb.retention.size'], '7GiB', 'Prometheus counts GB in powers of two')

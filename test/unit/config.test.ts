@@ -56,7 +56,7 @@ test('a malformed target says what a target looks like', () => {
 })
 
 test('an unknown field is named with the ones allowed', () => {
-  assert.is(problem('sources:\n  dockerhub:\n    targets: [prom]\n    shedule: "0 * * * *"\n'), 'activity.yml:4: sources.dockerhub.shedule: unknown field; allowed: schedule, targets, options')
+  assert.is(problem('sources:\n  dockerhub:\n    targets: [prom]\n    shedule: "0 * * * *"\n'), 'activity.yml:4: sources.dockerhub.shedule: unknown field; allowed: schedule, historySchedule, targets, options')
   assert.match(problem('platform:\n  domain: localhost\nsourcez: {}\n'), /^activity\.yml:3: sourcez: unknown field; allowed: platform, sources/)
 })
 

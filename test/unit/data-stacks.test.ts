@@ -183,6 +183,10 @@ test("the Prometheus admin APIs are on for snapshots and never routed through Tr
     const rule = (prometheus.deploy.labels as string[]).find((l) => l.startsWith(`traefik.http.routers.${router}.rule=`))!
     assert.match(rule, /&& !PathPrefix\(`\/api\/v1\/admin`\)$/, file)
   }
+  // The metrics Prometheus takes history by remote write from the metrics network only.
+  const metrics = yaml('stacks/metrics.yml').services.prometheus
+  assert.ok((metrics.command as string[]).includes('--web.enable-remote-write-receiver'))
+  assert.match((metrics.deploy.labels as string[]).find((l) => l.startsWith('traefik.http.routers.prometheus.rule='))!, /&& !Path\(`\/api\/v1\/write`\) &&/)
   const logs = yaml('stacks/logs.yml').services.elasticsearch
   assert.is(logs.environment['path.repo'], logsNames.repositoryLocation)
   assert.ok((logs.volumes as string[]).includes(`elasticsearch-snapshots:${logsNames.repositoryLocation}`))

@@ -62,11 +62,14 @@ interface Stack {
   networks: Record<string, { name: string; external: boolean }>
 }
 
-function configFor(name: string, text: string): ActivityConfig {
+function configFor(name: string, text: string, known = collectors): ActivityConfig {
   const file = join(dir.path, `${name.replace(/\W+/g, '-')}.yml`)
   writeFileSync(file, text)
-  return loadConfig(file, collectors)
+  return loadConfig(file, known)
 }
+
+/** The services a config should have: one per source, and `<source>-history` for a source whose collector has history. */
+const expectedServices = (config: ActivityConfig) => config.sources.flatMap((s) => (s.collector.history ? [s.name, `${s.name}-history`] : [s.name])).sort()
 
 /** The rendered stack as `docker stack config` reads it (interpolated, validated against the Compose schema). */
 function dockerView(config: ActivityConfig): Stack {
@@ -85,12 +88,33 @@ test.before(async () => {
 })
 test.after(() => dir.remove())
 
-test('docker stack config accepts the stack of every example, with one service per source and no more', () => {
+test('docker stack config accepts the stack of every example, with one service per source (and its history job) and no more', () => {
   for (const [name, text] of Object.entries(examples)) {
     const config = configFor(name, text)
     const stack = dockerView(config)
-    assert.equal(Object.keys(stack.services).sort(), config.sources.map((s) => s.name).sort(), name)
+    assert.equal(Object.keys(stack.services).sort(), expectedServices(config), name)
   }
+})
+
+test('a source whose collector has history gets a <source>-history job: `activity history <source>` on historySchedule, into the metrics Prometheus', () => {
+  const withHistory = new Map(collectors)
+  withHistory.set('github', { ...collectors.get('github')!, history: async () => {} })
+  const daily = dockerView(configFor('history-default', examples['both sources, one with its default schedule']!, withHistory))
+  const job = daily.services['github-history']!
+  assert.equal(job.command, ['history', 'github'])
+  assert.is(job.deploy.mode, 'replicated-job')
+  assert.is(job.deploy.restart_policy.condition, 'none')
+  assert.is(job.deploy.labels['activity.schedule'], '30 4 * * *', 'daily by default')
+  assert.is(job.environment.METRICS_PROMETHEUS_URL, 'http://tasks.metrics_prometheus:9090')
+  assert.is(job.environment.PUSHGATEWAY_URL, 'http://metrics_pushgateway:9091')
+  assert.is(job.environment.GITHUB_TOKEN_FILE, '/run/secrets/github_token')
+  assert.equal(job.secrets, [{ source: 'github_token' }])
+  assert.is(daily.services['dockerhub-history'], undefined, 'no history job for a collector without history')
+
+  const set = configFor('history-set', 'sources:\n  github:\n    historySchedule: "5 1 * * 0"\n    targets: [prometheus]\n', withHistory)
+  assert.is(dockerView(set).services['github-history']!.deploy.labels['activity.schedule'], '5 1 * * 0')
+  assert.throws(() => configFor('history-bad', 'sources:\n  github:\n    historySchedule: "daily"\n    targets: [prometheus]\n', withHistory), /:3: sources\.github\.historySchedule: 'daily' is not a cron schedule/)
+  assert.throws(() => configFor('history-none', 'sources:\n  dockerhub:\n    historySchedule: "5 1 * * 0"\n    targets: [prom]\n', withHistory), /sources\.dockerhub\.historySchedule: dockerhub has no history to schedule; remove historySchedule/)
 })
 
 test('each service runs `activity collect <source>` as a replicated job, its schedule in the activity.schedule label', () => {
@@ -149,8 +173,9 @@ test('every job pushes to the Pushgateway over the metrics network', () => {
 test('removing a source from activity.yml removes its service from the stack', () => {
   const before = dockerView(configFor('before', examples['both sources, one with its default schedule']!))
   const after = dockerView(configFor('after', 'sources:\n  dockerhub:\n    targets: [prom]\n'))
-  assert.equal(Object.keys(before.services).sort(), ['dockerhub', 'github'])
-  assert.equal(Object.keys(after.services), ['dockerhub'])
+  assert.equal(Object.keys(before.services).sort(), expectedServices(configFor('before', examples['both sources, one with its default schedule']!)))
+  assert.equal(Object.keys(after.services).sort(), expectedServices(configFor('after', 'sources:\n  dockerhub:\n    targets: [prom]\n')))
+  assert.not.ok(Object.keys(after.services).some((name) => name.startsWith('github')), 'github and its history job are gone')
 })
 
 test('renderStack writes the collectors stack for a deploy and removes it afterwards', () => {
