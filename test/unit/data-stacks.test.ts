@@ -143,7 +143,10 @@ test('the longterm profile runs the pinned VictoriaMetrics and gives Prometheus 
   const overlay = yaml('stacks/metrics.longterm.yml')
   assert.is(overlay.services.victoriametrics.image, 'victoriametrics/victoria-metrics:v1.150.0')
   assert.is(overlay.configs.prometheus_longterm.file, './metrics/prometheus.longterm.yml')
-  assert.equal(overlay.services.prometheus.configs, [{ source: 'prometheus_longterm', target: '/etc/prometheus/longterm/prometheus.yml' }])
+  assert.equal(overlay.services.prometheus.configs, [
+    { source: 'prometheus_longterm', target: '/etc/prometheus/longterm/prometheus.yml' },
+    { source: 'rules', target: '/etc/prometheus/longterm/rules.yml' },
+  ])
   const baseService = yaml('stacks/metrics.yml').services.prometheus
   assert.is(overlay.services.prometheus.image, baseService.image)
   assert.equal(
