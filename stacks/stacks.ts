@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path'
 import bcrypt from 'bcryptjs'
 import { parse, stringify } from 'yaml'
 import type { ActivityConfig } from '../collectors/runtime/activity-yml.ts'
+import { writeAlertmanagerOverlay } from './alertmanager-config.ts'
 import { contentHash, renderCollectors } from './collectors-stack.ts'
 import { deploySettings, type GivenSettings } from './data-env.ts'
 
@@ -350,6 +351,19 @@ export function renderStack(stack: StackName, options: RenderOptions = {}): Depl
   const stackOptions: StackOptions = { root, profiles: settings.profiles }
   const overlays = [...(options.overlays ?? [])]
   const common = { stack, profiles: settings.profiles, secrets: secretsOf(stack, stackOptions), networks: networksOf(stack, stackOptions) }
+  if (stack === 'monitoring' && options.config) {
+    // Alertmanager's config is rendered from activity.yml's alerts: (receivers and their secrets).
+    const made = options.outDir ? undefined : mkdtempSync(join(tmpdir(), 'activity-monitoring-'))
+    const alerting = writeAlertmanagerOverlay(join(root, 'stacks', 'monitoring', 'alertmanager.yml'), options.config.alerts, options.outDir ?? made!)
+    return {
+      ...common,
+      files: [...stackFiles(stack, stackOptions), alerting.file, ...overlays],
+      env: { ...settings.environment, ...stackEnvironment(stack, stackOptions), [configHashVariable('monitoring', 'alertmanager')]: alerting.hash },
+      cleanup: () => {
+        if (made) rmSync(made, { recursive: true, force: true })
+      },
+    }
+  }
   if (stack !== 'collectors') {
     return {
       ...common,

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
 import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml'
 import * as v from 'valibot'
+import { parseAlerts, type AlertsConfig } from './activity-yml-alerts.ts'
 import { parseCluster, type ClusterConfig, type Provider } from './activity-yml-cluster.ts'
 import type { AnyCollector, Target } from './define.ts'
 import { ConfigError } from './errors.ts'
@@ -60,6 +61,8 @@ export interface ActivityConfig {
   backup: BackupConfig
   /** The machines the swarm runs on (activity cluster); the local engine when the section is absent. */
   cluster: ClusterConfig
+  /** Who hears about alerts (Alertmanager's receivers), routed by severity. */
+  alerts: AlertsConfig
   /**
    * The line of each platform:, metrics:, logs: and backup: setting the file writes, by its path ('metrics.retention');
    * a setting absent here takes its default. Lets a deploy tell a value written from a default, and name its line.
@@ -124,6 +127,7 @@ const topSchema = v.strictObject({
   logs: v.optional(v.unknown()),
   backup: v.optional(v.unknown()),
   cluster: v.optional(v.unknown()),
+  alerts: v.optional(v.unknown()),
 })
 
 /** The history jobs run daily, after the 03:00 backup: each run continues the backfill, then keeps it up to date. */
@@ -288,6 +292,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
   const backupCron = cronProblem(backup.schedule)
   if (backupCron) throw at.error(['backup', 'schedule'], `'${backup.schedule}' is not a cron schedule (${backupCron})`, "use five fields, e.g. '0 3 * * *' for daily at 03:00 UTC")
   const cluster = parseCluster(at, top.output.cluster, options.provider)
+  const alerts = parseAlerts(at, top.output.alerts)
   return {
     file,
     platform: top.output.platform,
@@ -296,6 +301,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     logs: { retention: logs.retention, nodes: logs.nodes },
     backup,
     cluster,
+    alerts,
     written: writtenSettings(at, raw as Record<string, unknown>),
   }
 }

@@ -37,6 +37,11 @@ test('a new source in activity.yml touches only the collectors stack', async () 
   assert.equal(await touched({ 'activity.yml': 'platform:\n  domain: localhost\nsources:\n  dockerhub:\n    targets: [prom, grafana]\n' }), ['collectors'])
 })
 
+test("an alert receiver in activity.yml touches only the monitoring stack (its Alertmanager's config)", async () => {
+  const receivers = 'alerts:\n  receivers:\n    - {name: team, kind: slack, secret: alerts_slack_url}\n'
+  assert.equal(await touched({ 'activity.yml': `platform:\n  domain: localhost\nsources:\n  dockerhub:\n    targets: [prom]\n${receivers}` }), ['monitoring'])
+})
+
 test('comments and formatting in activity.yml touch nothing', async () => {
   assert.equal(await touched({ 'activity.yml': '# what we watch\nplatform: {domain: localhost}\nsources:\n  dockerhub: {targets: [prom]}\n' }), [])
 })
