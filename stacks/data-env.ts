@@ -42,6 +42,9 @@ const settingProfiles: Record<string, { field: string; on: unknown }> = {
   nodes3: { field: 'logs.nodes', on: 3 },
 }
 
+/** Where the nodes3 profile's three Elasticsearch nodes go (ELASTICSEARCH_PLACEMENT of stacks/logs.yml). */
+export const elasticsearchNodesPlacement = 'node.labels.activity.elasticsearch == true'
+
 /** What a deployment applies: the variables the stack files interpolate, and the profiles whose overlays merge. */
 export interface DeploySettings {
   environment: Record<string, string>
@@ -112,5 +115,8 @@ export function deploySettings(config: ActivityConfig, given: GivenSettings, kno
   }
   for (const [name, value] of Object.entries(given.environment)) if (!settingVariables[name]!.field) environment[name] = value
   const profiles = [...given.profiles.filter((p) => !(p in settingProfiles)), ...Object.keys(settingProfiles).filter(profileOn)]
+  // Three Elasticsearch nodes cannot all be on the storage node (logs.yml's default placement): they go to the nodes
+  // labelled for them (stacks/logs.nodes3.yml).
+  if (profiles.includes('nodes3')) environment.ELASTICSEARCH_PLACEMENT = elasticsearchNodesPlacement
   return { environment, profiles }
 }

@@ -51,6 +51,7 @@ export function checkConfigFiles(v: Validation): void {
   const prometheusConfigs: string[] = []
   const ruleFiles: string[] = []
   const nginxConfigs: string[] = []
+  const pipelines: string[] = []
   const grafana: GrafanaFiles = { datasources: [], providers: [], dashboards: [] }
 
   for (const stack of fileStacks) {
@@ -60,6 +61,8 @@ export function checkConfigFiles(v: Validation): void {
         else if (/\.ya?ml$/.test(target)) ruleFiles.push(file)
       } else if (image.startsWith('nginx:') && target === '/etc/nginx/nginx.conf') {
         nginxConfigs.push(file)
+      } else if (/(^|\/)logstash:/.test(image) && target.endsWith('.conf')) {
+        pipelines.push(file)
       } else if (image.startsWith('grafana/grafana:')) {
         if (target.includes('/provisioning/datasources/')) grafana.datasources.push(file)
         else if (target.includes('/provisioning/dashboards/')) grafana.providers.push(file)
@@ -74,6 +77,7 @@ export function checkConfigFiles(v: Validation): void {
 
   checkPrometheus(v, unique(prometheusConfigs), unique(ruleFiles))
   for (const file of unique(nginxConfigs)) checkNginx(v, file)
+  for (const file of unique(pipelines)) checkLogstashComments(v, file)
   checkGrafana(v, grafana)
 }
 
@@ -155,6 +159,52 @@ function checkNginx(v: Validation, file: string): void {
     const where = located?.[2] && located[2].startsWith(dir) ? resolve(dirname(file), relative(dir, located[2])) : file
     return [v.problem(where, `nginx -t: ${located?.[1] ?? first}`, located?.[3] ? Number(located[3]) : undefined)]
   })
+  v.checked.push(v.rel(file))
+}
+
+/**
+ * Logstash (no program of it here): a comment between two entries of a hash (`rename => { "a" => "b" # ... }`) parses
+ * only from Logstash 8.15 on (older grammars refuse the pipeline), so a pipeline
+ * keeps its comments outside hashes. Strings and comments are skipped when counting braces.
+ */
+export function logstashHashComments(text: string): number[] {
+  const lines: number[] = []
+  const open: ('hash' | 'block')[] = []
+  let line = 1
+  let lastToken = ''
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (c === '\n') {
+      line++
+      continue
+    }
+    if (c === '#') {
+      if (open[open.length - 1] === 'hash') lines.push(line)
+      while (i < text.length && text[i] !== '\n') i++
+      i--
+      continue
+    }
+    if (c === '"' || c === "'") {
+      for (i++; i < text.length && text[i] !== c; i++) {
+        if (text[i] === '\\') i++
+        else if (text[i] === '\n') line++
+      }
+      lastToken = 'string'
+      continue
+    }
+    if (/\s/.test(c)) continue
+    if (c === '{') open.push(lastToken === '=>' ? 'hash' : 'block')
+    else if (c === '}') open.pop()
+    lastToken = c === '=' && text[i + 1] === '>' ? '=>' : c
+    if (lastToken === '=>') i++
+  }
+  return lines
+}
+
+function checkLogstashComments(v: Validation, file: string): void {
+  for (const line of logstashHashComments(readFileSync(file, 'utf8'))) {
+    v.report(file, 'a comment inside a hash (=> { ... }) parses only from Logstash 8.15: move it above the plugin', line)
+  }
   v.checked.push(v.rel(file))
 }
 

@@ -5,10 +5,11 @@ import { dirname, resolve } from 'node:path'
 import { oneLine } from '../collectors/runtime/errors.ts'
 import { configHashVariable, isMapping, networkSpecs, secretSpecs, section, stackFiles, type StackName } from './stacks.ts'
 import { listOf, parseYaml, type Mapping, type ParsedFile, type Validation } from './validate-core.ts'
+import { cadvisorProblems, plainHttpProblems, storeProblems, type PlacementPolicy } from './validate-placement.ts'
 import { deployEnv, dockerStackConfig } from './validate-stack-config.ts'
 
 /** What the repository allows that the checks would otherwise refuse (stacks/validate.ts keeps it, with the reasons). */
-export interface StackPolicy {
+export interface StackPolicy extends PlacementPolicy {
   /** Images that may go without a version tag, and why. */
   unpinnedImageExemptions: Record<string, string>
   /** The only ports published on the nodes, by <stack>/<service>. */
@@ -128,6 +129,8 @@ interface StackContext {
   env: Record<string, string | undefined>
   declaredConfigs: Set<string>
   declaredSecrets: Set<string>
+  /** Named volumes declared by the file or its base (top-level volumes:). */
+  namedVolumes: Set<string>
   baseServices: Mapping
   policy: StackPolicy
 }
@@ -146,6 +149,7 @@ function checkStackFile(v: Validation, stack: StackName, file: ParsedFile, base:
     env,
     declaredConfigs: new Set([...Object.keys(section(base?.data, 'configs')), ...Object.keys(section(file.data, 'configs'))]),
     declaredSecrets: new Set([...Object.keys(section(base?.data, 'secrets')), ...Object.keys(section(file.data, 'secrets'))]),
+    namedVolumes: new Set([...Object.keys(section(base?.data, 'volumes')), ...Object.keys(section(file.data, 'volumes'))]),
     baseServices: section(base?.data, 'services'),
     policy,
   }
@@ -184,6 +188,16 @@ function checkService(v: Validation, context: StackContext, name: string, servic
     }
   })
   checkPorts(v, context, name, service, at)
+  const interpolated = (text: string) => {
+    try {
+      return interpolate(text, env)
+    } catch {
+      return text // reported with the image or ports
+    }
+  }
+  for (const problem of plainHttpProblems(context.stack, name, service, context.policy)) v.report(file.path, problem.message, at(...problem.at))
+  for (const problem of storeProblems(context.stack, name, service, context.namedVolumes, context.policy, interpolated)) v.report(file.path, problem, at('deploy', 'placement'))
+  for (const problem of cadvisorProblems(name, service)) v.report(file.path, problem, at('command'))
 }
 
 function checkPorts(v: Validation, context: StackContext, name: string, service: Mapping, at: (...path: (string | number)[]) => number | undefined): void {

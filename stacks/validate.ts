@@ -36,7 +36,21 @@ export const publishedPortsAllowed: Record<string, number[]> = {
   'admin/traefik': [80, 443],
 }
 
-const policy: StackPolicy = { unpinnedImageExemptions, publishedPortsAllowed }
+/**
+ * The only Traefik routers (<stack>/<router>) that answer on plain HTTP; Traefik redirects every other request to
+ * HTTPS (stacks/admin.yml), so that no password or session travels in clear text.
+ */
+export const plainHttpRouters: Record<string, string> = {
+  'app/site': 'the public website: nothing secret travels, and visitors reach it before a certificate resolver is configured',
+  'gitops/gitops-webhook': "webhook senders refuse Traefik's self-signed certificate; the payload is HMAC-signed and carries no secret",
+}
+
+/** Services that keep a named volume off the storage node, and why. */
+export const storeExemptions: Record<string, string> = {
+  'gitops/gitops': 'it needs a manager (docker stack deploy); its volume is a clone of the remote and the last deployed commits, rebuilt by redeploying once',
+}
+
+const policy: StackPolicy = { unpinnedImageExemptions, publishedPortsAllowed, plainHttpRouters, storeExemptions }
 
 /** Why an image reference is not pinned, or undefined when it is. */
 export function imageProblem(image: string): string | undefined {

@@ -16,7 +16,7 @@ import type { ComposeService } from '../../stacks/deploy/deploy.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { profileConfig, readProfile, resolveForDeploy } from '../../stacks/deploy/profile.ts'
 import { cleanPlatform, cleanUp, gitopsRemote, hostPorts, npmRun, platformRepo, platformServices, poll, root, serviceSpecs, type PlatformRepo, type Prepared, type ServiceSpec } from './platform.ts'
-import { buildStandIn, victoriaMetricsStandIn } from './standins.ts'
+import { buildStandIn, pinnedImage, victoriaMetricsStandIn } from './standins.ts'
 
 const test = suite('what activity.yml and npm run up set is what runs')
 const log = (line: string) => process.stdout.write(`  ${line}\n`)
@@ -125,7 +125,7 @@ test('up deploys every setting: each running service spec carries the value writ
 
   // metrics.retention, metrics.retentionSize, metrics.longTerm.enabled, platform.domain: the metrics Prometheus.
   const metrics = args(spec('metrics_prometheus'))
-  for (const flag of ['--storage.tsdb.retention.time=400d', '--storage.tsdb.retention.size=7GB', '--config.file=/etc/prometheus/longterm/prometheus.yml', '--web.external-url=http://prometheus.settings.e2e.test/']) {
+  for (const flag of ['--storage.tsdb.retention.time=400d', '--storage.tsdb.retention.size=7GB', '--config.file=/etc/prometheus/longterm/prometheus.yml', '--web.external-url=https://prometheus.settings.e2e.test/']) {
     assert.ok(metrics.includes(flag), `metrics_prometheus runs with ${flag}: ${metrics.join(' ')}`)
   }
   assert.is(spec('metrics_prometheus').Labels!['traefik.http.routers.prometheus.rule'], 'Host(`prometheus.settings.e2e.test`) && !Path(`/api/v1/write`) && !PathPrefix(`/api/v1/admin`)')
@@ -146,7 +146,7 @@ test('up deploys every setting: each running service spec carries the value writ
   assert.equal(args(backup).slice(0, 8), ['data', 'backup', '--to', '/backups', '--keep', '3', '--archive', 'tar.gz'])
   assert.is(env(backup).LOG_LEVEL, 'warn')
   // ACTIVITY_PROFILES=ha: Grafana's Postgres runs.
-  assert.is(spec('admin_postgres').TaskTemplate.ContainerSpec.Image.split('@')[0], 'postgres:15.10')
+  assert.is(spec('admin_postgres').TaskTemplate.ContainerSpec.Image.split('@')[0], pinnedImage('postgres'))
   const states = await serviceStates(['admin_postgres', 'metrics_victoriametrics', 'collectors_backup'])
   assert.equal(states.filter((s) => !s.ready).map((s) => `${s.name}: ${s.problem ?? 'not ready'}`), [], 'Postgres and VictoriaMetrics run, the backup job completed')
 })
@@ -200,8 +200,11 @@ test('NOT RUN HERE: services with no stand-in get their settings in the spec res
   const elasticsearch = service(logs, 'elasticsearch')
   assert.is(elasticsearch.deploy.replicas, 3, 'logs.nodes: 3')
   assert.is(elasticsearch.environment['discovery.seed_hosts'], 'tasks.logs_elasticsearch')
+  const placed = elasticsearch.deploy as unknown as { endpoint_mode: string; placement: { constraints: string[] } }
+  assert.is(placed.endpoint_mode, 'dnsrr', 'each node publishes its task address (elastic/elasticsearch#20961)')
+  assert.equal(placed.placement.constraints, ['node.labels.activity.elasticsearch == true'], 'logs.nodes: 3 go to the nodes labelled for them')
   assert.is(elasticsearch.environment.ES_JAVA_OPTS, '-Xms3g -Xmx3g', 'ES_HEAP given to up')
-  assert.is(service(logs, 'kibana').environment.SERVER_PUBLICBASEURL, 'http://kibana.settings.e2e.test')
+  assert.is(service(logs, 'kibana').environment.SERVER_PUBLICBASEURL, 'https://kibana.settings.e2e.test')
   log('NOT RUN HERE: logs_elasticsearch (logs.nodes: 3, ES_HEAP=3g), logs_kibana (platform.domain): checked on the resolved spec only (no stand-in)')
   log('NOT RUN HERE: logs.retention (6w) is the ILM policy activity logs setup installs where Elasticsearch runs; tested at the HTTP boundary in test/unit/logs-setup.test.ts')
 
@@ -209,7 +212,7 @@ test('NOT RUN HERE: services with no stand-in get their settings in the spec res
   const grafana = service(admin, 'grafana')
   assert.is(grafana.environment.GF_DATABASE_TYPE, 'postgres', 'ACTIVITY_PROFILES=ha')
   assert.is(grafana.deploy.replicas, 2)
-  assert.is(grafana.environment.GF_SERVER_ROOT_URL, 'http://grafana.settings.e2e.test/')
+  assert.is(grafana.environment.GF_SERVER_ROOT_URL, 'https://grafana.settings.e2e.test/')
   assert.ok((grafana.configs as unknown as { target: string }[]).some((c) => c.target === '/etc/grafana/provisioning/datasources/victoriametrics.yml'), 'metrics.longTerm.enabled: the VictoriaMetrics datasource')
   assert.ok(admin['postgres-exporter'], 'ha: the Postgres exporter')
   log('NOT RUN HERE: admin_grafana (ha, metrics.longTerm.enabled, platform.domain), admin_postgres-exporter (ha): checked on the resolved spec only (no stand-in)')

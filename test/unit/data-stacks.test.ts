@@ -118,8 +118,19 @@ test('longTerm.enabled and logs.nodes: 3 turn on the overlays of the stacks they
   const grafana = service(await resolved('admin', settings), 'grafana')
   assert.ok((grafana.configs as unknown as { target: string }[]).some((c) => c.target === '/etc/grafana/provisioning/datasources/victoriametrics.yml'))
   const elasticsearch = service(await resolved('logs', settings), 'elasticsearch')
-  assert.is((elasticsearch.deploy as { replicas: number }).replicas, 3)
+  const deploy = elasticsearch.deploy as { replicas: number; endpoint_mode: string; placement: { constraints: string[]; max_replicas_per_node: number } }
+  assert.is(deploy.replicas, 3)
   assert.is(elasticsearch.environment['discovery.seed_hosts'], 'tasks.logs_elasticsearch')
+  // Each node publishes its own task address, not the service's VIP (elastic/elasticsearch#20961).
+  assert.is(deploy.endpoint_mode, 'dnsrr')
+  // On the three nodes labelled for them, one each, not all on the one storage node.
+  assert.equal(deploy.placement.constraints, ['node.labels.activity.elasticsearch == true'])
+  assert.is(deploy.placement.max_replicas_per_node, 1)
+  // One node: on the storage node, with the other stores and where the backup job mounts the snapshot volume.
+  const single = service(await resolved('logs', ''), 'elasticsearch').deploy as { endpoint_mode?: string; placement: { constraints: string[] } }
+  assert.equal(single.placement.constraints, ['node.labels.activity.storage == true'])
+  const job = backupJobService(config(), { image: 'x', profiles: [], without: [] }).services.backup as { deploy: { placement: { constraints: string[] } } }
+  assert.equal(job.deploy.placement.constraints, single.placement.constraints, 'the backup job mounts the snapshot volume on the node Elasticsearch uses')
   // up's ACTIVITY_PROFILES may turn them on too, where activity.yml is silent.
   assert.ok(service(await resolved('metrics', '', { profiles: ['longterm'] }), 'victoriametrics'))
 })
@@ -127,7 +138,7 @@ test('longTerm.enabled and logs.nodes: 3 turn on the overlays of the stacks they
 test('platform.domain, the sources schedules and backup: reach the services; the jobs see only sources:', async () => {
   const settings = 'platform:\n  domain: activity.example.org\nbackup:\n  keep: 3\n  schedule: "17 4 * * 6"\n  archive: tar.gz\n'
   const prometheus = service(await resolved('metrics', settings), 'prometheus')
-  assert.ok(prometheus.command.includes('--web.external-url=http://prometheus.activity.example.org/'))
+  assert.ok(prometheus.command.includes('--web.external-url=https://prometheus.activity.example.org/'))
   assert.ok((prometheus.deploy!.labels as Record<string, string>)['traefik.http.routers.prometheus.rule']!.startsWith('Host(`prometheus.activity.example.org`)'))
   const collectors = await resolved('collectors', settings)
   assert.is((service(collectors, 'github').deploy!.labels as Record<string, string>)['activity.schedule'], '41 5 * * *')

@@ -167,6 +167,47 @@ test('a published port other than Traefik\'s fails', async () => {
   ])
 })
 
+test('a router on plain HTTP that is not the website or the gitops webhook fails, and so does Traefik without its redirect', async () => {
+  const root = copyOfRepo()
+  edit(root, 'stacks/admin.yml', (text) =>
+    text
+      .replace('        - traefik.http.routers.grafana.rule=', '        - traefik.http.routers.grafana.entrypoints=web,websecure\n        - traefik.http.routers.grafana.rule=')
+      .replace('      - --entryPoints.web.http.redirections.entryPoint.to=websecure\n', '      - --entryPoints.web.asDefault=true\n'),
+  )
+  const command = lineOf(root, 'stacks/admin.yml', '--providers.swarm.endpoint')
+  assert.equal(await problems(root), [
+    `stacks/admin.yml:${command}: services.traefik.command: has no --entryPoints.web.http.redirections.entryPoint.to=websecure: plain HTTP would answer every route, basic-auth credentials in clear text`,
+    `stacks/admin.yml:${lineOf(root, 'stacks/admin.yml', 'web.asDefault=true')}: services.traefik.command: --entryPoints.web.asDefault=true puts every router on plain HTTP; name web only on the routers allowed it (plainHttpRouters in stacks/validate.ts)`,
+    `stacks/admin.yml:${lineOf(root, 'stacks/admin.yml', 'routers.grafana.entrypoints')}: services.grafana: router grafana answers on plain HTTP (entrypoints=web,websecure); only app/site, gitops/gitops-webhook may: leave web out (HTTPS only), or add it to plainHttpRouters in stacks/validate.ts with the reason`,
+  ])
+})
+
+test('a store placed by node.role instead of the storage node fails, naming its volume', async () => {
+  const root = copyOfRepo()
+  edit(root, 'stacks/admin.ha.yml', (text) => text.replace('constraints: [node.labels.activity.storage == true]   # its volume', 'constraints: [node.role == manager]   # its volume'))
+  assert.equal(await problems(root), [
+    `stacks/admin.ha.yml:${lineOf(root, 'stacks/admin.ha.yml', 'node.role == manager')}: services.postgres: keeps postgres-data in a local volume but is not constrained to the storage node; add deploy.placement.constraints: [node.labels.activity.storage == true] (node.role lets a rescheduled task start on another node's empty volume)`,
+  ])
+})
+
+test("cAdvisor's -disable_metrics fails (it replaces the default list), and so does enabling a costly group", async () => {
+  const root = copyOfRepo()
+  edit(root, 'stacks/monitoring.yml', (text) => text.replace('      - -enable_metrics=cpu,memory,network,diskIO,oom_event\n', '      - -disable_metrics=disk,network\n      - -enable_metrics=cpu,memory,network,advtcp\n'))
+  const command = lineOf(root, 'stacks/monitoring.yml', '-docker_only=true')
+  assert.equal(await problems(root), [
+    `stacks/monitoring.yml:${command}: services.cadvisor.command: -disable_metrics replaces cAdvisor's default list (it would turn on advtcp, cpu_topology, cpuset, hugetlb, memory_numa, process, referenced_memory, resctrl, sched, tcp, udp not named there); list the groups wanted with -enable_metrics instead`,
+    `stacks/monitoring.yml:${command}: services.cadvisor.command: -enable_metrics turns on advtcp, off by default upstream for their cost; leave them out`,
+  ])
+})
+
+test('a comment between two hash entries of the Logstash pipeline fails with its line', async () => {
+  const root = copyOfRepo()
+  edit(root, 'stacks/logs/logstash.conf', (text) => text.replace('        "[@metadata][access][host]" => "host"\n', '        "[@metadata][access][host]" => "host"\n        # the Host header\n'))
+  assert.equal(await problems(root), [
+    `stacks/logs/logstash.conf:${lineOf(root, 'stacks/logs/logstash.conf', '# the Host header')}: a comment inside a hash (=> { ... }) parses only from Logstash 8.15: move it above the plugin`,
+  ])
+})
+
 test('what docker stack config refuses is reported with the stack file', async () => {
   const root = copyOfRepo()
   edit(root, 'stacks/logs.yml', (text) => text.replace('    ulimits:\n', '    ulimit:\n'))
