@@ -1,5 +1,6 @@
 // collectors/github.ts: stars, forks, issues, pull requests, releases, downloads and commits of every repository of a GitHub owner (or of one repository).
 import * as v from 'valibot'
+import { collectTraffic, trafficMetrics, type TrafficRepository } from './github-traffic.ts'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
 import { ActivityError, HttpError, RateLimitError } from './runtime/errors.ts'
 import { graphqlQuery, type GraphqlErrors } from './runtime/graphql.ts'
@@ -30,6 +31,7 @@ const metrics = {
   github_owner_repositories: { help: 'Public repositories the user or organization owns, forks and archived ones included.', labels: ['owner'] },
   github_owner_stars: { help: 'Stars of all public repositories of the owner, summed.', labels: ['owner'] },
   github_owner_forks: { help: 'Forks of all public repositories of the owner, summed.', labels: ['owner'] },
+  ...trafficMetrics,
 } as const satisfies MetricSpecs
 
 const options = v.strictObject({
@@ -42,6 +44,7 @@ const options = v.strictObject({
     ),
     5,
   ),
+  traffic: v.optional(v.boolean('must be true or false'), true),
 })
 type Options = v.InferOutput<typeof options>
 type Context = CollectorContext<typeof metrics, Options>
@@ -83,6 +86,7 @@ function repositoryFragment(releases: number): string {
     owner { login }
     isFork
     isArchived
+    viewerPermission
     primaryLanguage { name }
     stargazerCount
     forkCount
@@ -130,6 +134,7 @@ const repositorySchema = v.object({
   owner: v.object({ login: v.string() }),
   isFork: v.boolean(),
   isArchived: v.boolean(),
+  viewerPermission: v.nullish(v.string()),
   primaryLanguage: v.nullable(v.object({ name: v.string() })),
   stargazerCount: v.number(),
   forkCount: v.number(),
@@ -211,11 +216,13 @@ async function collectWithToken(target: GitHubTarget, ctx: Context, token: strin
     return answer
   }
   const releases = ctx.options.releases
+  const seen: TrafficRepository[] = [] // traffic is asked for once every repository is recorded
+  const record = (repository: Repository) => void (recordRepository(ctx, repository), seen.push({ owner: repository.owner.login, repository: repository.name, permission: repository.viewerPermission }))
 
   if (target.repository) {
     const answer = await ask(repositoryAnswerSchema, repositoryDocument(releases), { owner: target.owner, name: target.repository })
     if (!answer.repository) throw new GitHubError(target.id, 'GitHub has no such repository', 'check the name in activity.yml')
-    recordRepository(ctx, answer.repository)
+    record(answer.repository)
   } else {
     let after: string | null = null
     let pageSize = 100
@@ -242,7 +249,7 @@ async function collectWithToken(target: GitHubTarget, ctx: Context, token: strin
       repositories = found.repositories.totalCount
       for (const repository of found.repositories.nodes) {
         if (!repository) continue
-        recordRepository(ctx, repository)
+        record(repository)
         stars += repository.stargazerCount
         forks += repository.forkCount
       }
@@ -254,6 +261,7 @@ async function collectWithToken(target: GitHubTarget, ctx: Context, token: strin
     ctx.metrics.gauge('github_owner_forks', forks, { owner: owner ?? target.owner })
   }
   ctx.log.info('GitHub GraphQL rate limit', { points: spent.points, remaining: spent.remaining, resetAt: spent.resetAt })
+  if (ctx.options.traffic) await collectTraffic(ctx, api.rest, token, seen)
 }
 
 function recordRepository(ctx: Context, repository: Repository): void {
@@ -322,6 +330,7 @@ const needsToken = [
   'github_repository_latest_release_timestamp_seconds',
   'github_repository_release_downloads',
   'github_repository_commits',
+  'github_repository_traffic_*',
 ] as const
 
 function recordRestRepository(ctx: Context, repository: RestRepository): void {

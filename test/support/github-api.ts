@@ -29,6 +29,7 @@ import {
   type SelectionSetNode,
   type ValueNode,
 } from 'graphql'
+import { answerTraffic, permissionOf, type TrafficData } from './github-traffic.ts'
 import { startApiServer, type ApiServer, type RecordedRequest, type Reply } from './servers.ts'
 
 // ---------------------------------------------------------------- data
@@ -91,6 +92,8 @@ export interface GitHubData {
   graphqlPoints?: { limit: number; remaining?: number }
   /** REST requests an hour and how many are left, without a token (60) and with one (5,000). */
   restRequests?: { anonymous?: number; authenticated?: number; remaining?: number }
+  /** Traffic (views, clones, referrers, paths) and what each token may do (test/support/github-traffic.ts). */
+  traffic?: TrafficData
 }
 
 /** GitHub's time format: ISO 8601 in UTC, whole seconds. */
@@ -448,6 +451,7 @@ function repositoryNode(ownerData: OwnerData, data: RepositoryData) {
     isFork: data.isFork,
     isArchived: data.isArchived,
     isPrivate: data.isPrivate,
+    viewerPermission: (_args: unknown, context: { permission: string }) => context.permission,
     isEmpty: data.defaultBranch === null,
     visibility: data.isPrivate ? 'PRIVATE' : 'PUBLIC',
     primaryLanguage: data.primaryLanguage && { __typename: 'Language', name: data.primaryLanguage },
@@ -763,7 +767,7 @@ async function answerGraphql(state: State, request: RecordedRequest): Promise<Re
   rate.cost = cost.cost
   rate.nodes = cost.nodes
   state.graphql.push({ query, variables, cost })
-  const result = await execute({ schema, document, variableValues: variables, operationName, rootValue: rootValue(state.data, rate), fieldResolver })
+  const result = await execute({ schema, document, variableValues: variables, operationName, rootValue: rootValue(state.data, rate), contextValue: { permission: permissionOf(state.data.traffic, token) }, fieldResolver })
   const body: Record<string, unknown> = { data: result.data ?? null }
   if (result.errors?.length) body.errors = result.errors.map(formatError)
   return { status: 200, headers: graphqlHeaders(rate), body }
@@ -856,6 +860,9 @@ function answerRest(state: State, request: RecordedRequest, prefix: string): Rep
     if (!found) return notFound(headers)
     return listing(sortRepositories(found.repositories.filter(visible)), url, `${base}/organizations/${found.databaseId}/repos`, headers, (r) => restRepository(base, found, r, false))
   }
+  const exists = (login: string, name: string) => Boolean(findOwner(state.data, login)?.repositories.some((r) => r.name.toLowerCase() === name.toLowerCase() && visible(r)))
+  const traffic = answerTraffic(state.data.traffic, url, token, headers, exists)
+  if (traffic) return traffic
   match = /^\/repos\/([^/]+)\/([^/]+)$/.exec(url.pathname)
   if (match) {
     const found = findOwner(state.data, decodeURIComponent(match[1]!))

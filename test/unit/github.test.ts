@@ -275,13 +275,13 @@ test('a GitHub Enterprise Server base URL sends GraphQL to /api/graphql and REST
   assert.equal(api.requests.map((r) => r.url), ['/api/graphql', '/api/v3/users/acme/repos?per_page=100&page=1'])
 })
 
-test('targets are an owner or owner/repository, and the releases option is 0 to 20', () => {
+test('targets are an owner or owner/repository, the releases option is 0 to 20, traffic is true or false', () => {
   assert.equal(parseSchema(github.targets, 'grafana/grafana'), { id: 'grafana/grafana', owner: 'grafana', repository: 'grafana' })
   assert.equal(parseSchema(github.targets, 'prometheus'), { id: 'prometheus', owner: 'prometheus', repository: undefined })
   for (const bad of ['a/b/c', '-leading', 'has space', '', 'x/']) assert.not.ok(check(github.targets, bad).ok, bad)
-  assert.equal(parseSchema(github.options!, {}), { releases: 5 })
-  assert.equal(parseSchema(github.options!, { releases: 0 }), { releases: 0 })
-  for (const bad of [{ releases: 21 }, { releases: -1 }, { releases: 2.5 }, { releases: '5' }, { release: 5 }]) assert.not.ok(check(github.options!, bad).ok, JSON.stringify(bad))
+  assert.equal(parseSchema(github.options!, {}), { releases: 5, traffic: true })
+  assert.equal(parseSchema(github.options!, { releases: 0, traffic: false }), { releases: 0, traffic: false })
+  for (const bad of [{ releases: 21 }, { releases: -1 }, { releases: 2.5 }, { releases: '5' }, { release: 5 }, { traffic: 'yes' }]) assert.not.ok(check(github.options!, bad).ok, JSON.stringify(bad))
 })
 
 test.run()

@@ -1,0 +1,125 @@
+// GitHub traffic, collected by the github collector's run: the bundled CLI against the fake GitHub's traffic endpoints.
+import { suite } from 'uvu'
+import { writeFileSync } from 'node:fs'
+import * as assert from 'uvu/assert'
+import { parseExposition, valueOf } from '../support/collect.ts'
+import { runActivity } from '../support/cli.ts'
+import { owner, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { dayOf, generatedDays, windowOf, type RepositoryTraffic } from '../support/github-traffic.ts'
+import { tempDir } from '../support/servers.ts'
+
+const test = suite('github traffic')
+const dir = tempDir('github-traffic')
+const today = dayOf(Date.now())
+const referrers = ['github.com', 'Google', 'news.ycombinator.com', 'reddit.com', 'stackoverflow.com', 'duckduckgo.com', 'bing.com', 'dev.to', 'lobste.rs', 'medium.com', 'x.com', 't.co']
+
+function traffic(seed: number): RepositoryTraffic {
+  return {
+    views: generatedDays(seed, today, 60),
+    clones: generatedDays(seed + 1, today, 60),
+    // Twelve referrers: GitHub answers its top 10.
+    referrers: referrers.map((referrer, index) => ({ referrer, count: 500 - index * 37 + seed, uniques: 90 - index * 7 })),
+    paths: [
+      { path: '/acme/app', title: 'acme/app: the app', count: 900 + seed, uniques: 300 },
+      { path: '/acme/app/blob/main/README.md', title: 'app/README.md at main · acme/app', count: 120, uniques: 61 },
+    ],
+  }
+}
+
+let api: FakeGitHub
+
+test.before(async () => {
+  api = await startGitHubApi({
+    owners: [owner('acme', [repository('app', { stargazerCount: 321 }), repository('lib', { stargazerCount: 12 })])],
+    traffic: {
+      permissions: { ghp_admin: 'ADMIN', ghp_fine: 'ADMIN', ghp_reader: 'READ' },
+      withoutAdministration: ['ghp_fine'],
+      repositories: { 'acme/app': traffic(3), 'acme/lib': traffic(8) },
+    },
+  })
+})
+test.after(async () => {
+  await api.close()
+  dir.remove()
+})
+
+const collect = (target: string, token: string) =>
+  runActivity(['collect', 'github', '--target', target, '--stdout'], { env: { PATH: process.env.PATH, HTTP_RETRIES: '0', GITHUB_API_URL: api.url, GITHUB_TOKEN: token }, cwd: dir.path })
+
+/** The log lines (JSON on stderr) whose message mentions traffic. */
+const trafficLines = (stderr: string) =>
+  stderr
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { level: string; msg: string; permission?: string; refused?: string[]; notAskedCount?: number })
+    .filter((line) => /traffic/i.test(line.msg))
+
+test('the fake answers traffic in GitHub\'s shape: per day, days without traffic left out, the top 10 referrers', async () => {
+  const headers = { authorization: 'bearer ghp_admin' }
+  const views = (await (await fetch(`${api.url}/repos/acme/app/traffic/views?per=day`, { headers })).json()) as { count: number; uniques: number; views: { timestamp: string; count: number; uniques: number }[] }
+  const data = api.data.traffic!.repositories['acme/app']!.views
+  const expected = windowOf(today).filter((day) => data[day])
+  assert.equal(views.views.map((v) => v.timestamp), expected.map((day) => `${day}T00:00:00Z`))
+  assert.is(views.count, expected.reduce((sum, day) => sum + data[day]!.count, 0))
+  assert.ok(expected.length < 14, 'some days of the window had no views and are left out')
+  const top = (await (await fetch(`${api.url}/repos/acme/app/traffic/popular/referrers`, { headers })).json()) as { referrer: string }[]
+  assert.equal(top.map((r) => r.referrer), referrers.slice(0, 10))
+  const refused = await fetch(`${api.url}/repos/acme/app/traffic/views`, { headers: { authorization: 'bearer ghp_reader' } })
+  assert.is(refused.status, 403)
+  assert.is(((await refused.json()) as { message: string }).message, 'Must have push access to repository')
+})
+
+test('referrers and popular paths are current values with the top 10 only, next to the stars', async () => {
+  const run = await collect('acme', 'ghp_admin')
+  assert.is(run.code, 0, run.stderr)
+  const samples = parseExposition(run.stdout)
+  assert.is(valueOf(samples, 'github_repository_stars', { repository: 'app' }), 321)
+  for (const [name, seed] of [['app', 3], ['lib', 8]] as const) {
+    const shown = samples.filter((s) => s.name === 'github_repository_traffic_referrer_views' && s.labels.repository === name)
+    assert.equal(shown.map((s) => s.labels.referrer).sort(), referrers.slice(0, 10).sort())
+    assert.is(valueOf(samples, 'github_repository_traffic_referrer_views', { repository: name, referrer: 'Google' }), 500 - 37 + seed)
+    assert.is(valueOf(samples, 'github_repository_traffic_referrer_unique_visitors', { repository: name, referrer: 'Google' }), 83)
+    assert.is(valueOf(samples, 'github_repository_traffic_path_views', { repository: name, path: '/acme/app' }), 900 + seed)
+    assert.is(valueOf(samples, 'github_repository_traffic_path_unique_visitors', { repository: name, path: '/acme/app/blob/main/README.md' }), 61)
+  }
+  assert.equal(samples.filter((s) => s.name.startsWith('github_repository_traffic_path')).map((s) => Object.keys(s.labels).sort().join(',')).filter((v, i, all) => all.indexOf(v) === i), ['owner,path,repository'])
+})
+
+test('a token without push access: one log line naming the permission, no traffic request, exit 0 and the other metrics pushed', async () => {
+  const before = api.requests.length
+  const run = await collect('acme', 'ghp_reader')
+  assert.is(run.code, 0, run.stderr)
+  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository: 'lib' }), 12)
+  const lines = trafficLines(run.stderr)
+  assert.is(lines.length, 1, run.stderr)
+  assert.match(lines[0]!.permission!, 'Administration: read')
+  assert.is(lines[0]!.notAskedCount, 2)
+  assert.equal(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')), [])
+  assert.not.ok(run.stdout.includes('github_repository_traffic_'))
+})
+
+test('a fine-grained token without Administration read: GitHub answers 403, one warning names the permission, exit 0', async () => {
+  const before = api.requests.length
+  const run = await collect('acme', 'ghp_fine')
+  assert.is(run.code, 0, run.stderr)
+  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository: 'app' }), 321)
+  const lines = trafficLines(run.stderr)
+  assert.is(lines.length, 1, run.stderr)
+  assert.is(lines[0]!.level, 'warn')
+  assert.equal(lines[0]!.refused, ['acme/app', 'acme/lib'])
+  assert.match(lines[0]!.permission!, 'Administration: read')
+  // One refused request per repository: after the views request is refused, clones, referrers and paths are not asked.
+  assert.is(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')).length, 2)
+})
+
+test('the traffic option turns it off: no traffic request', async () => {
+  const before = api.requests.length
+  const config = `${dir.path}/activity.yml`
+  writeFileSync(config, 'sources:\n  github:\n    targets: [acme/app]\n    options:\n      traffic: false\n')
+  const run = await runActivity(['collect', 'github', '--stdout'], { env: { PATH: process.env.PATH, HTTP_RETRIES: '0', GITHUB_API_URL: api.url, GITHUB_TOKEN: 'ghp_admin' }, cwd: dir.path })
+  assert.is(run.code, 0, run.stderr)
+  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository: 'app' }), 321)
+  assert.equal(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')), [])
+})
+
+test.run()
