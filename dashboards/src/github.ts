@@ -4,6 +4,12 @@ import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom,
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
 const perRepository = (metric: string) => `max by (owner, repository) (${metric}${repo})`
+/**
+ * A repository's figure over time, history and today as one line: history samples (one a day since the repository's
+ * creation, written by `activity history`) and the Pushgateway's current value are the same series, so the last value
+ * of the day before each point joins the daily points of the past and the minute-scraped present with no seam.
+ */
+export const sinceCreation = (metric: string) => `max by (owner, repository) (last_over_time(${metric}${repo}[1d]))`
 /** A repository's value with its language, fork and archived flags as labels (from github_repository_info). */
 const withFacts = (expr: string) => `${expr} * on (owner, repository) group_left (language, fork, archived) max by (owner, repository, language, fork, archived) (github_repository_info${repo})`
 
@@ -11,8 +17,9 @@ export function github() {
   const board = dashboard({
     uid: 'activity-github',
     title: 'GitHub',
-    description: 'Every figure the github collector gathers from the GitHub API, per repository and per owner.',
+    description: 'Every figure the github collector gathers from the GitHub API, per repository and per owner; the figures over time reach back to each repository\'s creation once its history is written.',
     tags: ['github'],
+    time: 'now-5y',
   })
     .withVariable(datasourceVariable(datasource.prometheus))
     .withVariable(labelVariable({ name: 'owner', label: 'Owner', series: 'github_repository_info', description: 'GitHub organisations or users.' }))
@@ -81,7 +88,13 @@ export function github() {
   board.withPanel(ownerTotal('Forks per owner', 'github_owner_forks', 'Forks of all repositories of the owner'))
 
   const overTime = (title: string, metric: string, what: string, unit = 'short', w = 8) =>
-    timeseries({ title, description: `${what}, per repository, over time.`, unit, w, targets: [prom(perRepository(metric), { legend: '{{owner}}/{{repository}}' })] })
+    timeseries({
+      title,
+      description: `${what}, per repository, over time: since the repository's creation where its history is written (one point a day), then as collected.`,
+      unit,
+      w,
+      targets: [prom(sinceCreation(metric), { legend: '{{owner}}/{{repository}}' })],
+    })
 
   board.withRow(new RowBuilder('Popularity'))
   board.withPanel(overTime('Stars', 'github_repository_stars', 'Stars'))

@@ -7,6 +7,7 @@ import { github } from './github.ts'
 import { gitops } from './gitops.ts'
 import { overview } from './overview.ts'
 import { platform } from './platform.ts'
+import { traffic } from './traffic.ts'
 import { visitors } from './visitors.ts'
 
 export interface DashboardFile {
@@ -18,6 +19,7 @@ export interface DashboardFile {
 export const dashboards: DashboardFile[] = [
   { file: 'activity/overview.json', build: overview },
   { file: 'activity/github.json', build: github },
+  { file: 'activity/traffic.json', build: traffic },
   { file: 'activity/dockerhub.json', build: dockerhub },
   { file: 'activity/adoption.json', build: adoption },
   { file: 'website/visitors.json', build: visitors },

@@ -13,7 +13,7 @@ import pypi from '../../collectors/pypi.ts'
 import type { AnyCollector } from '../../collectors/runtime/define.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { runCollector, type TargetResult } from '../../collectors/runtime/run.ts'
-import { dashboardFiles, labelValuesQuery, metricNames, panelQueries, provisionedDatasources, resolveDatasource, root, substitute, variableQuery, variables, type TimeSettings } from '../support/dashboards.ts'
+import { dashboardFiles, defaultRangeSeconds, durationSeconds, labelValuesQuery, metricNames, panelQueries, provisionedDatasources, resolveDatasource, root, substitute, variableQuery, variables, type TimeSettings } from '../support/dashboards.ts'
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
 import { memorySink } from '../support/history-memory.ts'
 import { days, pypiDay, startRegistryApi, type CrateData, type RegistryApi } from '../support/registry-apis.ts'
@@ -296,11 +296,18 @@ test('every variable and every Prometheus query of every panel returns at least 
         broken.push(`${query.where}: no Prometheus for datasource ${JSON.stringify(query.datasource)}`)
         continue
       }
-      const expr = substitute(withoutFallback(query.expr ?? ''), values, time)
+      // A panel of one point a day (min interval 1d: history samples at 00:00 UTC) is asked as Grafana asks it: over the
+      // dashboard's default range, with steps of its interval aligned to multiples of the step (UTC midnights).
+      const step = durationSeconds(query.interval) ?? 0
+      const daily = step >= 86_400
+      const queryTime: TimeSettings = daily ? { rangeSeconds: defaultRangeSeconds(file.dashboard) ?? step * 30, intervalSeconds: step, scrapeSeconds: 1 } : time
+      const from = daily ? Math.floor((end - queryTime.rangeSeconds) / step) * step : started
+      const to = daily ? Math.floor(end / step) * step : end
+      const expr = substitute(withoutFallback(query.expr ?? ''), values, queryTime)
       await check(query.where, expr, async (promql) =>
         query.instant
           ? ((await server.get('/api/v1/query', { query: promql, time: String(end) })) as { result: unknown[] }).result
-          : ((await server.get('/api/v1/query_range', { query: promql, start: String(started), end: String(end), step: String(time.intervalSeconds) })) as { result: unknown[] }).result,
+          : ((await server.get('/api/v1/query_range', { query: promql, start: String(from), end: String(to), step: String(queryTime.intervalSeconds) })) as { result: unknown[] }).result,
       )
     }
   }

@@ -113,6 +113,8 @@ export interface QueryRef extends QueryFields {
   where: string
   panelType: string
   datasource: DataSourceRef | undefined
+  /** The panel's min interval (Grafana's "Min interval"), e.g. 1d for panels drawing one point a day. */
+  interval?: string
 }
 
 interface RawTarget extends QueryFields {
@@ -131,6 +133,7 @@ export function panelQueries(file: DashboardFile): QueryRef[] {
         return {
           where: `${file.file} #${panel.id} "${panel.title}" ${target.refId ?? '?'}`,
           panelType: panel.type,
+          interval: panel.interval ?? undefined,
           datasource: resolveDatasource(dashboard, own),
           expr: target.expr,
           instant: target.instant,
@@ -177,6 +180,18 @@ export function metricNames(expr: string): string[] {
 /** Grafana's regex escaping of a label value in a =~ matcher. */
 function regexEscape(value: string): string {
   return value.replace(/[\\^$*+?.()|[\]{}]/g, '\\\\$&')
+}
+
+/** Seconds of a Grafana duration (30s, 5m, 1h, 1d, 1w, 1y), or undefined when it is not one. */
+export function durationSeconds(text: string | undefined): number | undefined {
+  const match = /^(\d+)(s|m|h|d|w|y)$/.exec(text ?? '')
+  if (!match) return undefined
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800, y: 31_536_000 }[match[2] as 's']
+}
+
+/** The length of a dashboard's default time range (`now-90d` to `now`), seconds. */
+export function defaultRangeSeconds(dashboard: Dashboard): number | undefined {
+  return dashboard.time?.to === 'now' ? durationSeconds(dashboard.time.from.replace(/^now-/, '')) : undefined
 }
 
 export interface TimeSettings {

@@ -42,6 +42,7 @@ test('the provisioned files are the eight dashboards, in their folders', () => {
     'activity/dockerhub.json',
     'activity/github.json',
     'activity/overview.json',
+    'activity/traffic.json',
     'platform/collectors.json',
     'platform/gitops.json',
     'platform/platform.json',
