@@ -15,9 +15,9 @@ import { createLogger } from '../../collectors/runtime/log.ts'
 import { runCollector, type TargetResult } from '../../collectors/runtime/run.ts'
 import { dashboardFiles, defaultRangeSeconds, durationSeconds, labelValuesQuery, metricNames, panelQueries, provisionedDatasources, resolveDatasource, root, substitute, variableQuery, variables, type TimeSettings } from '../support/dashboards.ts'
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
-import { memorySink } from '../support/history-memory.ts'
 import { days, pypiDay, startRegistryApi, type CrateData, type RegistryApi } from '../support/registry-apis.ts'
 import { asset, generatedOwner, owner, release, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { dayOf, generatedDays, type RepositoryTraffic } from '../support/github-traffic.ts'
 import { startGitops, type GitopsService } from '../../gitops/service.ts'
 import { createRepo, type TestRepo } from '../support/git.ts'
 import { startPushgateway, type Pushgateway } from '../support/prometheus.ts'
@@ -66,7 +66,7 @@ interface ScrapeConfig {
 async function startStackPrometheus(stack: string, targets: Record<string, string | 'self'>): Promise<PrometheusServer> {
   const binary = requireBinary('prometheus', 'prometheus')
   const configFile = join(root, 'stacks', stack, 'prometheus.yml')
-  const real = parseYaml(readFileSync(configFile, 'utf8')) as { global?: Record<string, unknown>; rule_files?: string[]; alerting?: unknown; scrape_configs: ScrapeConfig[] }
+  const real = parseYaml(readFileSync(configFile, 'utf8')) as { global?: Record<string, unknown>; storage?: unknown; rule_files?: string[]; alerting?: unknown; scrape_configs: ScrapeConfig[] }
   const dir = tempDir(`dashboards-${stack}`)
   const leftOut = real.scrape_configs.filter((job) => !targets[job.job_name]).map((job) => job.job_name)
   const config = (port: number) => {
@@ -79,6 +79,8 @@ async function startStackPrometheus(stack: string, targets: Record<string, strin
     return stringifyYaml({
       // No Alertmanager runs here: alerts stay in Prometheus (ALERTS), which is what the dashboards read.
       global: { ...real.global, scrape_interval: '1s', evaluation_interval: '1s' },
+      // The metrics stack's out-of-order window: history samples (days past) go in by remote write.
+      ...(real.storage ? { storage: real.storage } : {}),
       rule_files: (real.rule_files ?? []).map((file) => join(dirname(configFile), file)),
       scrape_configs: jobs,
     })
@@ -87,7 +89,8 @@ async function startStackPrometheus(stack: string, targets: Record<string, strin
     binary,
     (port) => {
       writeFileSync(join(dir.path, 'prometheus.yml'), config(port))
-      return [`--config.file=${join(dir.path, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn']
+      // The stack's receiver flag (stacks/metrics.yml): collectors write history samples by remote write.
+      return [`--config.file=${join(dir.path, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir.path, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn', '--web.enable-remote-write-receiver']
     },
     '/-/ready',
   )
@@ -109,6 +112,19 @@ async function startStackPrometheus(stack: string, targets: Record<string, strin
   }
 }
 
+/** 60 days of views and clones, referrers and pages, for the GitHub traffic dashboard. */
+function trafficOf(today: string): RepositoryTraffic {
+  return {
+    views: generatedDays(5, today, 60),
+    clones: generatedDays(6, today, 60),
+    referrers: [
+      { referrer: 'github.com', count: 900, uniques: 300 },
+      { referrer: 'Google', count: 400, uniques: 210 },
+    ],
+    paths: [{ path: '/grafana/grafana', title: 'grafana/grafana', count: 2000, uniques: 800 }],
+  }
+}
+
 const test = suite('dashboard queries on real data')
 const started = Math.floor(Date.now() / 1000)
 let hub: DockerHubApi
@@ -126,8 +142,8 @@ const runs: TargetResult[] = []
 
 async function collect(collector: AnyCollector, targets: string[], now?: () => number) {
   const results = await runCollector(
-    { collector, targets: targets.map((t) => parse(collector.targets, t)), options: collector.options ? parse(collector.options, {}) : {}, schedule: collector.schedule, pushgateway: gateway.url },
-    { env: { DOCKERHUB_API_URL: hub.url, GITHUB_API_URL: gitHub.url, GITHUB_TOKEN: 'ghp_dashboards', ...registryEnv }, log: createLogger({ write: () => {} }), now, http: { retries: 0 }, history: memorySink() },
+    { collector, targets: targets.map((t) => parse(collector.targets, t)), options: collector.options ? parse(collector.options, {}) : {}, schedule: collector.schedule, pushgateway: gateway.url, prometheus: metrics.url },
+    { env: { DOCKERHUB_API_URL: hub.url, GITHUB_API_URL: gitHub.url, GITHUB_TOKEN: 'ghp_dashboards', ...registryEnv }, log: createLogger({ write: () => {} }), now, http: { retries: 0 } },
   )
   runs.push(...results)
 }
@@ -163,6 +179,8 @@ async function fill() {
       ]),
       owner('thanos-io', [repository('thanos', { stargazerCount: 13_000 })]),
     ],
+    // The token may push to every repository; only grafana/grafana has traffic (the others answer empty windows).
+    traffic: { permissions: { ghp_dashboards: 'ADMIN' }, repositories: { 'grafana/grafana': trafficOf(dayOf(Date.now())) } },
   })
   await startRegistries()
   gateway = await startPushgateway()
