@@ -5,8 +5,11 @@ import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom,
 const npm = '{package=~"$npm"}'
 const pypi = '{package=~"$pypi"}'
 const crate = '{crate=~"$crate"}'
-/** A daily sample (timestamped 00:00 UTC) shown all day long: the last one within a day. */
-const daily = (metric: string, selector: string) => `last_over_time(${metric}${selector}[1d])`
+/**
+ * A daily sample (timestamped 00:00 UTC of its day) shown until the next one: the last within two days, since a
+ * registry counts a day only after it ends (at noon today, yesterday's sample is 36 hours old).
+ */
+const daily = (metric: string, selector: string) => `last_over_time(${metric}${selector}[2d])`
 /** Downloads in the 7 days before each point, and the change from the 7 days before those. */
 const week = (metric: string, selector: string, offset = '') => `sum(sum_over_time(${metric}${selector}[7d]${offset}))`
 const weekOverWeek = (metric: string, selector: string) => `${week(metric, selector)} / ${week(metric, selector, ' offset 7d')} - 1`
@@ -27,7 +30,8 @@ export function adoption() {
   board.withPanel(
     timeseries({
       title: 'Downloads per day, per registry',
-      description: 'Downloads of the selected packages on each UTC day, stacked by registry: the days the registries give back (npm since 2015, pypistats 180 days, crates.io 90 days) and every day the platform has kept since.',
+      description:
+        'Downloads of the selected packages on each UTC day, stacked by registry: the days the registries give back (npm since 2015, pypistats 180 days, crates.io 90 days) and every day the platform has kept since; with Docker Hub pulls and GitHub release downloads of the 24 hours before each point, from the recording rules on their running totals (a day on which a total fell shows nothing).',
       unit: 'short',
       w: 24,
       stacking: 'normal',
@@ -35,6 +39,9 @@ export function adoption() {
         prom(`sum(${daily('npm_package_daily_downloads', npm)})`, { legend: 'npm' }),
         prom(`sum(${daily('pypi_package_daily_downloads', pypi)})`, { legend: 'PyPI' }),
         prom(`sum(${daily('crates_crate_daily_downloads', crate)})`, { legend: 'crates.io' }),
+        // Recording rules of the metrics Prometheus (stacks/metrics/rules.yml): the running totals less a day earlier.
+        prom('sum(max by (namespace, repository) (dockerhub_repository_pulls:increase1d))', { legend: 'Docker Hub pulls' }),
+        prom('sum(max by (owner, repository) (github_repository_release_downloads:increase1d))', { legend: 'GitHub release downloads' }),
       ],
     }),
   )

@@ -92,4 +92,23 @@ test('the tests catch a rule that changed: InstanceDown after 1 minute instead o
   assert.match(result.stdout + result.stderr, /alertname: InstanceDown, time: 6m/)
 })
 
+test('the recording-rule tests catch a rule that changed: a drop counted as a negative day', () => {
+  copyFileSync(join(metrics, 'rules.test.yml'), join(dir.path, 'rules.test.yml'))
+  const rules = readFileSync(join(metrics, 'rules.yml'), 'utf8')
+  const changed = rules.replace('(dockerhub_repository_pulls - dockerhub_repository_pulls offset 1d) >= 0', 'dockerhub_repository_pulls - dockerhub_repository_pulls offset 1d')
+  assert.is.not(changed, rules, 'the fixture edit applies')
+  writeFileSync(join(dir.path, 'rules.yml'), changed)
+  const result = promtoolIn(dir.path, 'test', 'rules', 'rules.test.yml')
+  assert.is.not(result.status, 0)
+  assert.match(result.stdout + result.stderr, /dockerhub_repository_pulls:increase1d/)
+})
+
+test('the metrics Prometheus config of the longterm profile loads the same rule file', () => {
+  for (const config of ['prometheus.longterm.yml']) {
+    const result = promtoolIn(metrics, 'check', 'config', config)
+    assert.is(result.status, 0, result.stdout + result.stderr)
+    assert.match(result.stdout + result.stderr, /SUCCESS: 1 rule files found/)
+  }
+})
+
 test.run()
