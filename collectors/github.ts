@@ -1,11 +1,12 @@
 // collectors/github.ts: stars, forks, issues, pull requests, releases, downloads and commits of every repository of a GitHub owner (or of one repository).
 import * as v from 'valibot'
+import { apiOf, explain, GitHubError } from './github-client.ts'
+import { historyMetrics, writeHistory } from './github-history.ts'
 import { collectTraffic, trafficMetrics, type TrafficRepository } from './github-traffic.ts'
 import { defineCollector, type CollectorContext } from './runtime/define.ts'
-import { ActivityError, HttpError, RateLimitError } from './runtime/errors.ts'
-import { graphqlQuery, type GraphqlErrors } from './runtime/graphql.ts'
+import { HttpError } from './runtime/errors.ts'
+import { graphqlQuery } from './runtime/graphql.ts'
 import { toSeconds, type MetricSpecs } from './runtime/metrics.ts'
-import { resetOf } from './runtime/rate-limit.ts'
 import type { Schema } from './runtime/schema.ts'
 import { expectShape } from './runtime/shape.ts'
 
@@ -32,6 +33,7 @@ const metrics = {
   github_owner_stars: { help: 'Stars of all public repositories of the owner, summed.', labels: ['owner'] },
   github_owner_forks: { help: 'Forks of all public repositories of the owner, summed.', labels: ['owner'] },
   ...trafficMetrics,
+  ...historyMetrics,
 } as const satisfies MetricSpecs
 
 const options = v.strictObject({
@@ -62,9 +64,6 @@ const ownerOrRepository = v.pipe(
   }),
 )
 type GitHubTarget = v.InferOutput<typeof ownerOrRepository>
-
-/** What GitHub's answers about one target mean for the person who configured it: `target: problem; fix`. */
-class GitHubError extends ActivityError {}
 
 // ---- GraphQL (with a token): one request per 100 repositories ----
 
@@ -171,26 +170,6 @@ const ownerPageSchema = v.object({
   rateLimit: rateLimitSchema,
 })
 const repositoryAnswerSchema = v.object({ repository: v.nullable(repositorySchema), rateLimit: rateLimitSchema })
-
-interface Api {
-  rest: string
-  graphqlUrl: string
-}
-
-/** GITHUB_API_URL: api.github.com, or a GitHub Enterprise Server's http(s)://host/api/v3 (GraphQL then lives at /api/graphql). */
-function apiOf(ctx: Context): Api {
-  const rest = (ctx.setting('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, '')
-  const graphqlUrl = /\/api\/v3$/.test(rest) ? rest.replace(/\/api\/v3$/, '/api/graphql') : `${rest}/graphql`
-  return { rest, graphqlUrl }
-}
-
-/** What GitHub's GraphQL `errors` mean: a rate limit (spent until x-ratelimit-reset), a missing owner or repository; undefined for the rest. */
-function explain({ errors, headers }: GraphqlErrors, target: string, api: Api, hint: string): Error | undefined {
-  if (errors.some((e) => e.type === 'RATE_LIMITED')) return new RateLimitError(api.graphqlUrl, resetOf(headers as Record<string, string | undefined>), hint)
-  const missing = errors.find((e) => e.type === 'NOT_FOUND')
-  if (missing) return new GitHubError(target, `GitHub: ${missing.message.replace(/\.$/, '')}`, 'check the name in activity.yml (a renamed owner or repository needs its new name)')
-  return undefined
-}
 
 async function collectWithToken(target: GitHubTarget, ctx: Context, token: string, hint: string): Promise<void> {
   const api = apiOf(ctx)
@@ -400,5 +379,10 @@ export default defineCollector({
     const token = ctx.secret('GITHUB_TOKEN')
     if (token) await collectWithToken(target, ctx, token, rateLimitHint)
     else await collectWithoutToken(target, ctx)
+  },
+  async history(target, ctx) {
+    const token = ctx.secret('GITHUB_TOKEN')
+    if (!token) throw new GitHubError(target.id, 'the history of issues, pull requests, forks, releases and commits comes from GitHub’s GraphQL API, which needs a token', 'set GITHUB_TOKEN or GITHUB_TOKEN_FILE')
+    await writeHistory(target, ctx, token, rateLimitHint)
   },
 })

@@ -14,6 +14,7 @@ import { isLeftOut, resolveStack, type ResolvedStack } from './deploy.ts'
 import { docker, dockerMaybe } from './docker.ts'
 import { platformLabel } from './swarm.ts'
 import { StepError } from '../../collectors/runtime/errors.ts'
+import { budgetSetting, budgetShareFrom } from '../../collectors/github-history-budget.ts'
 
 export const profileConfig = 'activity_deploy_profile'
 
@@ -54,6 +55,7 @@ export const collectorSettingNames = [
   'NPM_MAX_WAIT_SECONDS',
   'PYPI_MAX_WAIT_SECONDS',
   'CRATES_MAX_WAIT_SECONDS',
+  'GITHUB_HISTORY_BUDGET_PERCENT',
 ] as const
 
 export function defaultProfile(registry: string): DeployProfile {
@@ -67,6 +69,8 @@ export function environmentSettings(env: Record<string, string | undefined>): Pi
 }
 
 export function collectorSettingsFrom(env: Record<string, string | undefined>): Record<string, string> {
+  // Refused here, before anything is deployed, rather than by every history run (a UsageError naming the setting).
+  budgetShareFrom(env[budgetSetting])
   return Object.fromEntries(collectorSettingNames.filter((name) => env[name]).map((name) => [name, env[name]!]))
 }
 
