@@ -72,6 +72,21 @@ export function github() {
     }),
   )
 
+  board.withPanel(
+    table({
+      title: 'History written',
+      description: 'Whether the history of each repository (stars, issues, pull requests, forks, releases and commits on every day since its creation) is written (1) or still being written by later history runs (0), and the rate-limit points it still needs.',
+      h: 6,
+      keep: ['owner', 'repository'],
+      columns: [
+        { title: 'History complete', unit: 'short' },
+        { title: 'Points still needed', unit: 'short' },
+      ],
+      sortBy: 'Points still needed',
+      targets: [prom(perRepository('github_history_complete'), { instant: true, table: true }), prom(perRepository('github_history_points_needed'), { instant: true, table: true })],
+    }),
+  )
+
   board.withRow(new RowBuilder('Owners'))
   const owner = '{owner=~"$owner"}'
   const ownerTotal = (title: string, metric: string, what: string) =>

@@ -19,6 +19,9 @@ import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
 import { days, pypiDay, startRegistryApi, type CrateData, type RegistryApi } from '../support/registry-apis.ts'
 import { asset, generatedOwner, owner, release, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
 import { dayOf, generatedDays, type RepositoryTraffic } from '../support/github-traffic.ts'
+import { generatedHistory, historyRepository } from '../support/github-history-data.ts'
+import { MemorySink, memoryProgress, runHistory } from '../support/github-history-run.ts'
+import { pushGroup } from '../../collectors/runtime/push.ts'
 import { startGitops, type GitopsService } from '../../gitops/service.ts'
 import { createRepo, type TestRepo } from '../support/git.ts'
 import { startPushgateway, type Pushgateway } from '../support/prometheus.ts'
@@ -173,6 +176,7 @@ async function fill() {
         }),
       ]),
       owner('thanos-io', [repository('thanos', { stargazerCount: 13_000 })]),
+      owner('acme', [historyRepository('tool', generatedHistory('acme/tool', { years: 2, stars: 300, issues: 200, pullRequests: 150, forks: 40, releases: 6, commits: 400 }, started - 3600))]),
     ],
     // The token may push to every repository; only grafana/grafana has traffic (the others answer empty windows).
     traffic: { permissions: { ghp_dashboards: 'ADMIN' }, repositories: { 'grafana/grafana': trafficOf(dayOf(Date.now())) } },
@@ -208,7 +212,7 @@ async function fill() {
   // A collector that stopped three hours ago: its last success is older than two hourly schedule intervals.
   await collect(github, ['thanos-io/thanos'], () => Date.now() - 3 * 3600_000)
   // Two rounds, so that "change over the range" has something to measure; `ghost` does not exist on Docker Hub and fails.
-  await collect(github, ['prometheus', 'grafana/grafana'])
+  await collect(github, ['prometheus', 'grafana/grafana', 'acme/tool'])
   await collect(dockerhub, ['prom', 'grafana/grafana', 'ghost'])
   await collect(npm, ['prom-client', '@grafana/data'])
   await collect(pypi, ['prometheus-client'])
@@ -217,8 +221,12 @@ async function fill() {
   await waitFor('the first round in Prometheus', async () => (await instant(metrics, 'github_repository_stars{owner="grafana"} == 64000')).length === 1)
   gitHub.data.owners[1]!.repositories[0]!.stargazerCount += 25
   hub.data.namespaces.grafana![0]!.pull_count! += 40_000
-  await collect(github, ['prometheus', 'grafana/grafana'])
+  await collect(github, ['prometheus', 'grafana/grafana', 'acme/tool'])
   await collect(dockerhub, ['prom', 'grafana/grafana', 'ghost'])
+  // A history run, for the "history written" panel: what it records goes to the Pushgateway as a history run pushes it.
+  const history = await runHistory(gitHub.url, 'acme/tool', new MemorySink(), memoryProgress())
+  assert.ok(history.ok, String(history.error))
+  await pushGroup(gateway.url, { job: 'github', target: 'acme/tool', group: 'history' }, history.exposition, { log: createLogger({ write: () => {} }) })
   const pushed = Date.now() / 1000
   await waitFor('the second round in Prometheus, scraped a few times', async () => (await instant(metrics, `timestamp(github_repository_stars{owner="grafana"} == 64025) > ${pushed + 2}`)).length === 1)
   await waitFor('node-exporter and the metrics Prometheus scraped a few times by the monitoring one', async () => (await instant(monitoring, 'count_over_time(node_boot_time_seconds[1m]) >= 5 and on () count_over_time(prometheus_tsdb_head_series{job="metrics-prometheus"}[1m]) >= 5')).length > 0)

@@ -30,6 +30,7 @@ import {
   type ValueNode,
 } from 'graphql'
 import { answerTraffic, permissionOf, type TrafficData } from './github-traffic.ts'
+import { starHistoryReply, withHistory, type RepositoryHistory } from './github-history-api.ts'
 import { startApiServer, type ApiServer, type RecordedRequest, type Reply } from './servers.ts'
 
 // ---------------------------------------------------------------- data
@@ -74,6 +75,8 @@ export interface RepositoryData {
   updatedAt: string
   pushedAt: string | null
   topics: string[]
+  /** Its past, event by event (github-history-api.ts): served by the history connections and the star-history endpoint. */
+  history?: RepositoryHistory
 }
 
 export interface OwnerData {
@@ -94,6 +97,8 @@ export interface GitHubData {
   restRequests?: { anonymous?: number; authenticated?: number; remaining?: number }
   /** Traffic (views, clones, referrers, paths) and what each token may do (test/support/github-traffic.ts). */
   traffic?: TrafficData
+  /** false: no star-history endpoint (404), as on GitHub Enterprise Server. */
+  starHistoryEndpoint?: boolean
 }
 
 /** GitHub's time format: ISO 8601 in UTC, whole seconds. */
@@ -439,7 +444,7 @@ function repositoryNode(ownerData: OwnerData, data: RepositoryData) {
   const countOnly = (name: string, count: number) => (args: PageArgs) => connection(name, args, undefined, count)
   const states = (args: { states?: string[] | null }, counts: Record<string, number>) =>
     (args.states?.length ? args.states : Object.keys(counts).map((s) => s.toUpperCase())).reduce((sum, state) => sum + (counts[state.toLowerCase()] ?? 0), 0)
-  return {
+  const node = {
     __typename: 'Repository',
     id: nodeId('R', data.databaseId),
     databaseId: data.databaseId,
@@ -490,6 +495,7 @@ function repositoryNode(ownerData: OwnerData, data: RepositoryData) {
     updatedAt: data.updatedAt,
     pushedAt: data.pushedAt,
   }
+  return withHistory(node, data.history, data.forkCount, connection)
 }
 
 function ownerNode(data: OwnerData) {
@@ -863,6 +869,12 @@ function answerRest(state: State, request: RecordedRequest, prefix: string): Rep
   const exists = (login: string, name: string) => Boolean(findOwner(state.data, login)?.repositories.some((r) => r.name.toLowerCase() === name.toLowerCase() && visible(r)))
   const traffic = answerTraffic(state.data.traffic, url, token, headers, exists)
   if (traffic) return traffic
+  match = /^\/repos\/([^/]+)\/([^/]+)\/stargazers\/history$/.exec(url.pathname)
+  if (match) {
+    const repo = findOwner(state.data, decodeURIComponent(match[1]!))?.repositories.find((r) => r.name.toLowerCase() === decodeURIComponent(match![2]!).toLowerCase())
+    if (state.data.starHistoryEndpoint === false || !repo || !visible(repo)) return notFound(headers)
+    return starHistoryReply(repo.history, url, `${base}${url.pathname}`, headers)
+  }
   match = /^\/repos\/([^/]+)\/([^/]+)$/.exec(url.pathname)
   if (match) {
     const found = findOwner(state.data, decodeURIComponent(match[1]!))
