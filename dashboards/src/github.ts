@@ -1,6 +1,7 @@
 // GitHub detail: every metric the github collector exposes, per repository and per owner, with units.
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
 const perRepository = (metric: string) => `max by (owner, repository) (${metric}${repo})`
@@ -24,6 +25,7 @@ export function github() {
     .withVariable(datasourceVariable(datasource.prometheus))
     .withVariable(labelVariable({ name: 'owner', label: 'Owner', series: 'github_repository_info', description: 'GitHub organisations or users.' }))
     .withVariable(labelVariable({ name: 'repository', label: 'Repository', series: 'github_repository_info{owner=~"$owner"}', description: 'Repositories of the selected owners.' }))
+    .annotation(releases(repo))
 
   board.withRow(new RowBuilder('Repositories'))
   const counts = [

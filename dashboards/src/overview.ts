@@ -1,6 +1,7 @@
 // Project activity overview: where each watched project stands and how much it moved in the selected range.
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { bars, dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
 const image = '{namespace=~"$namespace"}'
@@ -57,6 +58,7 @@ export function overview() {
       labelVariable({ name: 'repository', label: 'GitHub repository', series: 'github_repository_stars{owner=~"$owner"}', description: 'Repositories of the selected owners.' }),
     )
     .withVariable(labelVariable({ name: 'namespace', label: 'Docker Hub namespace', series: 'dockerhub_repository_pulls', description: 'Docker Hub namespaces (targets of the dockerhub source).' }))
+    .annotation(releases(repo))
 
   board.withRow(new RowBuilder('GitHub: now, and change over the selected range'))
   for (const figure of github) board.withPanel(nowAndChange(figure, perRepository, repositoryChange, 'GitHub repositories'))

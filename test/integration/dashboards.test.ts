@@ -17,7 +17,7 @@ import { dashboardFiles, defaultRangeSeconds, durationSeconds, labelValuesQuery,
 import { hubNamespace, hubRepository, startDockerHubApi, type DockerHubApi } from '../support/dockerhub-api.ts'
 import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
 import { days, pypiDay, startRegistryApi, type CrateData, type RegistryApi } from '../support/registry-apis.ts'
-import { asset, generatedOwner, owner, release, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { asset, generatedOwner, latestRelease, owner, release, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
 import { dayOf, generatedDays, type RepositoryTraffic } from '../support/github-traffic.ts'
 import { generatedHistory, historyRepository } from '../support/github-history-data.ts'
 import { MemorySink, memoryProgress, runHistory } from '../support/github-history-run.ts'
@@ -359,6 +359,22 @@ test('every variable and every Prometheus query of every panel returns at least 
   const unused = notProvableHere.filter((entry) => !excused.has(entry.prefix)).map((entry) => entry.prefix)
   assert.equal(unused, [], `entries of notProvableHere that excuse nothing (remove them): ${unused.join(', ')}`)
   assert.ok(executed >= 150, `${executed} queries executed`)
+})
+
+test("the release annotations mark grafana/grafana's release at the time the fake GitHub says it was published", async () => {
+  const end = Math.floor(Date.now() / 1000)
+  // The fake GitHub's own record of grafana/grafana's latest release (v11.3.0 in fill()).
+  const published = Date.parse(latestRelease(gitHub.data.owners[1]!.repositories[0]!)!.publishedAt!)
+  const annotations = dashboardFiles().flatMap((file) => (file.dashboard.annotations?.list ?? []).map((a) => ({ file: file.file, annotation: a as { name: string; expr?: string } })))
+  assert.ok(annotations.length >= 2, 'the activity dashboards have release annotations')
+  for (const { file, annotation } of annotations) {
+    const expr = (annotation.expr ?? '').replaceAll('$owner', '.*').replaceAll('$repository', '.*')
+    // Grafana asks a range; every sample's value is a mark's time.
+    const range = (await metrics.get('/api/v1/query_range', { query: expr, start: String(started), end: String(end), step: '1' })) as { result: { metric: Record<string, string>; values: [number, string][] }[] }
+    const grafana = range.result.find((series) => series.metric.owner === 'grafana' && series.metric.repository === 'grafana')
+    assert.ok(grafana, `${file} ${annotation.name}: a series for grafana/grafana`)
+    assert.equal([...new Set(grafana.values.map(([, value]) => Number(value)))], [published], `${file} ${annotation.name}`)
+  }
 })
 
 test('the growth queries measure what changed between the two runs', async () => {

@@ -187,6 +187,23 @@ test('every variable query resolves: label_values of a label the series carries,
   assert.equal(problems, [])
 })
 
+test('the GitHub and Overview dashboards mark releases: a Prometheus annotation whose values are the github collector\'s release publication times', async () => {
+  const collectors = await loadCollectors(new URL('../../collectors/', import.meta.url))
+  const releaseMetric = 'github_repository_latest_release_timestamp_seconds'
+  assert.ok(releaseMetric in collectors.get('github')!.metrics, 'the github collector declares the release time')
+  const marked = files.filter((file) => (file.dashboard.annotations?.list ?? []).some((a) => a.name === 'Releases'))
+  assert.equal(marked.map((file) => file.file).sort(), ['activity/github.json', 'activity/overview.json'])
+  for (const file of marked) {
+    const annotation = file.dashboard.annotations!.list!.find((a) => a.name === 'Releases')! as { expr?: string; useValueForTime?: boolean; datasource: { type?: string; uid?: string }; titleFormat?: string }
+    assert.equal(metricNames(annotation.expr ?? ''), [releaseMetric], file.file)
+    // Grafana reads the time of each mark from the value, in milliseconds.
+    assert.match(annotation.expr ?? '', /\* 1000$/)
+    assert.is(annotation.useValueForTime, true)
+    assert.equal(annotation.datasource, { type: 'prometheus', uid: '${datasource}' })
+    for (const used of variablesIn(annotation.expr ?? '')) assert.ok(variables(file.dashboard).some((v) => v.name === used), `${file.file}: $${used} is defined`)
+  }
+})
+
 test('every metric a collector declares, and every health metric of the runtime, is shown by at least one panel', async () => {
   const collectors = await loadCollectors(new URL('../../collectors/', import.meta.url))
   const declared = [...[...collectors.values()].flatMap((c) => Object.keys(c.metrics)), ...Object.keys(healthSpecs), ...Object.keys(successSpecs)]
