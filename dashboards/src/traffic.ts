@@ -1,6 +1,7 @@
 // GitHub traffic: views and clones per day, kept past GitHub's 14 days, and where visitors come from (referrers, pages).
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { bars, dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
 /**
@@ -21,6 +22,7 @@ export function traffic() {
     .withVariable(datasourceVariable(datasource.prometheus))
     .withVariable(labelVariable({ name: 'owner', label: 'Owner', series: 'github_repository_info', description: 'GitHub organisations or users.' }))
     .withVariable(labelVariable({ name: 'repository', label: 'Repository', series: 'github_repository_info{owner=~"$owner"}', description: 'Repositories of the selected owners.' }))
+    .annotation(releases(repo))
 
   const total = (title: string, metric: string, what: string) =>
     stat({ title, description: `${what} on the days in the dashboard's range, all selected repositories together.`, unit: 'short', w: 6, targets: [prom(`sum(sum_over_time(${metric}${repo}[$__range]))`, { instant: true, legend: title })] }).interval(perDay)
