@@ -32,7 +32,8 @@ test.before(async () => {
   gateway = await startPushgateway()
   prometheus = await startPrometheus({
     pushgateways: [gateway.url],
-    flags: ['--web.enable-remote-write-receiver'],
+    // Prometheus deletes what is older than its retention (15 days unless set) at its next head compaction.
+    flags: ['--web.enable-remote-write-receiver', '--storage.tsdb.retention.time=1y'],
     extraConfig: `storage:\n  tsdb:\n    out_of_order_time_window: ${storage.tsdb.out_of_order_time_window}\n`,
   })
 })
