@@ -109,10 +109,11 @@ export function overview() {
   const overTime = (title: string, metric: string, what: string) =>
     timeseries({
       title,
-      description: `${what} of each selected repository over time.`,
+      description: `${what} of each selected repository over time; on a range of months or years, its history since the repository's creation where it is written.`,
       unit: 'short',
       w: 8,
-      targets: [prom(perRepository(metric), { legend: '{{owner}}/{{repository}}' })],
+      // last_over_time over a day: the daily history samples and the scraped present draw one line (see the GitHub dashboard).
+      targets: [prom(`max by (owner, repository) (last_over_time(${metric}${repo}[1d]))`, { legend: '{{owner}}/{{repository}}' })],
     })
   board.withPanel(overTime('Stars', 'github_repository_stars', 'Stars'))
   board.withPanel(overTime('Forks', 'github_repository_forks', 'Forks'))
