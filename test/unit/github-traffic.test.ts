@@ -69,8 +69,13 @@ test('the fake answers traffic in GitHub\'s shape: per day, days without traffic
   assert.is(((await refused.json()) as { message: string }).message, 'Must have push access to repository')
 })
 
-test('referrers and popular paths are current values with the top 10 only, next to the stars', async () => {
+test('referrers and popular paths are current values with the top 10 only, next to the stars; 4 REST requests a repository', async () => {
+  const before = api.requests.length
   const run = await collect('acme', 'ghp_admin')
+  assert.equal(
+    api.requests.slice(before).filter((r) => r.url.includes('/traffic/')).map((r) => r.url).sort(),
+    ['app', 'lib'].flatMap((name) => [`/repos/acme/${name}/traffic/clones?per=day`, `/repos/acme/${name}/traffic/popular/paths`, `/repos/acme/${name}/traffic/popular/referrers`, `/repos/acme/${name}/traffic/views?per=day`]),
+  )
   assert.is(run.code, 0, run.stderr)
   const samples = parseExposition(run.stdout)
   assert.is(valueOf(samples, 'github_repository_stars', { repository: 'app' }), 321)
@@ -110,6 +115,24 @@ test('a fine-grained token without Administration read: GitHub answers 403, one 
   assert.match(lines[0]!.permission!, 'Administration: read')
   // One refused request per repository: after the views request is refused, clones, referrers and paths are not asked.
   assert.is(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')).length, 2)
+})
+
+test('with less than 10% of the hour\'s REST requests left, traffic stops for the run with one line, and nothing fails', async () => {
+  const low = await startGitHubApi({
+    owners: [owner('acme', [repository('app'), repository('lib'), repository('web')])],
+    restRequests: { anonymous: 5000, authenticated: 5000, remaining: 450 },
+    traffic: { permissions: { ghp_admin: 'ADMIN' }, repositories: { 'acme/app': traffic(1), 'acme/lib': traffic(2), 'acme/web': traffic(3) } },
+  })
+  try {
+    const run = await runActivity(['collect', 'github', '--target', 'acme', '--stdout'], { env: { PATH: process.env.PATH, HTTP_RETRIES: '0', GITHUB_API_URL: low.url, GITHUB_TOKEN: 'ghp_admin' }, cwd: dir.path })
+    assert.is(run.code, 0, run.stderr)
+    // The first answer says 449 of 5,000 are left: the repository being asked is finished, the next ones are not asked.
+    assert.is(low.requests.filter((r) => r.url.includes('/traffic/')).length, 4)
+    const stopped = trafficLines(run.stderr).filter((line) => /stopped/.test(line.msg))
+    assert.is(stopped.length, 1, run.stderr)
+  } finally {
+    await low.close()
+  }
 })
 
 test('the traffic option turns it off: no traffic request', async () => {
