@@ -19,7 +19,8 @@ import { activityTag, buildImage, extraCaPem, imageName, projectImages, type Pro
 import { defaultProfile, environmentSettings, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
 import { createOutput, runScript, seconds, type Output } from './lib/output.ts'
-import { checkEngine, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
+import { checkEngine, checkImages, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
+import { elasticsearchConstraints } from '../stacks/deploy/kernel.ts'
 import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
 import { ensureNetworks, ensureNodeLabels, ensureSwarm, existingSecrets, networkNames, platformLabel, roleLabel, storageLabel } from '../stacks/deploy/swarm.ts'
 
@@ -117,12 +118,14 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
   let changed = false
   try {
     // 1. prerequisites (rendering first: the ports and memory needed depend on what will run)
-    const [{ info, warnings }, config, tag] = await Promise.all([checkEngine(), loadCollectors(collectorsDir).then((c) => loadConfig(options.configFile, c)), activityTag(root)])
+    const [{ info, facts }, config, tag] = await Promise.all([checkEngine(), loadCollectors(collectorsDir).then((c) => loadConfig(options.configFile, c)), activityTag(root)])
     const profile = profileOf(options, registry)
     const { stacks, leftOut, emptied } = await renderAll(profile, config, tag, workDir)
     const withElasticsearch = has(stacks, 'logs', 'elasticsearch')
+    // The engine against what will run on it (Traefik's API, cAdvisor and the image store), then the kernel for Elasticsearch.
+    const warnings = checkImages(facts, stacks.flatMap((s) => Object.values(s.compose.services ?? {}).flatMap((svc) => (svc.image ? [svc.image] : []))))
     warnings.push(...checkMemory(info, withElasticsearch))
-    checkMapCount(withElasticsearch)
+    await checkMapCount(elasticsearchConstraints(stacks.find((s) => s.name === 'logs')?.compose), config.cluster)
     const ports = publishedPorts(stacks)
     const swarmActive = info.swarmState === 'active'
     const [, existingNetworks, existing, deployed] = await Promise.all([
@@ -131,7 +134,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
       swarmActive ? existingSecrets() : Promise.resolve(new Set<string>()),
       swarmActive ? deployedState() : Promise.resolve<DeployedState>({ hashes: new Map(), services: new Map() }),
     ])
-    out.step('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}), ${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB memory, ports ${ports.length ? [...new Set(ports)].join(', ') : '(none published)'} free or ours`)
+    out.step('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}, ${facts.imageStore} image store), ${(info.memoryBytes / 1024 ** 3).toFixed(1)} GiB memory, ports ${ports.length ? [...new Set(ports)].join(', ') : '(none published)'} free or ours`)
     for (const warning of warnings) out.detail(`warning: ${warning}`)
 
     // 2. swarm: this engine's single node (labelled as the stacks' constraints expect), or the manager of the cluster activity.yml names

@@ -62,7 +62,7 @@ export async function clusterCommand(args: string[], env: NodeJS.ProcessEnv, col
 
 /** How many numbered steps a command prints, for its [n/total] progress. */
 function stepCount(provider: Provider, command: Command): number {
-  const swarmSteps = { init: 5, join: 5, clean: 1, remount: 1, status: 0, start: 0, stop: 0 }[command]
+  const swarmSteps = { init: 6, join: 6, clean: 1, remount: 1, status: 0, start: 0, stop: 0 }[command]
   if (provider !== 'virtualbox') return swarmSteps
-  return { init: 10, join: 10, clean: 4, remount: 2, status: 1, start: 3, stop: 1 }[command]
+  return { init: 11, join: 11, clean: 4, remount: 2, status: 1, start: 3, stop: 1 }[command]
 }

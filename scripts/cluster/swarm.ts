@@ -4,6 +4,7 @@ import type { ClusterConfig, ClusterNode } from '../../collectors/runtime/activi
 import { StepError } from '../../collectors/runtime/errors.ts'
 import type { Output } from '../lib/output.ts'
 import { lastLine, quote, UnreachableError, type NodeShell } from './shell.ts'
+import { checkNodes } from './kernel.ts'
 
 import { roleLabel, storageLabel } from '../../stacks/deploy/swarm.ts'
 
@@ -138,7 +139,10 @@ export async function initSwarm(ctx: ClusterContext, options: InitOptions = {}):
   }
   for (const p of probes) answered(ctx, p, 'reach')
 
-  // 2. the first manager
+  // 2. each engine gets up's verdict, and where Elasticsearch may run vm.max_map_count is raised for good (kernel.ts)
+  if (await checkNodes(config, out, reached)) changed = true
+
+  // 3. the first manager
   let managerSwarm = probes[0]!.swarm!
   if (managerSwarm.LocalNodeState === 'inactive') {
     if (options.only) throw new StepError(`${first.node.name}: swarm`, 'there is no swarm to join yet', 'run activity cluster init first')
@@ -155,7 +159,7 @@ export async function initSwarm(ctx: ClusterContext, options: InitOptions = {}):
   }
   const clusterId = managerSwarm.Cluster?.ID
 
-  // 3. the others join with the token of their role (managers first, so the swarm keeps its quorum)
+  // 4. the others join with the token of their role (managers first, so the swarm keeps its quorum)
   const joining = targets.filter((s) => s !== first).sort((a, b) => Number(a.node.role === 'worker') - Number(b.node.role === 'worker'))
   let known = await members(ctx, first)
   const tokens = new Map<string, string>()
@@ -194,7 +198,7 @@ export async function initSwarm(ctx: ClusterContext, options: InitOptions = {}):
   }
   out.step('join', joined.length ? joined.join('; ') : 'no other node')
 
-  // 4. labels: the role and the storage node, read by the stacks' placement constraints
+  // 5. labels: the role and the storage node, read by the stacks' placement constraints
   known = await members(ctx, first)
   const labelled: string[] = []
   for (const shell of targets) {
@@ -213,7 +217,7 @@ export async function initSwarm(ctx: ClusterContext, options: InitOptions = {}):
   }
   out.step('labels', labelled.join('; '))
 
-  // 5. the shared folder
+  // 6. the shared folder
   const sharing = targets.filter((s) => s.node.shared)
   if (!config.shared.source || !sharing.length) out.step('shared', `no node mounts a shared ${config.shared.path} (cluster.shared is not set)`)
   else {

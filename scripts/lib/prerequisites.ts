@@ -1,43 +1,50 @@
 // What `up` needs from the machine, checked before it changes anything; each failure says exactly what to do.
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
 import { docker, engineInfo, jsonLines, type EngineInfo } from '../../stacks/deploy/docker.ts'
+import { engineVerdict, oldestSupportedMajor, readEngineFacts, refusalLine, type EngineFacts } from '../../stacks/deploy/engine.ts'
+import { mapCountRefusal, mayPlace } from '../../stacks/deploy/kernel.ts'
+import { readNodeEngine } from '../cluster/kernel.ts'
+import { sshShell } from '../cluster/shell.ts'
+import { nodeLabels } from '../cluster/swarm.ts'
 import { run } from '../../stacks/programs.ts'
 import { StepError } from '../../collectors/runtime/errors.ts'
 
 const GiB = 1024 ** 3
 
-function versionAtLeast(version: string, major: number, minor = 0): boolean {
-  const [a = 0, b = 0] = version.split(/[.+-]/).map(Number)
-  return a > major || (a === major && b >= minor)
-}
-
-/** The engine answers, is recent enough for replicated jobs, and the CLI can render stacks. */
-export async function checkEngine(): Promise<{ info: EngineInfo; warnings: string[] }> {
-  const [cli, info, stackConfig] = await Promise.all([
-    run('docker', ['version', '--format', '{{.Client.Version}}']),
-    engineInfo(),
-    run('docker', ['stack', 'config', '--help']),
-  ])
-  if (cli.code === 127 || /not found/.test(cli.stderr)) {
-    throw new StepError('prerequisites', 'the docker command is not installed', 'install Docker Engine 24+ (https://docs.docker.com/engine/install/)')
+/** The engine answers and this user may use it; its facts, for the verdict once the stacks are rendered (checkImages). */
+export async function checkEngine(): Promise<{ info: EngineInfo; facts: EngineFacts }> {
+  const [read, info, stackConfig] = await Promise.all([readEngineFacts(), engineInfo(), run('docker', ['stack', 'config', '--help'])])
+  if ('missing' in read) {
+    throw new StepError('prerequisites', 'the docker command is not installed', `install Docker Engine ${oldestSupportedMajor}+ (https://docs.docker.com/engine/install/)`)
   }
-  if (!info) {
-    const reason = (await run('docker', ['info'])).stderr
+  if ('problem' in read || !info) {
+    const reason = 'problem' in read ? read.problem : ''
     if (/permission denied/i.test(reason)) {
       throw new StepError('prerequisites', 'this user may not use the Docker Engine (permission denied on its socket)', 'add yourself to the docker group: sudo usermod -aG docker $USER, then log in again')
     }
-    throw new StepError('prerequisites', 'no Docker Engine answers', 'start it (sudo systemctl start docker, or start Docker Desktop), or point DOCKER_HOST at one')
+    throw new StepError('prerequisites', `no Docker Engine answers${reason ? ` (${reason})` : ''}`, 'start it (sudo systemctl start docker, or start Docker Desktop), or point DOCKER_HOST at one')
   }
-  const warnings: string[] = []
-  if (!versionAtLeast(info.apiVersion, 1, 41)) {
-    throw new StepError('prerequisites', `Docker Engine ${info.serverVersion} (API ${info.apiVersion}) has no replicated jobs, which run the collectors`, 'upgrade to Docker Engine 24+')
+  // The CLI's version says it too (engineVerdict); this asks the CLI itself. A CLI without the command prints
+  // `docker stack`'s help for `docker stack config --help` and exits 0 (Debian's 20.10): the command's own flag tells.
+  if (stackConfig.code !== 0 || !stackConfig.stdout.includes('--skip-interpolation')) {
+    throw new StepError('prerequisites', `the docker CLI ${read.facts.client} has no 'docker stack config', which renders the stacks`, `install the Docker CLI ${oldestSupportedMajor} or later (docker-ce-cli)`)
   }
-  if (!versionAtLeast(info.serverVersion, 24)) warnings.push(`Docker Engine ${info.serverVersion} is older than 24, the supported version; it has what up uses (API ${info.apiVersion})`)
-  if (stackConfig.code !== 0) {
-    throw new StepError('prerequisites', `the docker CLI ${cli.stdout.trim()} has no 'docker stack config', which renders the stacks`, 'install the Docker CLI 24+ (docker-ce-cli)')
+  return { info, facts: read.facts }
+}
+
+/**
+ * The engine against the images about to run (README: "What up checks"): a known-bad combination is refused with the
+ * fix, an untested or old engine is a warning line (returned).
+ */
+export function checkImages(facts: EngineFacts, images: readonly string[]): string[] {
+  const { refusals, warnings } = engineVerdict(facts, images)
+  if (refusals.length) {
+    const { problem, fix } = refusalLine(refusals)
+    throw new StepError('prerequisites', problem, fix)
   }
-  return { info, warnings }
+  return warnings
 }
 
 /** Enough memory for what will run: a hard floor, and a warning when Elasticsearch will be short. */
@@ -51,17 +58,30 @@ export function checkMemory(info: EngineInfo, withElasticsearch: boolean): strin
   return []
 }
 
-/** Elasticsearch refuses to start with the kernel's default map count. */
-export function checkMapCount(withElasticsearch: boolean, file = '/proc/sys/vm/max_map_count'): void {
-  if (!withElasticsearch) return
-  let count: number
+/** This machine's vm.max_map_count; undefined where there is none (not Linux, or Docker Desktop's VM: its own setting). */
+function localMapCount(file: string): number | undefined {
   try {
-    count = Number(readFileSync(file, 'utf8').trim())
+    return Number(readFileSync(file, 'utf8').trim())
   } catch {
-    return // not Linux, or Docker Desktop's VM: its own setting
+    return undefined
   }
-  if (count < 262144) {
-    throw new StepError('prerequisites', `vm.max_map_count is ${count}; Elasticsearch needs 262144`, 'sudo sysctl -w vm.max_map_count=262144 (and add it to /etc/sysctl.d/ to keep it)')
+}
+
+/**
+ * vm.max_map_count on every node that may run Elasticsearch (`constraints`: its placement; undefined: not deployed):
+ * this machine for the local provider, each such node over ssh for a cluster. Refused with the fix on the first too low.
+ */
+export async function checkMapCount(constraints: string[] | undefined, cluster: ClusterConfig, file = '/proc/sys/vm/max_map_count'): Promise<void> {
+  if (!constraints) return
+  const counts: { node: string; count: number | undefined }[] = []
+  if (cluster.provider === 'local') counts.push({ node: 'this machine', count: localMapCount(file) })
+  else {
+    const nodes = cluster.nodes.filter((node) => mayPlace(constraints, { role: node.role, labels: nodeLabels(node) }))
+    counts.push(...(await Promise.all(nodes.map(async (node) => ({ node: node.name, count: (await readNodeEngine(sshShell(cluster, node))).mapCount })))))
+  }
+  for (const { node, count } of counts) {
+    const refusal = count === undefined ? undefined : mapCountRefusal(count, node)
+    if (refusal) throw new StepError('prerequisites', refusal.problem, refusal.fix)
   }
 }
 
