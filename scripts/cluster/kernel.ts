@@ -15,8 +15,17 @@ import type { Output } from '../lib/output.ts'
 
 const marker = '--activity--'
 
+/** Where the kernel keeps the setting, and where cluster init keeps it across reboots; other paths are for tests. */
+export interface KernelFiles {
+  proc: string
+  file: string
+}
+const kernelFiles: KernelFiles = { proc: '/proc/sys/vm/max_map_count', file: sysctlFile }
+
 /** One ssh call: the engine's version and info as JSON, and the map count, separated by marker lines. */
-export const engineScript = [`docker version --format '{{json .}}'`, `echo ${marker}`, `docker info --format '{{json .}}'`, `echo ${marker}`, 'cat /proc/sys/vm/max_map_count'].join('; ')
+export function engineScript(proc = kernelFiles.proc): string {
+  return [`docker version --format '{{json .}}'`, `echo ${marker}`, `docker info --format '{{json .}}'`, `echo ${marker}`, `cat ${quote(proc)}`].join('; ')
+}
 
 export interface NodeEngine {
   facts?: EngineFacts
@@ -38,8 +47,8 @@ export function parseNodeEngine(stdout: string): NodeEngine {
   }
 }
 
-export async function readNodeEngine(shell: NodeShell): Promise<NodeEngine & { unreachable?: string }> {
-  const result = await shell.run(engineScript)
+export async function readNodeEngine(shell: NodeShell, proc = kernelFiles.proc): Promise<NodeEngine & { unreachable?: string }> {
+  const result = await shell.run(engineScript(proc))
   const unreachable = shell.unreachable(result)
   if (unreachable) return { unreachable }
   return parseNodeEngine(result.stdout)
@@ -49,9 +58,8 @@ export async function readNodeEngine(shell: NodeShell): Promise<NodeEngine & { u
  * Raises vm.max_map_count to what Elasticsearch needs, now and at every boot (a file in /etc/sysctl.d), only when it is
  * lower: a higher value (some distributions set 1048576 or more) is left alone. Prints `already N` or `set (was N)`.
  * It writes the one setting (what `sysctl -w` does), never `sysctl --system`, which would re-apply every other file.
- * `proc` and `file`: where the setting lives, for tests.
  */
-export function mapCountScript(proc = '/proc/sys/vm/max_map_count', file = sysctlFile): string {
+export function mapCountScript({ proc, file }: KernelFiles = kernelFiles): string {
   return [
     'set -e',
     `now=$(cat ${quote(proc)})`,
@@ -91,7 +99,7 @@ export function pinnedImages(root: string): string[] {
  * each node that may run Elasticsearch gets vm.max_map_count raised for good. The local provider's node is this
  * machine: it is only told (up refuses with the fix), never changed behind the user's back. Returns whether a node changed.
  */
-export async function checkNodes(config: ClusterConfig, out: Output, shells: readonly NodeShell[], root = process.cwd()): Promise<boolean> {
+export async function checkNodes(config: ClusterConfig, out: Output, shells: readonly NodeShell[], root = process.cwd(), files = kernelFiles): Promise<boolean> {
   const images = pinnedImages(root)
   const mayRunElasticsearch = elasticsearchPlacement(root)
   let changed = false
@@ -99,7 +107,7 @@ export async function checkNodes(config: ClusterConfig, out: Output, shells: rea
   const details: string[] = []
   for (const shell of shells) {
     const { node } = shell
-    const engine = await readNodeEngine(shell)
+    const engine = await readNodeEngine(shell, files.proc)
     if (engine.unreachable) throw new UnreachableError(config, node, engine.unreachable)
     if (!engine.facts) throw new StepError(`${node.name}: engine`, `Docker does not answer there (${engine.problem})`, `start Docker on ${node.name}, then run this again`)
     const { refusals, warnings } = engineVerdict(engine.facts, images)
@@ -114,7 +122,7 @@ export async function checkNodes(config: ClusterConfig, out: Output, shells: rea
         if (refusal) warnings.push(`${refusal.problem}: ${refusal.fix}`)
         kernel = `, vm.max_map_count ${engine.mapCount}`
       } else {
-        const result = await shell.run(mapCountScript())
+        const result = await shell.run(mapCountScript(files))
         const unreachable = shell.unreachable(result)
         if (unreachable) throw new UnreachableError(config, node, unreachable)
         if (result.code !== 0) {
