@@ -42,6 +42,6 @@ export function mapCountRefusal(count: number, node: string): Refusal | undefine
   if (count >= minMapCount) return undefined
   return {
     problem: `vm.max_map_count is ${count} on ${node}; Elasticsearch needs ${minMapCount} and will not start`,
-    fix: `there: sudo sysctl -w vm.max_map_count=${minMapCount}, and keep it with echo vm.max_map_count=${minMapCount} | sudo tee ${sysctlFile} (activity cluster init does both on the nodes it manages), or deploy --without elasticsearch`,
+    fix: `on ${node}: sudo sysctl -w vm.max_map_count=${minMapCount}, and keep it with echo vm.max_map_count=${minMapCount} | sudo tee ${sysctlFile} (activity cluster init does both on the nodes it manages), or deploy --without elasticsearch`,
   }
 }

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { engineFacts, engineVerdict, imageTag, type EngineFacts } from '../../stacks/deploy/engine.ts'
+import { pinnedImages } from '../../scripts/cluster/kernel.ts'
 
 const test = suite('engine check')
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/engine/${name}`, import.meta.url), 'utf8')
@@ -63,6 +64,14 @@ test('an Engine 29 upgraded in place keeps its graph driver: only Traefik is ref
 test('Engine 29 runs Traefik v3.6.1 and cAdvisor v0.54.0 and later', () => {
   assert.equal(engineVerdict(facts('29', '29'), newPins), { refusals: [], warnings: [] })
   assert.equal(engineVerdict(facts('29', '29'), ['docker.io/library/traefik:v3.6.2@sha256:0123', 'registry.example:5000/mirror/cadvisor:v0.55.1']), { refusals: [], warnings: [] })
+})
+
+test("the repository's own pins (stacks/admin.yml, stacks/monitoring.yml) run on a fresh Engine 29 and on 24 and 27", () => {
+  const pins = pinnedImages(new URL('../..', import.meta.url).pathname)
+  assert.ok(pins.some((image) => image.includes('traefik')) && pins.some((image) => image.includes('cadvisor')), pins.join(', '))
+  for (const [version, info] of [['29', '29'], ['29', '29-upgraded'], ['24', '24'], ['27', '27']] as const) {
+    assert.equal(engineVerdict(facts(version, info), pins), { refusals: [], warnings: [] }, info)
+  }
 })
 
 test('services left out (--without traefik,cadvisor) are no reason to refuse', () => {
