@@ -69,11 +69,17 @@ test.after(async () => {
   process.stdout.write(`timings: ${timings.join('; ')}\n`)
 })
 
-test('init builds a manager and a worker over ssh, and join adds a second worker', async () => {
+test('init checks each engine, raises vm.max_map_count on the manager, builds a manager and a worker over ssh, and join adds a second worker', async () => {
   const init = await cluster(['init', '--provider', 'ssh', '--config', config('two.yml', [m1, w1])])
   assert.is(init.code, 0, init.stdout + init.stderr)
   assert.match(init.stdout, /act-m1: initialised the swarm/)
   assert.match(init.stdout, /act-w1: joined as worker/)
+  // Each engine checked, and the manager (where Elasticsearch may run) gets vm.max_map_count for good; the worker not.
+  assert.match(init.stdout, /act-m1 +Docker \S+ \(API [\d.]+, \w+ image store\), vm\.max_map_count set \(was 65530\)/)
+  assert.match(init.stdout, /act-w1 +Docker \S+ \(API [\d.]+, \w+ image store\)\n/)
+  assert.is(readFileSync(lab.kernel(m1).proc, 'utf8').trim(), '262144')
+  assert.match(readFileSync(`${lab.kernel(m1).sysctlDir}/99-activity.conf`, 'utf8'), /^vm\.max_map_count = 262144$/m)
+  assert.is(readFileSync(lab.kernel(w1).proc, 'utf8').trim(), '65530')
   const join = await cluster(['join', 'act-w2', '--config', config('three.yml', [m1, w1, w2])])
   assert.is(join.code, 0, join.stdout + join.stderr)
   assert.match(join.stdout, /act-w2: joined as worker/)
@@ -98,6 +104,7 @@ test('init run again changes nothing', async () => {
   assert.match(again.stdout, /act-m1: already the manager/)
   assert.match(again.stdout, /act-w2: already a worker/)
   assert.match(again.stdout, /act-w2: activity\.role=worker activity\.storage=false \(unchanged\)/)
+  assert.match(again.stdout, /act-m1 +Docker .*vm\.max_map_count already 262144/)
 })
 
 test('images only the manager has (what up builds there) reach every node, and run on every node', async () => {

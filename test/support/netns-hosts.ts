@@ -196,8 +196,19 @@ export class HostLab {
     )
     const dockerd = this.pid(host, 'docker')
     const uts = dockerd ? [`--uts=/proc/${dockerd}/ns/uts`] : []
-    run('nsenter', [`--net=/var/run/netns/${this.ns(host)}`, ...uts, '/usr/sbin/sshd', '-f', config, '-E', join(host.dir, 'sshd.log')])
+    // vm.max_map_count is one for the whole kernel, and /etc/sysctl.d is this machine's: each host's sessions see files
+    // of its own there (a mount namespace), so that what activity cluster init sets on a node changes that node only.
+    const { proc, sysctlDir } = this.kernel(host)
+    if (!existsSync(proc)) writeFileSync(proc, '65530\n')
+    mkdirSync(sysctlDir, { recursive: true })
+    const sshd = `mount --bind ${proc} /proc/sys/vm/max_map_count && mount --bind ${sysctlDir} /etc/sysctl.d && exec /usr/sbin/sshd -f ${config} -E ${join(host.dir, 'sshd.log')}`
+    run('nsenter', [`--net=/var/run/netns/${this.ns(host)}`, ...uts, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', sshd])
     await this.waitFor(`sshd of ${host.name}`, 20_000, () => existsSync(join(host.dir, 'sshd.pid')), join(host.dir, 'sshd.log'))
+  }
+
+  /** A host's own vm.max_map_count (65530, the kernel's default, until something sets it) and /etc/sysctl.d, as its ssh sessions see them. */
+  kernel(host: LabHost): { proc: string; sysctlDir: string } {
+    return { proc: join(host.dir, 'max_map_count'), sysctlDir: join(host.dir, 'sysctl.d') }
   }
 
   /** Loads an image of this machine's engine into every host's engine (none can pull). */
