@@ -70,6 +70,7 @@ function localMapCount(file: string): number | undefined {
 /**
  * vm.max_map_count on every node that may run Elasticsearch (`constraints`: its placement; undefined: not deployed):
  * this machine for the local provider, each such node over ssh for a cluster. Refused with the fix on the first too low.
+ * A node that does not answer is not judged here: copying the images to it stops up a step later, naming it.
  */
 export async function checkMapCount(constraints: string[] | undefined, cluster: ClusterConfig, file = '/proc/sys/vm/max_map_count'): Promise<void> {
   if (!constraints) return
