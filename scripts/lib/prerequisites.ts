@@ -70,7 +70,8 @@ function localMapCount(file: string): number | undefined {
 /**
  * vm.max_map_count on every node that may run Elasticsearch (`constraints`: its placement; undefined: not deployed):
  * this machine for the local provider, each such node over ssh for a cluster. Refused with the fix on the first too low.
- * A node that does not answer is not judged here: copying the images to it stops up a step later, naming it.
+ * A node that does not answer ssh is not judged here (activity cluster status names it; without REGISTRY up stops at
+ * copying the images to it).
  */
 export async function checkMapCount(constraints: string[] | undefined, cluster: ClusterConfig, file = '/proc/sys/vm/max_map_count'): Promise<void> {
   if (!constraints) return
