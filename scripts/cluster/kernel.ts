@@ -61,6 +61,7 @@ export async function readNodeEngine(shell: NodeShell, proc = kernelFiles.proc):
  */
 export function mapCountScript({ proc, file }: KernelFiles = kernelFiles): string {
   return [
+    '# vm.max_map_count for Elasticsearch',
     'set -e',
     `now=$(cat ${quote(proc)})`,
     `if [ "$now" -ge ${minMapCount} ]; then echo "already $now"; exit 0; fi`,
@@ -77,7 +78,9 @@ export function mapCountScript({ proc, file }: KernelFiles = kernelFiles): strin
  */
 export function elasticsearchPlacement(root: string): (node: ClusterNode) => boolean {
   const file = join(root, 'stacks', 'logs.yml')
-  const constraints = existsSync(file) ? elasticsearchConstraints(parse(readFileSync(file, 'utf8')) as ComposeFile) : undefined
+  // The file as written: its constraint may be a variable with a default, "${ELASTICSEARCH_PLACEMENT:-node.labels...}".
+  const interpolate = (text: string) => text.replace(/\$\{(\w+)(?::?-([^}]*))?\}/g, (_, name: string, fallback = '') => process.env[name] || fallback)
+  const constraints = existsSync(file) ? elasticsearchConstraints(parse(readFileSync(file, 'utf8')) as ComposeFile)?.map(interpolate) : undefined
   if (!constraints) return (node) => node.storage || node.role === 'manager'
   return (node) => mayPlace(constraints, { role: node.role, labels: { [roleLabel]: node.role, [storageLabel]: String(node.storage) } })
 }

@@ -18,14 +18,17 @@ export interface PlacedNode {
 /**
  * Whether a task with these constraints may be placed on the node. Reads `node.role` and `node.labels.*` with == and
  * != (https://docs.docker.com/reference/cli/docker/service/create/#constraint); any other attribute (hostname, id,
- * platform, engine labels) cannot be told from here and counts as a match, so no node that may run the store is missed.
+ * platform, engine labels) and any label not in `node.labels` (one the user sets, like the nodes3 profile's
+ * activity.elasticsearch) cannot be told from here and counts as a match, so no node that may run the store is missed.
  */
 export function mayPlace(constraints: readonly string[], node: PlacedNode): boolean {
   return constraints.every((constraint) => {
     const match = /^\s*(node\.role|node\.labels\.[^\s=!]+)\s*(==|!=)\s*(\S+)\s*$/.exec(constraint)
     if (!match) return true
     const [, attribute, operator, expected] = match as unknown as [string, string, string, string]
-    const actual = attribute === 'node.role' ? node.role : node.labels[attribute.slice('node.labels.'.length)]
+    const label = attribute.slice('node.labels.'.length)
+    if (attribute !== 'node.role' && !(label in node.labels)) return true
+    const actual = attribute === 'node.role' ? node.role : node.labels[label]
     return operator === '==' ? actual === expected : actual !== expected
   })
 }

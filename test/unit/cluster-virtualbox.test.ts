@@ -107,6 +107,9 @@ test('init on a clean host makes the network, the disk, three VMs with their see
   assert.ok(ssh.includes(`ssh 192.168.56.11: docker swarm init --advertise-addr '192.168.56.11'`))
   assert.ok(ssh.some((l) => l.startsWith("ssh 192.168.56.12: docker swarm join --token 'SWMTKN-1-standin' --advertise-addr '192.168.56.12' '192.168.56.11:2377'")))
   assert.equal([...new Set(ssh.filter((l) => l.endsWith(': set -e')).map((l) => l.split(':')[0]))], ['ssh 192.168.56.12', 'ssh 192.168.56.13'], 'only the workers mount /data')
+  // Every engine is read; only the manager (where Elasticsearch may run) gets vm.max_map_count raised.
+  assert.equal(ssh.filter((l) => l.includes(": docker version --format '{{json .}}'")).map((l) => l.split(':')[0]), ['ssh 192.168.56.11', 'ssh 192.168.56.12', 'ssh 192.168.56.13'])
+  assert.equal(ssh.filter((l) => l.endsWith(': # vm.max_map_count for Elasticsearch')).map((l) => l.split(':')[0]), ['ssh 192.168.56.11'])
   assert.match(run.stdout, new RegExp(`192\\.168\\.56\\.1:${folder.replaceAll('/', '\\/')} at \\/data: worker1: mounted; worker2: mounted`))
   assert.match(run.stdout, /status: all 3 nodes ready/)
 })

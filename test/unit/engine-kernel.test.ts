@@ -55,6 +55,7 @@ test('placement constraints on role and labels decide which nodes may run a stor
   assert.not.ok(mayPlace(['node.labels.activity.storage==true'], worker))
   assert.ok(mayPlace(['node.role != manager'], worker))
   assert.ok(mayPlace(['node.hostname == somewhere'], worker), 'what cannot be told from here counts as a match')
+  assert.ok(mayPlace(['node.labels.activity.elasticsearch == true'], worker), 'so does a label the node is not known to carry or lack')
   assert.ok(mayPlace([], worker))
 })
 
