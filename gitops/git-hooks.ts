@@ -3,7 +3,9 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkoutCommit, type Deployer, type DeploySteps } from './deployer.ts'
+import { checkoutCommit } from './checkout.ts'
+import type { AttemptRecorder } from './attempts.ts'
+import type { Deployer, DeploySteps } from './deployer.ts'
 import { parseHookInput, type Push } from './git-server.ts'
 import { countInvalid, type GitopsMetrics } from './metrics.ts'
 
@@ -15,6 +17,8 @@ export interface GitHooksContext {
   steps: DeploySteps
   deployer: Deployer
   metrics: GitopsMetrics
+  /** The deploy ledger: a push refused by validation is an attempt too. */
+  recorder?: AttemptRecorder
 }
 
 export type HookName = 'pre-receive' | 'post-receive'
@@ -82,6 +86,8 @@ async function validatePushed(context: GitHooksContext, commit: string, env: Rec
     for (const problem of problems) write(`invalid: ${problem}`)
     if (problems.length) {
       write(`${short}: refused; the running platform is unchanged`)
+      const entry = context.recorder?.refused(commit, problems)
+      if (entry) write(`ledger entry ${entry.id}: refused by validation`)
       countInvalid(context.metrics)
       return false
     }
@@ -96,7 +102,8 @@ async function postReceive(context: GitHooksContext, validatedCommits: Set<strin
   for (const push of parseHookInput(input)) {
     if (push.ref !== context.branchRef || deletion(push)) continue
     // Validated by pre-receive moments ago: the deployment does not check the same commit twice.
-    const result = await context.deployer.request(push.newCommit, write, { validated: validatedCommits.delete(push.newCommit) })
-    write(`${result.commit.slice(0, 7)}: ${result.outcome}`)
+    const result = await context.deployer.request(push.newCommit, write, { validated: validatedCommits.delete(push.newCommit), trigger: 'push' })
+    // The ledger's word when there is an entry (succeeded, failed, rolled back by Swarm, refused by validation).
+    write(`${result.commit.slice(0, 7)}: ${result.entry ? `${result.entry.result} (ledger entry ${result.entry.id})` : result.outcome}`)
   }
 }

@@ -3,7 +3,9 @@ import { createLogger, levelFrom } from '../collectors/runtime/log.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
 import { settingsReader } from '../collectors/runtime/run.ts'
 import { UsageError } from '../collectors/runtime/errors.ts'
-import { awaitRollout } from './rollout.ts'
+import { swarmInbox } from './inbox.ts'
+import { showPinInSwarm } from './pin.ts'
+import { awaitRollout, describeStacks } from './rollout.ts'
 import { startGitops } from './service.ts'
 import { dockerJobRunner, swarmSteps } from './swarm.ts'
 
@@ -14,6 +16,11 @@ export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, coll
   const number = (name: string, fallback: number) => {
     const value = Number(setting(name) ?? fallback)
     if (!Number.isFinite(value) || value < 0) throw new UsageError(`${name}=${setting(name)} is not a number`)
+    return value
+  }
+  const wholeNumber = (name: string, fallback: number) => {
+    const value = number(name, fallback)
+    if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name}=${setting(name)} must be a whole number of at least 1`)
     return value
   }
   const service = await startGitops({
@@ -28,7 +35,11 @@ export async function gitopsCommand(args: string[], env: NodeJS.ProcessEnv, coll
       ...swarmSteps({ registry: setting('REGISTRY') ?? '', collectors: await loadCollectors(collectorsDir), env, pushgateway: setting('PUSHGATEWAY_URL'), log }),
       // A stack is deployed once the swarm runs it, as up waits for it; a service that does not start fails the deployment.
       awaitStack: awaitRollout({ timeoutSeconds: number('GITOPS_CONVERGE_SECONDS', 300) }),
+      describe: describeStacks,
     },
+    ledgerEntries: wholeNumber('GITOPS_LEDGER_ENTRIES', 1000),
+    showPin: showPinInSwarm,
+    inbox: swarmInbox,
     runner: dockerJobRunner(),
     log,
   })

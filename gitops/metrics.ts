@@ -1,7 +1,11 @@
 // What the gitops service reports on /metrics: deployments per stack, webhook requests, scheduled job runs.
 import { Counter, Gauge, type Registry } from 'prom-client'
+import { ledgerResult } from './attempts.ts'
 import type { DeployEvents } from './deployer.ts'
-import type { DeployState } from './state.ts'
+import type { DeployState, Pin } from './state.ts'
+
+/** The values of activity_gitops_last_deploy_result's result label, one per ledger result. */
+export const resultLabels = { succeeded: 'succeeded', failed: 'failed', 'rolled back by Swarm': 'rolled_back', 'refused by validation': 'refused' } as const
 
 export type GitopsMetrics = ReturnType<typeof metricsFor>
 
@@ -16,6 +20,9 @@ export function metricsFor(registry: Registry) {
     failedAttempts: new Gauge({ name: 'activity_gitops_failed_attempts', help: 'Failed attempts in a row at the commit gitops is converging on; 0 once a deployment succeeds.', registers: [registry] }),
     invalid: new Counter({ name: 'activity_gitops_validation_failures_total', help: 'Commits refused because they failed validation.', registers: [registry] }),
     webhooks: new Counter({ name: 'activity_gitops_webhook_requests_total', help: 'Webhook requests, by result (accepted, ping, ignored, refused; no-remote: a valid push gitops cannot fetch, GITOPS_REMOTE_URL_FILE being unset).', labelNames: ['result'], registers: [registry] }),
+    lastResult: new Gauge({ name: 'activity_gitops_last_deploy_result', help: 'The result of the last deployment attempt that ended: 1 for its result (succeeded, failed, rolled_back: Swarm rolled the update back, refused: validation refused the commit), 0 for the others.', labelNames: ['result'], registers: [registry] }),
+    pinned: new Gauge({ name: 'activity_gitops_pinned', help: '1 while activity rollback pins the platform to an earlier deployment (gitops deploys nothing until a newer commit or an unpin), else 0.', registers: [registry] }),
+    pinnedSince: new Gauge({ name: 'activity_gitops_pinned_since_timestamp_seconds', help: 'Unix time the platform was pinned by activity rollback; 0 when it is not pinned.', registers: [registry] }),
     jobs: new Counter({ name: 'activity_gitops_job_runs_total', help: 'Scheduled collector job runs, by service and result (started, skipped-running, failed).', labelNames: ['service', 'result'], registers: [registry] }),
   }
 }
@@ -36,6 +43,17 @@ export function showState(metrics: GitopsMetrics, state: DeployState): void {
 export function countInvalid(metrics: GitopsMetrics): void {
   metrics.invalid.inc()
   metrics.deployments.inc({ outcome: 'invalid' })
+  showLastResult(metrics, 'refused')
+}
+
+/** The last attempt's result as a 1 among 0s, so that an alert reads `activity_gitops_last_deploy_result{result="rolled_back"} == 1`. */
+export function showLastResult(metrics: GitopsMetrics, result: (typeof resultLabels)[keyof typeof resultLabels]): void {
+  for (const label of Object.values(resultLabels)) metrics.lastResult.set({ result: label }, label === result ? 1 : 0)
+}
+
+export function showPin(metrics: GitopsMetrics, pin: Pin | undefined): void {
+  metrics.pinned.set(pin ? 1 : 0)
+  metrics.pinnedSince.set(pin ? Date.parse(pin.since) / 1000 : 0)
 }
 
 /**
@@ -56,6 +74,7 @@ export function deployMetrics(metrics: GitopsMetrics, readState: () => DeploySta
     },
     onResult(result) {
       metrics.deployments.inc({ outcome: result.outcome })
+      if (['deployed', 'unchanged', 'invalid', 'failed'].includes(result.outcome)) showLastResult(metrics, resultLabels[ledgerResult(result) as keyof typeof resultLabels])
       if (result.outcome === 'invalid') metrics.invalid.inc()
       if (result.outcome === 'deployed' || result.outcome === 'failed') {
         metrics.attempts.inc({ result: result.outcome, attempt: result.attempt > 1 ? 'retry' : 'first' })

@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
 import type { Logger } from '../collectors/runtime/log.ts'
+import { listDeploys, rollback, type ApiContext } from './api.ts'
 import { answerHook, type GitHooks, type HookName } from './git-hooks.ts'
 import { authorised, hookToken, repoName, sameCredential, serveGit } from './git-server.ts'
 import type { GitopsMetrics } from './metrics.ts'
@@ -21,7 +22,9 @@ export interface RoutesContext {
   metrics: GitopsMetrics
   hooks: GitHooks
   /** Fetches the remote and deploys the branch head if it moved (what an accepted webhook starts). */
-  poll(): Promise<unknown>
+  poll(trigger: 'webhook'): Promise<unknown>
+  /** The ledger and rollbacks (activity deploys, activity rollback). */
+  api: ApiContext
   log: Logger
 }
 
@@ -43,6 +46,7 @@ function router(context: RoutesContext): (request: IncomingMessage, response: Se
   const webhook = webhookRoute(context)
   const hooks = hookRoute(context)
   const remote = remoteRoute(context)
+  const api = apiRoute(context)
   return async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://gitops.invalid')
     if (url.pathname === '/healthz') return void response.end('ok\n')
@@ -52,6 +56,7 @@ function router(context: RoutesContext): (request: IncomingMessage, response: Se
     }
     if (url.pathname === '/webhook' && request.method === 'POST') return webhook(request, response, url)
     if (url.pathname.startsWith('/hooks/') && request.method === 'POST') return hooks(request, response, url)
+    if (url.pathname.startsWith('/api/')) return api(request, response, url)
     if (url.pathname === `/${repoName}` || url.pathname.startsWith(`/${repoName}/`)) return remote(request, response, url)
     response.writeHead(404).end('not found\n')
   }
@@ -105,7 +110,7 @@ function webhookRoute(context: RoutesContext): Route {
     metrics.webhooks.inc({ result: 'accepted' })
     log.info('webhook accepted', { forge: verdict.forge, commit: verdict.after })
     response.writeHead(202, { 'content-type': 'text/plain' }).end('accepted; fetching the remote, then deploying the branch head if it moved\n')
-    void context.poll().catch((error: Error) => log.error('fetch after webhook failed', { reason: error.message }))
+    void context.poll('webhook').catch((error: Error) => log.error('fetch after webhook failed', { reason: error.message }))
   }
 }
 
@@ -131,5 +136,18 @@ function remoteRoute(context: RoutesContext): Route {
       return void response.writeHead(401, { 'www-authenticate': 'Basic realm="activity platform"' }).end('authentication required\n')
     }
     return serveGit(request, response, context.stateDir)
+  }
+}
+
+/** /api/deploys (GET) and /api/rollback (POST): behind Basic auth with the push password, like the git remote. */
+function apiRoute(context: RoutesContext): Route {
+  return (request, response, url) => {
+    if (!context.pushPassword) return void response.writeHead(404).end('the gitops API is off: set the gitops_push_password secret\n')
+    if (!authorised(request, context.pushPassword)) {
+      return void response.writeHead(401, { 'www-authenticate': 'Basic realm="activity platform"' }).end('authentication required\n')
+    }
+    if (url.pathname === '/api/deploys' && request.method === 'GET') return listDeploys(context.api, response, url)
+    if (url.pathname === '/api/rollback' && request.method === 'POST') return rollback(context.api, request, response)
+    response.writeHead(404).end('not found\n')
   }
 }

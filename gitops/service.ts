@@ -7,13 +7,16 @@ import { join } from 'node:path'
 import { Registry } from 'prom-client'
 import { simpleGit, type SimpleGit } from 'simple-git'
 import type { Logger } from '../collectors/runtime/log.ts'
+import { AttemptRecorder } from './attempts.ts'
 import { Deployer, type DeployResult, type DeploySteps } from './deployer.ts'
+import type { LedgerInbox } from './inbox.ts'
+import { defaultLedgerLimit, Ledger, type Trigger } from './ledger.ts'
 import { gitHooks } from './git-hooks.ts'
 import { prepareRepository } from './git-server.ts'
-import { deployMetrics, metricsFor, showState, type GitopsMetrics } from './metrics.ts'
+import { deployMetrics, metricsFor, showPin, showState, type GitopsMetrics } from './metrics.ts'
 import { requestListener } from './routes.ts'
 import { Scheduler, type JobRunner, type SchedulerStore } from './scheduler.ts'
-import { StateFile } from './state.ts'
+import { StateFile, type Pin } from './state.ts'
 
 export interface GitopsOptions {
   /** Holds the bare repository, the deploy state and the scheduler's last runs (a volume). */
@@ -28,16 +31,23 @@ export interface GitopsOptions {
   pushPassword?: string
   steps: DeploySteps
   runner?: JobRunner
+  /** Entries the deploy ledger keeps (GITOPS_LEDGER_ENTRIES; default 1000). */
+  ledgerEntries?: number
+  /** Where the pin is shown to `npm run status` (a Swarm config); none in tests without a swarm. */
+  showPin?: (pin: Pin | undefined) => Promise<void>
+  /** Entries `npm run up` left for the ledger (Swarm configs), taken in when gitops starts and before each listing. */
+  inbox?: LedgerInbox
   log: Logger
 }
 
 export interface GitopsService {
   url: string
   deployer: Deployer
+  ledger: Ledger
   scheduler?: Scheduler
   registry: Registry
   /** Fetches the remote now and deploys the branch head if it moved. */
-  poll(): Promise<DeployResult | undefined>
+  poll(trigger?: Trigger): Promise<DeployResult | undefined>
   close(): Promise<void>
 }
 
@@ -85,14 +95,14 @@ function syncScheduler(scheduler: Scheduler, log: Logger): Promise<void> {
 /** The deployed branch's head in the bare repository, and polling the remote for a newer one. */
 function branchWatcher(git: SimpleGit, branchRef: string, options: GitopsOptions, deployer: Deployer) {
   const headOf = async () => (await git.raw(['rev-parse', '--verify', '-q', branchRef]).catch(() => '')).trim() || undefined
-  async function poll(): Promise<DeployResult | undefined> {
+  async function poll(trigger: Trigger = 'poll'): Promise<DeployResult | undefined> {
     if (!options.remoteUrl) return undefined
     const before = await headOf()
     await git.raw(['fetch', '-q', options.remoteUrl, `+${branchRef}:${branchRef}`])
     const after = await headOf()
     if (!after || after === before) return undefined
-    options.log.info('new commit from the remote', { commit: after })
-    return deployer.request(after)
+    options.log.info('new commit from the remote', { commit: after, trigger })
+    return deployer.request(after, () => {}, { trigger })
   }
   return { headOf, poll }
 }
@@ -111,6 +121,13 @@ async function startTimers(options: GitopsOptions, poll: () => Promise<unknown>,
   return timers
 }
 
+/** The deploy ledger on the state volume; a file it cannot read is set aside (said in one line) and a new one begins. */
+function openLedger(options: GitopsOptions): Ledger {
+  const ledger = new Ledger(join(options.stateDir, 'deploys.jsonl'), options.ledgerEntries ?? defaultLedgerLimit)
+  if (ledger.setAside) options.log.error(`${ledger.setAside.problem}: moved to ${ledger.setAside.file}`, { file: ledger.setAside.file })
+  return ledger
+}
+
 export async function startGitops(options: GitopsOptions): Promise<GitopsService> {
   const { log } = options
   const registry = new Registry()
@@ -120,29 +137,40 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   const repo = await prepareRepository(options.stateDir, url, options.branch)
   const git = simpleGit(repo)
   const state = new StateFile(join(options.stateDir, 'deployed.json'))
+  const ledger = openLedger(options)
+  const recorder = new AttemptRecorder(ledger, options.steps.describe, log)
   const scheduler = schedulerFor(options, metrics)
   // A deployment of the collectors stack may add, remove or reschedule jobs.
   const afterDeploy = (result: DeployResult) => {
     if (scheduler && result.stacks.includes('collectors')) void syncScheduler(scheduler, log)
   }
-  const deployer = new Deployer(git, state, options.steps, log, deployMetrics(metrics, () => state.read(), afterDeploy))
+  const onPin = (pin: Pin | undefined) => {
+    showPin(metrics, pin)
+    void options.showPin?.(pin).catch((error: Error) => log.warn('cannot show the pin in the swarm', { reason: error.message }))
+  }
+  const deployer = new Deployer(git, state, options.steps, log, { ...deployMetrics(metrics, () => state.read(), afterDeploy), onPin }, undefined, recorder)
   showState(metrics, state.read())
+  showPin(metrics, state.read().pinned)
+  const takeInbox = () => (options.inbox ? options.inbox.take(ledger).catch((error: Error) => log.warn('cannot take in the entries up left', { reason: error.message })) : Promise.resolve())
+  await takeInbox()
 
   const branchRef = `refs/heads/${options.branch}`
   const { headOf, poll } = branchWatcher(git, branchRef, options, deployer)
-  const hooks = gitHooks({ repo, branchRef, steps: options.steps, deployer, metrics })
+  const hooks = gitHooks({ repo, branchRef, steps: options.steps, deployer, metrics, recorder })
   const { stateDir, webhookSecret, pushPassword } = options
   const canFetch = Boolean(options.remoteUrl)
-  serve(requestListener({ stateDir, branchRef, webhookSecret, pushPassword, canFetch, registry, metrics, hooks, poll, log }))
+  const api = { ledger, deployer, state, headOf, takeInbox }
+  serve(requestListener({ stateDir, branchRef, webhookSecret, pushPassword, canFetch, registry, metrics, hooks, poll, api, log }))
 
   const timers = await startTimers(options, poll, scheduler)
   // Resume: the branch head may be ahead of what is deployed (a crash mid-deployment), or a failed commit waits for its retry.
-  deployer.resume(await headOf())
+  deployer.resume(await headOf(), ledger.unfinished())
 
   log.info('gitops ready', { url, branch: options.branch, polling: canFetch, webhook: Boolean(options.webhookSecret), remote: Boolean(options.pushPassword) })
   return {
     url,
     deployer,
+    ledger,
     scheduler,
     registry,
     poll,

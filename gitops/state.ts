@@ -29,6 +29,18 @@ export interface PendingRetry {
   reason: string
 }
 
+/** The platform pinned by `activity rollback` to a ledger entry's commit, until a newer commit or an unpin. */
+export interface Pin {
+  /** The ledger entry deployed again. */
+  entry: number
+  commit: string
+  /** The branch head when it was pinned: not deployed while pinned. */
+  head?: string
+  since: string
+  /** The stacks rolled back (--stack); empty: every stack. */
+  stacks: string[]
+}
+
 export interface DeployState {
   stacks: Partial<Record<Stack, DeployedStack>>
   images: Partial<Record<Image, string>>
@@ -38,6 +50,7 @@ export interface DeployState {
   lastCommit?: string
   lastResult?: 'deployed' | 'unchanged' | 'invalid' | 'failed'
   retry?: PendingRetry
+  pinned?: Pin
 }
 
 export class DeployStateError extends ActivityError {

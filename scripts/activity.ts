@@ -17,6 +17,10 @@ ${collectorUsage}
   logs setup
       put the access-log index template, ILM and SLM policies into Elasticsearch (idempotent)
   gitops             run the gitops service (configured by GITOPS_* variables and secrets)
+  deploys [--stack S] [--json] [--remote URL | --state-dir DIR]
+      every deployment attempt gitops recorded (the deploy ledger)
+  rollback [--to ID|COMMIT] [--stack S]... [--unpin] [--remote URL]
+      deploy again what a ledger entry deployed and pin the platform to it until the next commit
   cluster <init|start|stop|clean|remount|status|join> [--provider local|virtualbox|ssh] [--config FILE] [NODE...]
       the machines the swarm runs on, as activity.yml's cluster: section describes them
 
@@ -32,4 +36,6 @@ void runCommandLine(process.argv.slice(2), process.env, usage, {
   logs: async (args, env) => (await import('./data/cli.ts')).logsCommand(args, env, loadConfig),
   cluster: async (args, env) => (await import('./cluster/cli.ts')).clusterCommand(args, env, collectorsDir),
   gitops: async (args, env) => (await import('../gitops/main.ts')).gitopsCommand(args, env, collectorsDir),
+  deploys: async (args, env) => (await import('./deploys.ts')).deploysCommand(args, env),
+  rollback: async (args, env) => (await import('./deploys.ts')).rollbackCommand(args, env),
 }).then((code) => (process.exitCode = code))

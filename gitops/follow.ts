@@ -1,0 +1,120 @@
+// Following a service update to its end, as Swarm reports it: `docker service inspect`'s UpdateStatus until it is
+// completed, rollback_completed or paused, and every running task at the service's current spec. A service whose
+// spec did not change (no update) is done once its tasks run.
+import { createHash } from 'node:crypto'
+import { docker } from '../stacks/deploy/docker.ts'
+import { serviceState, type TaskJson } from '../stacks/deploy/converge.ts'
+import type { ServiceRecord } from './ledger.ts'
+
+/** The part of `docker service inspect` this reads. */
+export interface InspectedService {
+  ID: string
+  Spec: {
+    Name: string
+    Labels?: Record<string, string>
+    TaskTemplate: { ContainerSpec?: { Image?: string } }
+    Mode: { Replicated?: { Replicas?: number }; Global?: object; ReplicatedJob?: object; GlobalJob?: object }
+  }
+  UpdateStatus?: { State?: string; StartedAt?: string; CompletedAt?: string; Message?: string }
+}
+
+export type UpdateVerdict =
+  | { done: false; why: string }
+  | { done: true; ok: true }
+  | { done: true; ok: false; rolledBack: boolean; problem: string }
+
+/** Swarm's clock and this one may differ by a little: an update started this long before `since` still counts as this one. */
+const skewMs = 2000
+
+/** The image without its digest: what the stack file named. */
+const shortImage = (image = '') => image.replace(/@sha256:[0-9a-f]+$/, '')
+
+/** A running task is at the service's current spec when its task spec is the service's task template, as Swarm compares them. */
+function atCurrentSpec(service: InspectedService, task: TaskJson & { Spec?: unknown }): boolean {
+  return JSON.stringify(task.Spec) === JSON.stringify(service.Spec.TaskTemplate)
+}
+
+/**
+ * Where one service's update stands. `since`: when this deployment began; an UpdateStatus older than that is an
+ * earlier deployment's. Failures of tasks created since then count (3 of them and nothing running: failed).
+ */
+export function updateVerdict(service: InspectedService, tasks: (TaskJson & { Spec?: unknown })[], since: number): UpdateVerdict {
+  const status = service.UpdateStatus
+  const state = status?.State
+  const message = status?.Message ? `: ${status.Message}` : ''
+  const fresh = status?.StartedAt !== undefined && Date.parse(status.StartedAt) >= since - skewMs
+  if (state === 'updating' || state === 'rollback_started') return { done: false, why: `update ${state}` }
+  if (fresh && state === 'rollback_completed') return { done: true, ok: false, rolledBack: true, problem: `rolled back by Swarm${message}` }
+  if (fresh && (state === 'paused' || state === 'rollback_paused')) return { done: true, ok: false, rolledBack: false, problem: `update ${state} by Swarm${message}` }
+  // Its tasks alone: an UpdateStatus not of this deployment says nothing about it.
+  const base = serviceState({ ...service, UpdateStatus: undefined } as Parameters<typeof serviceState>[0], tasks, since)
+  if (base.failed) return { done: true, ok: false, rolledBack: false, problem: base.problem ?? 'its tasks fail' }
+  const running = tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running')
+  const behind = running.filter((t) => !atCurrentSpec(service, t)).length
+  if (!base.ready) return { done: false, why: `${base.done}/${base.wanted} running${base.problem ? `; ${base.problem}` : ''}` }
+  if (behind) return { done: false, why: `${behind} task${behind === 1 ? '' : 's'} still at the previous spec` }
+  return { done: true, ok: true }
+}
+
+/** The services and their tasks, as the engine reports them now. */
+export async function inspectServices(names: string[]): Promise<{ services: InspectedService[]; tasks: (TaskJson & { Spec?: unknown })[] }> {
+  if (!names.length) return { services: [], tasks: [] }
+  const services = JSON.parse(await docker(['service', 'inspect', ...names])) as InspectedService[]
+  const ids = (await docker(['service', 'ps', '--no-trunc', '-q', ...names])).split('\n').filter(Boolean)
+  const tasks = ids.length ? (JSON.parse(await docker(['inspect', '--type', 'task', ...new Set(ids)])) as (TaskJson & { Spec?: unknown })[]) : []
+  return { services, tasks }
+}
+
+/** Each service as the ledger records it: its image and a fingerprint of its whole spec (equal specs, equal fingerprints). */
+export async function describeServices(names: string[]): Promise<ServiceRecord[]> {
+  if (!names.length) return []
+  const services = JSON.parse(await docker(['service', 'inspect', ...names])) as InspectedService[]
+  return services
+    .map((s) => ({ name: s.Spec.Name, image: shortImage(s.Spec.TaskTemplate.ContainerSpec?.Image), fingerprint: createHash('sha256').update(JSON.stringify(s.Spec)).digest('hex').slice(0, 16) }))
+    .sort((a, b) => a.name.localeCompare(b.name))
+}
+
+export interface FollowOptions {
+  since: number
+  timeoutMs: number
+  pollMs?: number
+  report: (line: string) => void
+  signal?: AbortSignal
+}
+
+export interface Followed {
+  name: string
+  verdict: UpdateVerdict
+}
+
+/** Polls until every service's update ended (or the timeout: then the ones still going count as failed). */
+export async function followUpdates(names: string[], options: FollowOptions): Promise<Followed[]> {
+  const started = Date.now()
+  const reported = new Set<string>()
+  let lastWaiting = Date.now()
+  for (;;) {
+    options.signal?.throwIfAborted()
+    const { services, tasks } = await inspectServices(names)
+    const verdicts = services.map((s) => ({ name: s.Spec.Name, verdict: updateVerdict(s, tasks.filter((t) => t.ServiceID === s.ID), options.since) }))
+    const elapsed = `${((Date.now() - started) / 1000).toFixed(1)} s`
+    for (const { name, verdict } of verdicts) {
+      if (!verdict.done || reported.has(name)) continue
+      reported.add(name)
+      options.report(`${name}: ${verdict.ok ? 'update completed' : verdict.problem} (${elapsed})`)
+    }
+    const pending = verdicts.filter((v) => !v.verdict.done)
+    if (!pending.length) return verdicts
+    if (Date.now() - started > options.timeoutMs) {
+      const seconds = Math.round(options.timeoutMs / 1000)
+      return verdicts.map((v) => (v.verdict.done ? v : { name: v.name, verdict: { done: true, ok: false, rolledBack: false, problem: `not done after ${seconds} s (${v.verdict.why})` } }))
+    }
+    if (Date.now() - lastWaiting > 15_000) {
+      lastWaiting = Date.now()
+      options.report(`waiting for ${pending.map((p) => `${p.name} (${(p.verdict as { why: string }).why})`).join(', ')} (${elapsed})`)
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, options.pollMs ?? 1000)
+      options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+    })
+  }
+}
