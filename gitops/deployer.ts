@@ -209,7 +209,11 @@ export class Deployer {
       const entry = this.recorder?.begin(pending, this.clock.now())
       const result = await this.deploy(pending, validated || this.validatedCommit === commit || Boolean(pending.rollback), attempt, report, entry)
       if (entry && result.outcome !== 'interrupted') result.entry = await this.recorder!.end(entry, result, this.clock.now(), report)
-      this.settle(result, report)
+      if (pending.rollback && result.outcome === 'failed') {
+        report(`${commit.slice(0, 7)}: the rollback failed; nothing is pinned, and it is not tried again`)
+        // A commit that was failing before is still the one to converge on.
+        if (this.failing && !this.pending) this.retryLater()
+      } else this.settle(result, report)
       this.events.onResult?.(result)
       listeners.forEach((l) => l.resolve(result))
     }
