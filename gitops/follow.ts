@@ -2,7 +2,7 @@
 // completed, rollback_completed or paused, and every running task at the service's current spec. A service whose
 // spec did not change (no update) is done once its tasks run.
 import { createHash } from 'node:crypto'
-import { docker } from '../stacks/deploy/docker.ts'
+import { docker, dockerMaybe } from '../stacks/deploy/docker.ts'
 import { serviceState, type TaskJson } from '../stacks/deploy/converge.ts'
 import type { ServiceRecord } from './ledger.ts'
 
@@ -29,9 +29,22 @@ const skewMs = 2000
 /** The image without its digest: what the stack file named. */
 const shortImage = (image = '') => image.replace(/@sha256:[0-9a-f]+$/, '')
 
-/** A running task is at the service's current spec when its task spec is the service's task template, as Swarm compares them. */
+/**
+ * Whether every value the task's spec has is the template's: `docker service inspect` fills in defaults the task's spec
+ * leaves out (StopGracePeriod, RestartPolicy, Runtime), so equality would never hold; a changed value shows.
+ */
+export function covers(task: unknown, template: unknown): boolean {
+  if (Array.isArray(task)) return Array.isArray(template) && task.length === template.length && task.every((t, i) => covers(t, template[i]))
+  if (task !== null && typeof task === 'object') {
+    if (template === null || typeof template !== 'object' || Array.isArray(template)) return false
+    return Object.entries(task).every(([key, value]) => covers(value, (template as Record<string, unknown>)[key]))
+  }
+  return task === template
+}
+
+/** A running task is at the service's current spec when nothing its spec says differs from the service's task template. */
 function atCurrentSpec(service: InspectedService, task: TaskJson & { Spec?: unknown }): boolean {
-  return JSON.stringify(task.Spec) === JSON.stringify(service.Spec.TaskTemplate)
+  return task.Spec === undefined || covers(task.Spec, service.Spec.TaskTemplate)
 }
 
 /**
@@ -74,6 +87,25 @@ export async function describeServices(names: string[]): Promise<ServiceRecord[]
     .sort((a, b) => a.name.localeCompare(b.name))
 }
 
+/**
+ * Why the newest task this deployment started ended: its last health check when Docker still has its container (on
+ * this node), else the swarm's error. Swarm's own rollback message names the task only.
+ */
+export async function endedTaskDetail(tasks: TaskJson[], since: number): Promise<string | undefined> {
+  const ended = tasks
+    .filter((t) => Date.parse(t.CreatedAt) >= since - skewMs && t.DesiredState !== 'running' && ['complete', 'failed', 'shutdown', 'rejected'].includes(t.Status.State))
+    .sort((a, b) => a.CreatedAt.localeCompare(b.CreatedAt))
+    .at(-1)
+  if (!ended) return undefined
+  const id = ended.ID.slice(0, 12)
+  const container = ended.Status.ContainerStatus?.ContainerID
+  const health = container ? await dockerMaybe(['inspect', '--format', '{{json .State.Health}}', container]) : undefined
+  const parsed = health ? (JSON.parse(health) as { Status?: string; Log?: { ExitCode: number; Output: string }[] } | null) : null
+  const last = parsed?.Log?.at(-1)
+  if (parsed?.Status === 'unhealthy' && last) return `task ${id} unhealthy: health check exit ${last.ExitCode}${last.Output.trim() ? `: ${last.Output.trim().split('\n').at(-1)}` : ''}`
+  return ended.Status.Err ? `task ${id}: ${ended.Status.Err}` : undefined
+}
+
 export interface FollowOptions {
   since: number
   timeoutMs: number
@@ -91,11 +123,26 @@ export interface Followed {
 export async function followUpdates(names: string[], options: FollowOptions): Promise<Followed[]> {
   const started = Date.now()
   const reported = new Set<string>()
+  // Swarm says which task failed while it rolls back ("update rolled back due to failure ... of task X"), not after.
+  const rollbackMessages = new Map<string, string>()
+  const ended = new Map<string, UpdateVerdict>()
   let lastWaiting = Date.now()
   for (;;) {
     options.signal?.throwIfAborted()
     const { services, tasks } = await inspectServices(names)
-    const verdicts = services.map((s) => ({ name: s.Spec.Name, verdict: updateVerdict(s, tasks.filter((t) => t.ServiceID === s.ID), options.since) }))
+    const verdicts: Followed[] = []
+    for (const service of services) {
+      const own = tasks.filter((t) => t.ServiceID === service.ID)
+      if (service.UpdateStatus?.State === 'rollback_started' && service.UpdateStatus.Message) rollbackMessages.set(service.Spec.Name, service.UpdateStatus.Message)
+      let verdict = ended.get(service.Spec.Name) ?? updateVerdict(service, own, options.since)
+      if (verdict.done && !verdict.ok && !ended.has(service.Spec.Name)) {
+        const detail = [verdict.rolledBack ? rollbackMessages.get(service.Spec.Name) : undefined, await endedTaskDetail(own, options.since)].filter(Boolean)
+        if (detail.length) verdict = { ...verdict, problem: `${verdict.problem} (${detail.join('; ')})` }
+      }
+      // A failed update is over: what it said first is kept (a rollback's later polls no longer name the task).
+      if (verdict.done && !verdict.ok) ended.set(service.Spec.Name, verdict)
+      verdicts.push({ name: service.Spec.Name, verdict })
+    }
     const elapsed = `${((Date.now() - started) / 1000).toFixed(1)} s`
     for (const { name, verdict } of verdicts) {
       if (!verdict.done || reported.has(name)) continue

@@ -22,7 +22,7 @@ export function metricsFor(registry: Registry) {
     webhooks: new Counter({ name: 'activity_gitops_webhook_requests_total', help: 'Webhook requests, by result (accepted, ping, ignored, refused; no-remote: a valid push gitops cannot fetch, GITOPS_REMOTE_URL_FILE being unset).', labelNames: ['result'], registers: [registry] }),
     lastResult: new Gauge({ name: 'activity_gitops_last_deploy_result', help: 'The result of the last deployment attempt that ended: 1 for its result (succeeded, failed, rolled_back: Swarm rolled the update back, refused: validation refused the commit), 0 for the others.', labelNames: ['result'], registers: [registry] }),
     pinned: new Gauge({ name: 'activity_gitops_pinned', help: '1 while activity rollback pins the platform to an earlier deployment (gitops deploys nothing until a newer commit or an unpin), else 0.', registers: [registry] }),
-    pinnedSince: new Gauge({ name: 'activity_gitops_pinned_since_timestamp_seconds', help: 'Unix time the platform was pinned by activity rollback; 0 when it is not pinned.', registers: [registry] }),
+    pinnedSince: new Gauge({ name: 'activity_gitops_pinned_timestamp_seconds', help: 'Unix time the platform was pinned by activity rollback; 0 when it is not pinned.', registers: [registry] }),
     jobs: new Counter({ name: 'activity_gitops_job_runs_total', help: 'Scheduled collector job runs, by service and result (started, skipped-running, failed).', labelNames: ['service', 'result'], registers: [registry] }),
   }
 }

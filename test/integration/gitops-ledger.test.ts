@@ -145,7 +145,7 @@ test('Swarm rolls B back: the ledger and the push answer say so; rollback --to A
   assert.equal([repeat.commit, repeat.trigger, repeat.rollbackOf, repeat.result], [a, 'rollback', 2, 'succeeded'])
   assert.equal(repeat.services, entries[1]!.services, 'the swarm runs what entry 2 deployed')
   await metric(s, /activity_gitops_pinned 1/)
-  await metric(s, /activity_gitops_pinned_since_timestamp_seconds [1-9]/)
+  await metric(s, /activity_gitops_pinned_timestamp_seconds [1-9]/)
   const listed = await activity(s, ['deploys'])
   assert.match(listed.stdout, /pinned to [0-9a-f]{7} \(ledger entry 2\) since /)
 
