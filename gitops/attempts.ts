@@ -2,12 +2,26 @@
 // ended with the result and the services as the swarm runs them. A ledger that cannot be written never stops a
 // deployment: the failure is logged.
 import type { Logger } from '../collectors/runtime/log.ts'
-import type { DeployResult, RequestOptions } from './deployer.ts'
 import type { Stack } from './inputs.ts'
 import type { Ledger, LedgerEntry, LedgerResult, ServiceRecord, Trigger } from './ledger.ts'
 
+/** What the deployer was asked (a commit, by a trigger; a rollback to an entry; the resumption of an entry). */
+export interface AttemptRequest {
+  commit: string
+  trigger: Trigger
+  rollback?: { entry: LedgerEntry }
+  resume?: LedgerEntry
+}
+
+/** How an attempt ended, as the deployer says it. */
+export interface AttemptOutcome {
+  outcome: string
+  rolledBack?: boolean
+  problems: string[]
+}
+
 /** What the ledger says of a finished attempt. */
-export function ledgerResult(result: Pick<DeployResult, 'outcome' | 'rolledBack'>): LedgerResult {
+export function ledgerResult(result: Pick<AttemptOutcome, 'outcome' | 'rolledBack'>): LedgerResult {
   if (result.outcome === 'deployed' || result.outcome === 'unchanged') return 'succeeded'
   if (result.outcome === 'invalid') return 'refused by validation'
   return result.rolledBack ? 'rolled back by Swarm' : 'failed'
@@ -41,7 +55,7 @@ export class AttemptRecorder {
   }
 
   /** A new entry (result `running`), or the unfinished one a resumed attempt finishes. */
-  begin(request: RequestOptions & { commit: string; trigger: Trigger }, now: number): LedgerEntry | undefined {
+  begin(request: AttemptRequest, now: number): LedgerEntry | undefined {
     if (request.resume) return this.ledger.get(request.resume.id) ?? request.resume
     const { commit, trigger, rollback } = request
     return this.safely('begin', () =>
@@ -54,7 +68,7 @@ export class AttemptRecorder {
   }
 
   /** Ends an entry with the attempt's result; says it in the answer (the push's, the rollback's). */
-  async end(entry: LedgerEntry, result: DeployResult, now: number, report: (line: string) => void): Promise<LedgerEntry> {
+  async end(entry: LedgerEntry, result: AttemptOutcome, now: number, report: (line: string) => void): Promise<LedgerEntry> {
     const stacks = (this.ledger.get(entry.id) ?? entry).stacks
     let services: ServiceRecord[] = []
     if (this.describe && stacks.length) {
