@@ -6,7 +6,7 @@ import { parse } from 'yaml'
 import type { ClusterNode } from '../../collectors/runtime/activity-yml-cluster.ts'
 import type { ComposeFile } from '../../stacks/deploy/deploy.ts'
 import { engineFacts, engineVerdict, refusalLine, type EngineFacts } from '../../stacks/deploy/engine.ts'
-import { elasticsearchConstraints, mapCountRefusal, mayPlace, minMapCount, sysctlFile } from '../../stacks/deploy/kernel.ts'
+import { elasticsearchConstraints, mayPlace, minMapCount, sysctlFile } from '../../stacks/deploy/kernel.ts'
 import { roleLabel, storageLabel } from '../../stacks/deploy/swarm.ts'
 import { lastLine, quote, UnreachableError, type NodeShell } from './shell.ts'
 import type { ClusterConfig } from '../../collectors/runtime/activity-yml-cluster.ts'
@@ -121,8 +121,9 @@ export async function checkNodes(config: ClusterConfig, out: Output, shells: rea
     let kernel = ''
     if (mayRunElasticsearch(node) && engine.mapCount !== undefined) {
       if (config.provider === 'local') {
-        const refusal = mapCountRefusal(engine.mapCount, 'this machine')
-        if (refusal) warnings.push(`${refusal.problem}: ${refusal.fix}`)
+        if (engine.mapCount < minMapCount) {
+          warnings.push(`vm.max_map_count is ${engine.mapCount} on this machine and Elasticsearch needs ${minMapCount}: up refuses to deploy it until you run sudo sysctl -w vm.max_map_count=${minMapCount} and keep it with echo vm.max_map_count=${minMapCount} | sudo tee ${sysctlFile}`)
+        }
         kernel = `, vm.max_map_count ${engine.mapCount}`
       } else {
         const result = await shell.run(mapCountScript(files))

@@ -132,7 +132,7 @@ test('the local provider only tells: this machine is not changed behind the user
   const localNode: NodeShell = { ...node('m1', '20.10', 65530, []), node: { ...ssh.nodes[0]!, name: 'here' } }
   assert.not.ok(await checkNodes(local, createOutput(6, (text) => printed.push(text)), [localNode], dir, files))
   assert.is(readFileSync(files.proc, 'utf8'), '65530\n')
-  assert.match(printed.join(''), /here +warning: vm\.max_map_count is 65530 on this machine; Elasticsearch needs 262144 and will not start: on this machine: sudo sysctl -w vm\.max_map_count=262144/)
+  assert.match(printed.join(''), /here +warning: vm\.max_map_count is 65530 on this machine and Elasticsearch needs 262144: up refuses to deploy it until you run sudo sysctl -w vm\.max_map_count=262144 and keep it with echo vm\.max_map_count=262144 \| sudo tee \/etc\/sysctl\.d\/99-activity\.conf\n/)
 })
 
 test.run()
