@@ -1,9 +1,13 @@
 // GitHub detail: every metric the github collector exposes, per repository and per owner, with units.
-import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
-import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { MappingType, RowBuilder, type ValueMapping } from '@grafana/grafana-foundation-sdk/dashboard'
+import { dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, prom, stat, table, timeseries } from './common.ts'
 import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
+/** github_history_complete: 1 once a repository's history since creation is written, 0 while later runs still write it. */
+const historyWritten: ValueMapping[] = [
+  { type: MappingType.ValueToText, options: { '0': { text: 'being written', color: 'orange', index: 0 }, '1': { text: 'written', color: 'green', index: 1 } } },
+]
 const perRepository = (metric: string) => `max by (owner, repository) (${metric}${repo})`
 /**
  * A repository's figure over time, history and today as one line: history samples (one a day since the repository's
@@ -81,7 +85,7 @@ export function github() {
       h: 6,
       keep: ['owner', 'repository'],
       columns: [
-        { title: 'History complete', unit: 'short' },
+        { title: 'History complete', mappings: historyWritten, steps: greenFrom(1) },
         { title: 'Points still needed', unit: 'short' },
       ],
       sortBy: 'Points still needed',
