@@ -31,6 +31,8 @@ export interface BackupJobOptions {
   profiles: readonly string[]
   /** Stores not backed up because they do not run on this swarm (their services are left out): logs, grafana, ... */
   without: readonly string[]
+  /** Where the job reports each run's health (job="backup"), as the collectors do; none: it reports nothing. */
+  pushgateway?: string
 }
 
 export interface ComposeFragment {
@@ -57,6 +59,7 @@ export function backupJobService(config: ActivityConfig, options: BackupJobOptio
   const command = [
     'data', 'backup', '--to', jobMounts.backups, '--keep', String(config.backup.keep), '--archive', config.backup.archive, '--grafana', grafana,
     ...options.without.flatMap((store) => ['--without', store]),
+    ...(options.pushgateway ? ['--pushgateway', options.pushgateway, '--schedule', config.backup.schedule] : []),
   ]
   const networks: Record<string, unknown> = {
     metrics: { name: 'activity_metrics', external: true },

@@ -94,7 +94,7 @@ export function renderCollectors(config: ActivityConfig, options: CollectorsRend
   let networks: Record<string, unknown> = { metrics: { name: collectorRuntime.network, external: true } }
   let volumes: Record<string, unknown> = {}
   if (options.backup) {
-    const job = backupJobService(config, { image: backupJobImage, ...options.backup })
+    const job = backupJobService(config, { image: backupJobImage, pushgateway: collectorRuntime.pushgateway, ...options.backup })
     for (const [name, service] of Object.entries(job.services)) {
       if (services[name]) throw new Error(`${config.file}: sources: a source named ${name} clashes with the backup job; rename it`)
       services[name] = options.endpointMode ? { ...(service as object), deploy: { ...(service as { deploy: object }).deploy, endpoint_mode: options.endpointMode } } : service

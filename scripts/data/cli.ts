@@ -4,16 +4,19 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import pkg from '../../package.json' with { type: 'json' }
 import type { ActivityConfig, LogsConfig } from '../../collectors/runtime/activity-yml.ts'
+import { cronProblem } from '../../collectors/runtime/activity-yml.ts'
 import { UsageError } from '../../collectors/runtime/errors.ts'
+import { createLogger } from '../../collectors/runtime/log.ts'
 import { runSync } from '../../stacks/programs.ts'
 import { listBackups, restoreBackup, takeBackup } from './backup.ts'
+import { reportBackup } from './backup-health.ts'
 import { createHashPool, type HashPool } from './hashing.ts'
 import { connect } from './elasticsearch.ts'
 import { formatBytes } from './files.ts'
 import { setupLogs } from './logs-setup.ts'
 import { platformStores, readStoresFile, storesFrom, type StoreSpec } from './stores.ts'
 
-export const dataUsage = `usage: activity data backup [--to DIR] [--keep N] [--archive none|tar.gz|tar.zst] [--stores FILE] [--only NAME]... [--without NAME]...
+export const dataUsage = `usage: activity data backup [--to DIR] [--keep N] [--archive none|tar.gz|tar.zst] [--stores FILE] [--only NAME]... [--without NAME]... [--pushgateway URL [--schedule CRON]]
        activity data restore BACKUP [--stores FILE] [--only NAME]... [--force] [--timeout SECONDS]
        activity data list [--to DIR]
   backup   one backup of every store (each Prometheus, the Pushgateway, Grafana's database, Elasticsearch) into
@@ -23,6 +26,8 @@ export const dataUsage = `usage: activity data backup [--to DIR] [--keep N] [--a
   list     the backups in DIR, newest first
   --stores FILE  where the stores are (YAML; see the README); default: the platform's, as the backup job sees them
                  (--grafana postgres for the ha profile, default from ACTIVITY_PROFILES)
+  --pushgateway URL  report the run's health there (job="backup", target="stores"), as the scheduled job does;
+                 --schedule is its cron (default backup.schedule), for the alert on a late backup
 environment: ACTIVITY_BACKUPS (default DIR), ACTIVITY_STORES (default --stores), ACTIVITY_COMMIT, ACTIVITY_CONFIG`
 
 export const logsUsage = `usage: activity logs setup [--elasticsearch URL] [--config FILE]
@@ -77,6 +82,8 @@ async function backupCommand(rest: string[], env: NodeJS.ProcessEnv, loadConfig:
       only: { type: 'string', multiple: true },
       without: { type: 'string', multiple: true },
       config: { type: 'string' },
+      pushgateway: { type: 'string' },
+      schedule: { type: 'string' },
     },
   })
   if (positionals.length) throw new UsageError(`data backup takes no arguments (got ${positionals.join(' ')})`)
@@ -85,13 +92,21 @@ async function backupCommand(rest: string[], env: NodeJS.ProcessEnv, loadConfig:
   if (!Number.isInteger(keep) || keep < 1) throw new UsageError(`--keep ${values.keep}: a whole number of backups, at least 1`)
   const archive = values.archive ?? config?.backup.archive ?? 'none'
   if (archive !== 'none' && archive !== 'tar.gz' && archive !== 'tar.zst') throw new UsageError(`--archive ${archive}: none, tar.gz or tar.zst`)
-  const stores = await storesFrom(pick(storeSpecs(values, env), values.only, values.without), { controls: false })
-  const result = await takeBackup({ stores, to: resolve(values.to ?? env.ACTIVITY_BACKUPS ?? 'backups'), keep, archive, commit: deployedCommit(env), tool: `activity ${pkg.version}`, progress: say, pool })
-  if (result.manifest.failed.length) {
+  const schedule = values.schedule ?? config?.backup.schedule ?? '0 3 * * *'
+  const cron = cronProblem(schedule)
+  if (cron) throw new UsageError(`--schedule ${schedule}: not a cron schedule (${cron})`)
+  const started = Date.now()
+  let ok = false
+  try {
+    const stores = await storesFrom(pick(storeSpecs(values, env), values.only, values.without), { controls: false })
+    const result = await takeBackup({ stores, to: resolve(values.to ?? env.ACTIVITY_BACKUPS ?? 'backups'), keep, archive, commit: deployedCommit(env), tool: `activity ${pkg.version}`, progress: say, pool })
     for (const failure of result.manifest.failed) process.stderr.write(`activity: backup of ${failure.name} failed: ${failure.error}\n`)
-    return 1
+    ok = !result.manifest.failed.length
+    return ok ? 0 : 1
+  } finally {
+    // The scheduled job reports every run, like a collector: the alert rules and the Collectors dashboard read it.
+    if (values.pushgateway) await reportBackup(values.pushgateway, schedule, { started, finished: Date.now(), ok }, createLogger({ level: 'warn' }))
   }
-  return 0
 }
 
 async function restoreCommand(rest: string[], env: NodeJS.ProcessEnv, pool: HashPool): Promise<number> {

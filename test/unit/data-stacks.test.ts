@@ -219,6 +219,10 @@ test('the backup job is a replicated-job on the backup schedule, mounting the st
   assert.equal(job.networks, ['metrics', 'monitoring', 'logs'])
   assert.equal(job.entrypoint, ['node', '/app/dist/scripts/activity.js'], 'the gitops image runs the activity CLI, not the gitops service')
 
+  // Rendered into the collectors stack, it reports each run to the Pushgateway with its schedule (the alert rules read it).
+  const reporting = backupJobService(config('backup:\n  schedule: "15 2 * * *"\n'), { image: 'x', profiles: [], without: [], pushgateway: 'http://metrics_pushgateway:9091' })
+  assert.equal((reporting.services.backup as { command: string[] }).command.slice(-4), ['--pushgateway', 'http://metrics_pushgateway:9091', '--schedule', '15 2 * * *'])
+
   const ha = backupJobService(config(), { image: 'x', profiles: ['ha'], without: ['logs'] })
   const haJob = ha.services.backup as { command: string[]; secrets: string[]; networks: string[] }
   assert.equal(haJob.command.slice(-4), ['--grafana', 'postgres', '--without', 'logs'])
