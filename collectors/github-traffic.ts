@@ -133,8 +133,8 @@ export async function collectTraffic(ctx: TrafficContext, rest: string, token: s
   const unasked = withoutPush.map((r) => `${r.owner}/${r.repository}`)
   if (refused.length || unasked.length) {
     const fields = { permission: permissionHint, refused, notAsked: unasked.slice(0, 20), notAskedCount: unasked.length }
-    if (refused.length) ctx.log.warn(`GitHub traffic: the token may not read the traffic of ${refused.length} repositories (403); give it push access to collect it`, fields)
-    else ctx.log.info(`GitHub traffic: the token has no push access to ${unasked.length} repositories, so their traffic is not asked for`, fields)
+    if (refused.length) ctx.log.warn('GitHub traffic: GitHub refused the token the traffic of some repositories (403); give it the permission below to collect it', fields)
+    else ctx.log.info('GitHub traffic: not asked for the repositories the token has no push access to; give it the permission below to collect it', fields)
   }
   if (stopped) ctx.log.warn('GitHub traffic stopped for this run to keep REST requests for the rest of the hour', { reason: stopped, asked, of: repositories.length - withoutPush.length })
   if (!samples.length) return
