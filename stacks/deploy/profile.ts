@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { parse, stringify } from 'yaml'
 import type { ActivityConfig } from '../../collectors/runtime/activity-yml.ts'
 import { givenSettings } from '../data-env.ts'
+import { historyJobName } from '../collectors-stack.ts'
 import { renderStack, type StackName } from '../stacks.ts'
 import { storesLeftOut } from '../backup-job.ts'
 import { isLeftOut, resolveStack, type ResolvedStack } from './deploy.ts'
@@ -135,7 +136,9 @@ export async function resolveForDeploy(stack: StackName, options: ResolveOptions
   })
   if (stack === 'collectors' && Object.keys(profile.collectorSettings).length) {
     const file = join(workDir, 'collectors.settings.yml')
-    writeFileSync(file, stringify({ version: '3.9', services: Object.fromEntries(sources.map((s) => [s, { environment: profile.collectorSettings }])) }))
+    // The history jobs (collectors_github-history) read the same settings: GITHUB_API_URL, the budget, the waits.
+    const jobs = config.sources.flatMap((s) => (s.collector.history ? [s.name, historyJobName(s.name)] : [s.name]))
+    writeFileSync(file, stringify({ version: '3.9', services: Object.fromEntries(jobs.map((s) => [s, { environment: profile.collectorSettings }])) }))
     overlays.push(file)
   }
   const backupWithout = storesLeftOut((stackName, service) => isLeftOut(stackName, service, profile.without))

@@ -240,4 +240,16 @@ test("the stores up --without leaves out are the ones whose service it names, an
   assert.equal(storesLeftOut(() => false), [])
 })
 
+test('the collectors\' settings up was given reach each source\'s job and its history job', async () => {
+  const file = join(work.path, `activity-${++written}.yml`)
+  writeFileSync(file, 'sources:\n  github:\n    targets: [prometheus]\n  dockerhub:\n    targets: [prom]\n')
+  const collectorSettings = { GITHUB_API_URL: 'https://ghe.example/api/v3', GITHUB_HISTORY_BUDGET_PERCENT: '35' }
+  const profile = { ...defaultProfile('registry.test:5000'), collectorSettings }
+  const compose = (await resolveForDeploy('collectors', { root, config: loadConfig(file, collectors), profile, tag: '1.0.0-test', workDir: mkdtempSync(join(work.path, 'collectors-')) })).compose
+  for (const name of ['github', 'github-history', 'dockerhub']) {
+    assert.is(service(compose, name).environment.GITHUB_API_URL, 'https://ghe.example/api/v3', name)
+    assert.is(service(compose, name).environment.GITHUB_HISTORY_BUDGET_PERCENT, '35', name)
+  }
+})
+
 test.run()
