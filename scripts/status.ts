@@ -6,7 +6,7 @@ import { deployedStacks, stackServices } from '../stacks/deploy/deploy.ts'
 import { engineInfo } from '../stacks/deploy/docker.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
 import { createOutput, runScript, type Output } from './lib/output.ts'
-import { lastLogLines, pushedTargets } from './lib/results.ts'
+import { lastLogLines, pushedTargets, type PushedTarget } from './lib/results.ts'
 
 export interface StatusResult {
   states: ServiceState[]
@@ -17,6 +17,18 @@ function ago(timestamp: string | undefined): string {
   if (!timestamp) return ''
   const s = Math.max(0, Math.round((Date.now() - Date.parse(timestamp)) / 1000))
   return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`
+}
+
+/** Whether the Pushgateway holds a collect run of the target (a target may have only its history run so far). */
+const collectSeen = (t: PushedTarget) => t.lastRunAt !== undefined || t.lastSuccessAt !== undefined || !t.history
+
+/** A history run's line: when it ran, what it wrote, and (after a failure) when it last succeeded. */
+function historyDetail(history: NonNullable<PushedTarget['history']>): string {
+  const run = history.lastRunAt ? `history run ${ago(new Date(history.lastRunAt * 1000).toISOString())}` : 'no history run recorded'
+  const written = `${history.samplesWritten ?? 0} samples written`
+  if (history.lastRunOk) return `${run}, ${written}`
+  const success = history.lastSuccessAt ? `last success ${ago(new Date(history.lastSuccessAt * 1000).toISOString())}` : 'never succeeded'
+  return `${run} FAILED (${written}, kept; the next run continues); ${success}`
 }
 
 export async function status(out: Output): Promise<StatusResult> {
@@ -56,11 +68,12 @@ export async function status(out: Output): Promise<StatusResult> {
       const run = t.lastRunAt ? `last run ${ago(new Date(t.lastRunAt * 1000).toISOString())}` : 'no run recorded'
       const success = t.lastSuccessAt ? `last success ${ago(new Date(t.lastSuccessAt * 1000).toISOString())}` : 'never succeeded'
       const detail = t.lastRunOk ? `${run}, ${t.samples ?? 0} samples` : `${run} FAILED; ${success}${t.lastSuccessAt ? ' (its values stay)' : ''}`
-      out.line(`  ${t.lastRunOk ? 'ok  ' : 'FAIL'} ${t.source.padEnd(10)} ${t.target.padEnd(30)} ${detail}`)
+      if (collectSeen(t)) out.line(`  ${t.lastRunOk ? 'ok  ' : 'FAIL'} ${t.source.padEnd(10)} ${t.target.padEnd(30)} ${detail}`)
+      if (t.history) out.line(`  ${t.history.lastRunOk ? 'ok  ' : 'FAIL'} ${'history'.padEnd(10)} ${t.target.padEnd(30)} ${historyDetail(t.history)}`)
     }
   }
   const unhealthy = states.filter((s) => !s.ready)
-  const failedTargets = (pushed ?? []).filter((t) => !t.lastRunOk)
+  const failedTargets = (pushed ?? []).filter((t) => (collectSeen(t) && !t.lastRunOk) || (t.history && !t.history.lastRunOk))
   out.line()
   out.line(unhealthy.length || failedTargets.length ? `status: ${unhealthy.length} service${unhealthy.length === 1 ? '' : 's'} not ready or failed, ${failedTargets.length} collector target${failedTargets.length === 1 ? '' : 's'} failing` : `status: all ${states.length} services ready`)
   return { states, healthy: !unhealthy.length && !failedTargets.length }

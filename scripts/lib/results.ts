@@ -132,9 +132,11 @@ export interface PushedTarget {
   samples?: number
   /** From the data group: the last successful run, whose values Prometheus keeps serving. */
   lastSuccessAt?: number
+  /** From the history groups (`activity history`, the <source>-history job), when the source has history. */
+  history?: { lastRunOk?: boolean; lastRunAt?: number; samplesWritten?: number; lastSuccessAt?: number }
 }
 
-interface PushedGroupJson {
+export interface PushedGroupJson {
   labels: Record<string, string>
   [metric: string]: { metrics?: { value: string }[] } | Record<string, string>
 }
@@ -148,7 +150,11 @@ export async function pushedTargets(pushgatewayService: string): Promise<PushedT
   if (!container) return undefined
   const text = await dockerMaybe(['exec', container, 'wget', '-qO-', 'http://localhost:9091/api/v1/metrics'])
   if (text === undefined) return undefined
-  const groups = (JSON.parse(text) as { data: PushedGroupJson[] }).data
+  return targetsOfGroups((JSON.parse(text) as { data: PushedGroupJson[] }).data)
+}
+
+/** The targets in the Pushgateway's groups (its /api/v1/metrics `data`): collect's data and health, history's two. */
+export function targetsOfGroups(groups: PushedGroupJson[]): PushedTarget[] {
   const value = (group: PushedGroupJson, metric: string) => {
     const family = group[metric] as { metrics?: { value: string }[] } | undefined
     const raw = family?.metrics?.[0]?.value
@@ -165,6 +171,16 @@ export async function pushedTargets(pushgatewayService: string): Promise<PushedT
       entry.lastRunOk = success === undefined ? undefined : success === 1
       entry.lastRunAt = value(group, 'activity_collector_last_run_timestamp_seconds')
       entry.samples = value(group, 'activity_collector_samples')
+    } else if (kind === 'history-health') {
+      const success = value(group, 'activity_history_last_run_success')
+      entry.history = {
+        ...entry.history,
+        lastRunOk: success === undefined ? undefined : success === 1,
+        lastRunAt: value(group, 'activity_history_last_run_timestamp_seconds'),
+        samplesWritten: value(group, 'activity_history_samples_written'),
+      }
+    } else if (kind === 'history') {
+      entry.history = { ...entry.history, lastSuccessAt: value(group, 'activity_history_last_success_timestamp_seconds') }
     } else if (kind === undefined) {
       entry.lastSuccessAt = value(group, 'activity_collector_last_success_timestamp_seconds')
     }

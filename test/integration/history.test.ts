@@ -15,6 +15,7 @@ import { pushGroup } from '../../collectors/runtime/push.ts'
 import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
 import { startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
+import { targetsOfGroups, type PushedGroupJson } from '../../scripts/lib/results.ts'
 import { spawnSync } from 'node:child_process'
 
 const stackConfig = new URL('../../stacks/metrics/prometheus.yml', import.meta.url).pathname
@@ -121,14 +122,21 @@ test('a history run that fails half way continues from its progress: every day o
       }
     },
   })
-  const request = { collector, targets: [{ id: 'half/way' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url }
+  const request = { collector, targets: [{ id: 'half/way' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url, pushgateway: gateway.url }
   const first = await runHistory(request, { env: {}, log })
   assert.is(first[0]!.ok, false)
   assert.is(first[0]!.samples, 100)
+  // What npm run status shows of it, read from the real Pushgateway's groups.
+  const afterFailure = targetsOfGroups(((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data).find((t) => t.target === 'half/way')!
+  assert.equal({ ok: afterFailure.history?.lastRunOk, written: afterFailure.history?.samplesWritten, success: afterFailure.history?.lastSuccessAt }, { ok: false, written: 100, success: undefined })
   failAfter = undefined
   const second = await runHistory(request, { env: {}, log })
   assert.is(second[0]!.ok, true)
   assert.is(second[0]!.samples, 300)
+  const afterSuccess = targetsOfGroups(((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data).find((t) => t.target === 'half/way')!
+  assert.is(afterSuccess.history?.lastRunOk, true)
+  assert.is(afterSuccess.history?.samplesWritten, 300)
+  assert.ok(afterSuccess.history!.lastSuccessAt! > Date.now() / 1000 - 60)
   const forks = '{job="github",target="half/way",repository="half/way"}'
   assert.equal(await queryAt(`count_over_time(github_repository_forks${forks}[401d])`, today), [400])
   assert.equal(await queryAt(`sum_over_time(github_repository_forks${forks}[401d])`, today), [(400 * 401) / 2])

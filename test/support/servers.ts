@@ -56,7 +56,7 @@ export interface Started {
 }
 
 /** Starts a real program on a loopback port and waits until `readyPath` answers 200. */
-export async function startProgram(command: string, args: (port: number) => string[], readyPath: string, options: { cwd?: string; port?: number } = {}): Promise<Started> {
+export async function startProgram(command: string, args: (port: number) => string[], readyPath: string, options: { cwd?: string; port?: number; readyTimeoutMs?: number } = {}): Promise<Started> {
   const port = options.port ?? (await freePort())
   const child = spawn(command, args(port), { cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
@@ -75,7 +75,7 @@ export async function startProgram(command: string, args: (port: number) => stri
       if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}: ${output.slice(-500)}`)
       const response = await fetch(url + readyPath)
       return response.ok
-    })
+    }, options.readyTimeoutMs)
   } catch (error) {
     await stop()
     throw error
