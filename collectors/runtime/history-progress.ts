@@ -70,3 +70,25 @@ export function createMemoryProgress(initial: Record<string, number> = {}): Hist
     },
   }
 }
+
+/** A Prometheus duration (1y, 400d, 2w3d, 90m, 0s) in seconds; undefined when it is not one. */
+export function durationSeconds(text: string): number | undefined {
+  const match = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/.exec(text)
+  if (!match || text === '') return undefined
+  const [y, w, d, h, m, s, ms] = match.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number, number]
+  return y * 365 * 86_400 + w * 7 * 86_400 + d * 86_400 + h * 3600 + m * 60 + s + ms / 1000
+}
+
+/**
+ * How long the Prometheus at `prometheus` keeps data by time, in seconds, from its own flags (/api/v1/status/flags);
+ * undefined when it keeps by size only or does not say. Prometheus keeps 15 days when neither limit is set.
+ */
+export async function readRetentionSeconds(prometheus: string, options: Pick<RemoteWriteOptions, 'timeoutMs'> = {}): Promise<number | undefined> {
+  const url = prometheus.replace(/\/+$/, '') + '/api/v1/status/flags'
+  const answer = await got(url, { timeout: { request: options.timeoutMs ?? 30_000 }, retry: { limit: 1 } }).json<{ data?: Record<string, string> }>()
+  const time = durationSeconds(answer.data?.['storage.tsdb.retention.time'] ?? '')
+  const size = answer.data?.['storage.tsdb.retention.size'] ?? '0B'
+  if (time === undefined) return undefined
+  if (time > 0) return time
+  return /^0[A-Za-z]*$/.test(size) ? 15 * 86_400 : undefined
+}

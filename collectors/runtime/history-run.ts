@@ -4,7 +4,7 @@
 import { runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import type { HistoryProgress, HistorySink } from './history.ts'
-import { createMemoryProgress, createPrometheusProgress } from './history-progress.ts'
+import { createMemoryProgress, createPrometheusProgress, readRetentionSeconds } from './history-progress.ts'
 import { createHttp } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetricSet, type MetricSpecs } from './metrics.ts'
@@ -49,13 +49,14 @@ export interface HistoryRequest {
 interface TargetRun {
   sink: HistorySink & { readonly written?: number }
   progress: HistoryProgress
-  counted: { samples: number }
+  /** Samples written, and those of them older than the Prometheus keeps (its retention deletes them). */
+  counted: { samples: number; beyondRetention: number }
 }
 
 /** The sink and progress of one target, counting what the collector writes. */
-async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger): Promise<TargetRun> {
+async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined): Promise<TargetRun> {
   const owner = { job: request.collector.name, target: target.id }
-  const counted = { samples: 0 }
+  const counted = { samples: 0, beyondRetention: 0 }
   let inner: HistorySink
   let progress: HistoryProgress
   if (request.prometheus) {
@@ -72,6 +73,7 @@ async function targetRun(request: HistoryRequest, target: Target, settings: RunS
     async write(samples) {
       await inner.write(samples)
       counted.samples += samples.length
+      if (oldestKept !== undefined) for (const sample of samples) if (sample.timestampSeconds < oldestKept) counted.beyondRetention++
     },
     close: () => inner.close(),
   }
@@ -87,7 +89,14 @@ async function push(request: HistoryRequest, target: Target, group: string, text
   }
 }
 
-export async function runHistoryTarget(request: HistoryRequest, target: Target, settings: RunSettings, budget: Budget, shared: RunShared = soloRun(target)): Promise<TargetResult> {
+export async function runHistoryTarget(
+  request: HistoryRequest,
+  target: Target,
+  settings: RunSettings,
+  budget: Budget,
+  shared: RunShared = soloRun(target),
+  retentionSeconds?: number,
+): Promise<TargetResult> {
   const { collector } = request
   const clock = { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
   const log = settings.log.child({ source: collector.name, target: target.id, run: 'history' })
@@ -98,7 +107,7 @@ export async function runHistoryTarget(request: HistoryRequest, target: Target, 
   let run: TargetRun | undefined
   log.info('writing history', { since: request.since === undefined ? undefined : new Date(request.since * 1000).toISOString() })
   try {
-    run = await targetRun(request, target, settings, log)
+    run = await targetRun(request, target, settings, log, retentionSeconds === undefined ? undefined : clock.now() / 1000 - retentionSeconds)
     const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, run: shared, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
     await collector.history!(target, ctx)
     await run.sink.close()
@@ -107,6 +116,12 @@ export async function runHistoryTarget(request: HistoryRequest, target: Target, 
   }
   const finished = clock.now()
   const written = run?.counted.samples ?? 0
+  if (run?.counted.beyondRetention) {
+    log.warn('history older than the metrics Prometheus keeps: it deletes these samples at its next compaction; set metrics.retention in activity.yml to cover the history (e.g. 20y)', {
+      samples: run.counted.beyondRetention,
+      retentionDays: Math.round(retentionSeconds! / 86_400),
+    })
+  }
 
   if (!error) {
     recorded.gauge('activity_history_last_success_timestamp_seconds', finished / 1000, {})
@@ -132,6 +147,16 @@ export async function runHistoryTarget(request: HistoryRequest, target: Target, 
   return result
 }
 
+/** The metrics Prometheus' retention by time, or undefined when it cannot be read (the run goes on; the warning is lost). */
+async function retentionOf(prometheus: string, log: Logger): Promise<number | undefined> {
+  try {
+    return await readRetentionSeconds(prometheus)
+  } catch (caught) {
+    log.debug('retention of the metrics Prometheus unknown', { reason: oneLine(caught) })
+    return undefined
+  }
+}
+
 /** Every target in turn on one budget; a rate limit the run may not wait out leaves the targets after it for the next run. */
 export async function runHistory(request: HistoryRequest, settings: RunSettings): Promise<TargetResult[]> {
   if (!request.collector.history) throw new Error(`${request.collector.name} has no history`)
@@ -139,6 +164,7 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
   // npm's bulk form: one answer for many targets, asked by the first that needs it.
   const shared = runShared(request.targets)
   const log = settings.log.child({ source: request.collector.name, run: 'history' })
+  const retention = request.prometheus ? await retentionOf(request.prometheus, log) : undefined
   const results: TargetResult[] = []
   for (const target of request.targets) {
     const stopped = budget.stopped
@@ -146,7 +172,7 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
       results.push({ target: target.id, ok: false, notAttempted: true, error: `not attempted: the rate limit ran out before it (${oneLine(stopped)})`, requests: 0, samples: 0, durationSeconds: 0 })
       continue
     }
-    results.push(await runHistoryTarget(request, target, settings, budget, shared))
+    results.push(await runHistoryTarget(request, target, settings, budget, shared, retention))
   }
   const skipped = results.filter((r) => r.notAttempted).map((r) => r.target)
   if (skipped.length) log.warn('rate limit exhausted: the remaining targets wait for the next history run', { notAttempted: skipped })

@@ -123,9 +123,13 @@ test('a history run that fails half way continues from its progress: every day o
     },
   })
   const request = { collector, targets: [{ id: 'half/way' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url, pushgateway: gateway.url }
+  logs.length = 0
   const first = await runHistory(request, { env: {}, log })
   assert.is(first[0]!.ok, false)
   assert.is(first[0]!.samples, 100)
+  // This Prometheus keeps its default 15 days: the run says its 100 samples (400 to 301 days old) will be deleted.
+  const warning = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('history older than the metrics Prometheus keeps'))
+  assert.equal({ samples: warning?.samples, retentionDays: warning?.retentionDays }, { samples: 100, retentionDays: 15 })
   // What npm run status shows of it, read from the real Pushgateway's groups.
   const afterFailure = targetsOfGroups(((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data).find((t) => t.target === 'half/way')!
   assert.equal({ ok: afterFailure.history?.lastRunOk, written: afterFailure.history?.samplesWritten, success: afterFailure.history?.lastSuccessAt }, { ok: false, written: 100, success: undefined })
