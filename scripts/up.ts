@@ -19,7 +19,7 @@ import { activityTag, buildImage, extraCaPem, imageName, projectImages, type Pro
 import { defaultProfile, environmentSettings, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
 import { createOutput, runScript, seconds, type Output } from './lib/output.ts'
-import { checkEngine, checkImages, checkMapCount, checkMemory, checkPorts } from './lib/prerequisites.ts'
+import { checkEngine, checkImages, checkMemory, checkNodes, checkPorts } from './lib/prerequisites.ts'
 import { elasticsearchConstraints } from '../stacks/deploy/kernel.ts'
 import { collectorResults, hostPorts, lastLogLines, traefikUrls } from './lib/results.ts'
 import { ensureNetworks, ensureNodeLabels, ensureSwarm, existingSecrets, networkNames, platformLabel, roleLabel, storageLabel } from '../stacks/deploy/swarm.ts'
@@ -123,9 +123,10 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     const { stacks, leftOut, emptied } = await renderAll(profile, config, tag, workDir)
     const withElasticsearch = has(stacks, 'logs', 'elasticsearch')
     // The engine against what will run on it (Traefik's API, cAdvisor and the image store), then the kernel for Elasticsearch.
-    const warnings = checkImages(facts, stacks.flatMap((s) => Object.values(s.compose.services ?? {}).flatMap((svc) => (svc.image ? [svc.image] : []))))
+    const running = stacks.flatMap((s) => Object.values(s.compose.services ?? {}).flatMap((svc) => (svc.image ? [svc.image] : [])))
+    const warnings = checkImages(facts, running)
     warnings.push(...checkMemory(info, withElasticsearch))
-    await checkMapCount(elasticsearchConstraints(stacks.find((s) => s.name === 'logs')?.compose), config.cluster)
+    warnings.push(...(await checkNodes(elasticsearchConstraints(stacks.find((s) => s.name === 'logs')?.compose), config.cluster, running)))
     const ports = publishedPorts(stacks)
     const swarmActive = info.swarmState === 'active'
     const [, existingNetworks, existing, deployed] = await Promise.all([

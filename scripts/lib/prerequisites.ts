@@ -68,23 +68,35 @@ function localMapCount(file: string): number | undefined {
 }
 
 /**
- * vm.max_map_count on every node that may run Elasticsearch (`constraints`: its placement; undefined: not deployed):
- * this machine for the local provider, each such node over ssh for a cluster. Refused with the fix on the first too low.
- * A node that does not answer ssh is not judged here (activity cluster status names it; without REGISTRY up stops at
- * copying the images to it).
+ * The nodes beyond the engine up talks to. Local provider: this machine's vm.max_map_count when Elasticsearch will run
+ * (`constraints`: its placement; undefined: not deployed). A cluster: every node over ssh, each engine against the images
+ * (cAdvisor runs on every node) and, on the nodes Elasticsearch may be placed on, the map count. The first known-bad
+ * node is refused with its fix; the warnings are returned, each naming its node. A node that does not answer ssh is
+ * not judged here (activity cluster status names it; without REGISTRY up stops at copying the images to it).
  */
-export async function checkMapCount(constraints: string[] | undefined, cluster: ClusterConfig, file = '/proc/sys/vm/max_map_count'): Promise<void> {
-  if (!constraints) return
-  const counts: { node: string; count: number | undefined }[] = []
-  if (cluster.provider === 'local') counts.push({ node: 'this machine', count: localMapCount(file) })
-  else {
-    const nodes = cluster.nodes.filter((node) => mayPlace(constraints, { role: node.role, labels: nodeLabels(node) }))
-    counts.push(...(await Promise.all(nodes.map(async (node) => ({ node: node.name, count: (await readNodeEngine(sshShell(cluster, node))).mapCount })))))
+export async function checkNodes(constraints: string[] | undefined, cluster: ClusterConfig, images: readonly string[], file = '/proc/sys/vm/max_map_count'): Promise<string[]> {
+  if (cluster.provider === 'local') {
+    const count = constraints ? localMapCount(file) : undefined
+    const refusal = count === undefined ? undefined : mapCountRefusal(count, 'this machine')
+    if (refusal) throw new StepError('prerequisites', refusal.problem, refusal.fix)
+    return []
   }
-  for (const { node, count } of counts) {
-    const refusal = count === undefined ? undefined : mapCountRefusal(count, node)
+  const engines = await Promise.all(cluster.nodes.map(async (node) => ({ node, engine: await readNodeEngine(sshShell(cluster, node)) })))
+  const warnings: string[] = []
+  for (const { node, engine } of engines) {
+    if (engine.facts) {
+      const verdict = engineVerdict(engine.facts, images)
+      if (verdict.refusals.length) {
+        const { problem, fix } = refusalLine(verdict.refusals)
+        throw new StepError('prerequisites', `${node.name}: ${problem}`, fix)
+      }
+      warnings.push(...verdict.warnings.map((warning) => `${node.name}: ${warning}`))
+    }
+    const mayRunElasticsearch = constraints && mayPlace(constraints, { role: node.role, labels: nodeLabels(node) })
+    const refusal = mayRunElasticsearch && engine.mapCount !== undefined ? mapCountRefusal(engine.mapCount, node.name) : undefined
     if (refusal) throw new StepError('prerequisites', refusal.problem, refusal.fix)
   }
+  return warnings
 }
 
 function canListen(port: number, host: string): Promise<'free' | 'busy' | 'unknown'> {

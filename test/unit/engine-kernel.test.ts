@@ -10,7 +10,7 @@ import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { mayPlace } from '../../stacks/deploy/kernel.ts'
 import { checkNodes, elasticsearchPlacement, engineScript, mapCountScript } from '../../scripts/cluster/kernel.ts'
 import { exec, type NodeShell } from '../../scripts/cluster/shell.ts'
-import { checkMapCount } from '../../scripts/lib/prerequisites.ts'
+import { checkNodes as checkUpNodes } from '../../scripts/lib/prerequisites.ts'
 import { createOutput } from '../../scripts/lib/output.ts'
 
 const test = suite('vm.max_map_count and the engine on each node')
@@ -79,7 +79,7 @@ test('the setting is raised now and for good when too low, and left alone when h
 test('up refuses a too low map count on this machine with the fix, and says nothing without Elasticsearch', async () => {
   const { proc } = kernel('up', 65530)
   try {
-    await checkMapCount(['node.role == manager'], local, proc)
+    await checkUpNodes(['node.role == manager'], local, [], proc)
     assert.unreachable('refused')
   } catch (error) {
     assert.is(
@@ -87,8 +87,39 @@ test('up refuses a too low map count on this machine with the fix, and says noth
       'prerequisites: vm.max_map_count is 65530 on this machine; Elasticsearch needs 262144 and will not start; on this machine: sudo sysctl -w vm.max_map_count=262144, and keep it with echo vm.max_map_count=262144 | sudo tee /etc/sysctl.d/99-activity.conf (activity cluster init does both on the nodes it manages), or deploy --without elasticsearch',
     )
   }
-  await checkMapCount(undefined, local, proc)
-  await checkMapCount(['node.role == manager'], local, kernel('up-ok', 262144).proc)
+  await checkUpNodes(undefined, local, [], proc)
+  await checkUpNodes(['node.role == manager'], local, [], kernel('up-ok', 262144).proc)
+})
+
+test("up on a cluster: every node's engine over ssh (ssh stand-in, recorded outputs), the map count where Elasticsearch may run", async () => {
+  const state = join(dir, 'standin')
+  mkdirSync(join(state, 'nodes'), { recursive: true })
+  const nodeState = (host: string, what: string, value: string) => writeFileSync(join(state, 'nodes', `${host}.${what}`), `${value}\n`)
+  const saved = { PATH: process.env.PATH, STANDIN_DIR: process.env.STANDIN_DIR }
+  process.env.PATH = `${new URL('../support/standins', import.meta.url).pathname}:${process.env.PATH}`
+  process.env.STANDIN_DIR = state
+  const refused = async (run: Promise<unknown>) => run.then(() => 'accepted', (error: Error) => error.message)
+  try {
+    const storage = ['node.labels.activity.storage == true']
+    nodeState('10.0.0.11', 'mapcount', '65530')
+    nodeState('10.0.0.12', 'mapcount', '65530')
+    assert.is(
+      await refused(checkUpNodes(storage, ssh, [])),
+      'prerequisites: vm.max_map_count is 65530 on m1; Elasticsearch needs 262144 and will not start; on m1: sudo sysctl -w vm.max_map_count=262144, and keep it with echo vm.max_map_count=262144 | sudo tee /etc/sysctl.d/99-activity.conf (activity cluster init does both on the nodes it manages), or deploy --without elasticsearch',
+    )
+    nodeState('10.0.0.11', 'mapcount', '262144')
+    const old = "Docker Engine 20.10.24+dfsg1 is older than 24 and past upstream's support; it has what up uses (API 1.41: replicated jobs), and CI runs 20.10, but upgrade when you can"
+    assert.equal(await checkUpNodes(storage, ssh, []), [`m1: ${old}`, `w1: ${old}`], 'the worker may keep 65530: no Elasticsearch there')
+    nodeState('10.0.0.12', 'engine', '29')
+    assert.is(
+      await refused(checkUpNodes(undefined, ssh, ['gcr.io/cadvisor/cadvisor:v0.49.1'])),
+      'prerequisites: w1: Docker Engine 29.0.0 keeps images in the containerd image store, where gcr.io/cadvisor/cadvisor:v0.49.1 sees no container, so the container panels stay empty (google/cadvisor#3643); pin cAdvisor v0.54.0 or later in stacks/monitoring.yml, or turn the store off ("features": {"containerd-snapshotter": false} in /etc/docker/daemon.json, then restart docker), or deploy --without cadvisor',
+    )
+  } finally {
+    process.env.PATH = saved.PATH
+    if (saved.STANDIN_DIR === undefined) delete process.env.STANDIN_DIR
+    else process.env.STANDIN_DIR = saved.STANDIN_DIR
+  }
 })
 
 test('cluster init: each engine is read, and only the node that may run Elasticsearch gets the setting', async () => {
