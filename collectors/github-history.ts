@@ -208,7 +208,8 @@ export async function writeHistory(target: HistoryTarget, ctx: Context, token: s
         continue
       }
       if (samples.length) await ctx.history.write(samples)
-      await ctx.progress.set(key, range.last)
+      // A run with --since wrote only part of the past: the days before it are still to be written by a later run.
+      if (ctx.since === undefined) await ctx.progress.set(key, range.last)
       ctx.log.info('history written', {
         ...labels,
         source: source.name,

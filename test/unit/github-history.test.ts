@@ -136,6 +136,22 @@ test('with 500 points left and 2,000 needed, a run spends its 20% and stops sayi
   assert.equal(sink.conflicts, [])
 })
 
+test('--since writes nothing older, with the values of those days, and leaves the older days to the next run', async () => {
+  const history = generatedHistory('acme/tool', small, end)
+  const api = await serve({ owners: [owner('acme', [historyRepository('tool', history)])] })
+  const sink = new MemorySink()
+  const progress = memoryProgress()
+  const since = today - 10 * day + 3600
+  assert.ok((await runHistory(api.url, 'acme/tool', sink, progress, {}, since)).ok)
+  const stars = sink.series('github_repository_stars', 'tool')
+  assert.equal(stars.map((s) => s.timestampSeconds), Array.from({ length: 10 }, (_, i) => today - 9 * day + i * day), 'from the first midnight at or after --since')
+  for (const sample of stars) assert.is(sample.value, expectedAt(history, sample.timestampSeconds).github_repository_stars)
+  assert.is(progress.values.size, 0, 'a partial past is not remembered as written')
+  assert.ok((await runHistory(api.url, 'acme/tool', sink, progress)).ok)
+  assert.is(sink.series('github_repository_stars', 'tool').length, (today - Math.ceil(history.createdAt / day) * day) / day + 1)
+  assert.equal(sink.conflicts, [])
+})
+
 test('GITHUB_HISTORY_BUDGET_PERCENT that is not a percentage is refused before any request', async () => {
   const api = await serve({ owners: [owner('acme', [repository('tool')])] })
   for (const bad of ['0', '101', 'half', '-5']) {
