@@ -129,7 +129,9 @@ const sources: Source[] = [
     name: 'commits',
     limit: 'graphql',
     cost: (repository) => pages(repository.defaultBranchRef?.target?.history?.totalCount ?? 0),
-    async read(run, _repository, labels, range) {
+    async read(run, repository, labels, range) {
+      // An empty repository has no default branch: no commits to count, recorded as absent as the collector does.
+      if (!repository.defaultBranchRef?.target?.history) return []
       const commits = new DailyCount()
       await countWalk<{ committedDate: string }>(run, 'commits', labels, [commits], (commit) => [commit.committedDate])
       return dailySamples('github_repository_commits', labels, range, commits.values(range.first, range.last))

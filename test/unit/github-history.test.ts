@@ -152,6 +152,17 @@ test('--since writes nothing older, with the values of those days, and leaves th
   assert.equal(sink.conflicts, [])
 })
 
+test('an empty repository (no default branch) has no commit history, and the rest of its history is written', async () => {
+  const history = { ...generatedHistory('acme/empty', small, end), commits: [] }
+  const api = await serve({ owners: [owner('acme', [historyRepository('empty', history, { defaultBranch: null })])] })
+  const sink = new MemorySink()
+  const run = await runHistory(api.url, 'acme/empty', sink, memoryProgress())
+  assert.ok(run.ok, String(run.error))
+  assert.is(sink.series('github_repository_commits', 'empty').length, 0)
+  assert.is(sink.value('github_repository_forks', 'empty', today), expectedAt(history, today).github_repository_forks)
+  assert.equal(run.metrics.find((s) => s.name === 'github_history_complete')?.value, 1)
+})
+
 test('GITHUB_HISTORY_BUDGET_PERCENT that is not a percentage is refused before any request', async () => {
   const api = await serve({ owners: [owner('acme', [repository('tool')])] })
   for (const bad of ['0', '101', 'half', '-5']) {
