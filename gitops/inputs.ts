@@ -32,14 +32,14 @@ export const imageInputs: Record<Image, (path: string) => boolean> = {
 
 // platform.domain is every stack's DOMAIN; metrics.* the metrics stack's flags and its longterm profile, which adds
 // Grafana's VictoriaMetrics datasource to admin; logs.nodes the logs stack's nodes3 profile and logs.retention its setup
-// (run on each deployment of logs); alerts the monitoring stack's Alertmanager config; sources and backup the collectors stack (its jobs read activity.yml's sources alone).
+// (run on each deployment of logs); alerts the monitoring stack's Alertmanager config; sources, projects and backup the collectors stack (its jobs read activity.yml's sources and projects alone).
 export const stackInputs: Record<Stack, Inputs> = {
   admin: { files: (p) => stackFiles('admin')(p) || (p.startsWith('dashboards/') && p.endsWith('.json')), settings: ['platform', 'metrics.longTerm.enabled'], images: [] },
   metrics: { files: stackFiles('metrics'), settings: ['platform', 'metrics'], images: [] },
   logs: { files: stackFiles('logs'), settings: ['platform', 'logs'], images: [] },
   monitoring: { files: stackFiles('monitoring'), settings: ['platform', 'alerts'], images: [] },
   app: { files: stackFiles('app'), settings: ['platform'], images: [] },
-  collectors: { files: (p) => p === 'stacks/collectors.yml' || p.startsWith('stacks/collectors/'), settings: ['platform', 'sources', 'backup'], images: ['collectors', 'gitops'] },
+  collectors: { files: (p) => p === 'stacks/collectors.yml' || p.startsWith('stacks/collectors/'), settings: ['platform', 'sources', 'projects', 'backup'], images: ['collectors', 'gitops'] },
   gitops: { files: stackFiles('gitops'), settings: ['platform'], images: ['gitops'] },
 }
 

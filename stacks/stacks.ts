@@ -331,12 +331,13 @@ export interface DeployPlan {
 }
 
 /**
- * What the collector jobs read of activity.yml: its sources: section alone, so that a change to the rest (retention,
- * backup, comments) is no change to their config, as gitops/inputs.ts says.
+ * What the collector jobs read of activity.yml: its sources: and projects: sections alone (projects: names the project
+ * label of their series), so that a change to the rest (retention, backup, comments) is no change to their config, as
+ * gitops/inputs.ts says.
  */
 function sourcesOnly(config: ActivityConfig): string {
-  const { sources } = (parse(readFileSync(config.file, 'utf8')) as { sources?: unknown } | null) ?? {}
-  return stringify({ sources }, { lineWidth: 0 })
+  const { sources, projects } = (parse(readFileSync(config.file, 'utf8')) as { sources?: unknown; projects?: unknown } | null) ?? {}
+  return stringify(projects === undefined ? { sources } : { sources, projects }, { lineWidth: 0 })
 }
 
 /**

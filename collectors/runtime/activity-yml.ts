@@ -5,6 +5,7 @@ import { LineCounter, parseDocument, isMap, isNode, type Document } from 'yaml'
 import * as v from 'valibot'
 import { parseAlerts, type AlertsConfig } from './activity-yml-alerts.ts'
 import { parseCluster, type ClusterConfig, type Provider } from './activity-yml-cluster.ts'
+import { parseProjects, type ProjectsConfig } from './activity-yml-projects.ts'
 import type { AnyCollector, Target } from './define.ts'
 import { ConfigError } from './errors.ts'
 import { allowedFor, check, problemOf, type Path, type Problem, type Schema } from './schema.ts'
@@ -63,6 +64,8 @@ export interface ActivityConfig {
   cluster: ClusterConfig
   /** Who hears about alerts (Alertmanager's receivers), routed by severity. */
   alerts: AlertsConfig
+  /** The projects: section; each target it names carries `project` (the label of its series). */
+  projects: ProjectsConfig
   /**
    * The line of each platform:, metrics:, logs: and backup: setting the file writes, by its path ('metrics.retention');
    * a setting absent here takes its default. Lets a deploy tell a value written from a default, and name its line.
@@ -128,6 +131,7 @@ const topSchema = v.strictObject({
   backup: v.optional(v.unknown()),
   cluster: v.optional(v.unknown()),
   alerts: v.optional(v.unknown()),
+  projects: v.optional(v.unknown()),
 })
 
 /** The history jobs run daily, after the 03:00 backup: each run continues the backfill, then keeps it up to date. */
@@ -293,6 +297,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
   if (backupCron) throw at.error(['backup', 'schedule'], `'${backup.schedule}' is not a cron schedule (${backupCron})`, "use five fields, e.g. '0 3 * * *' for daily at 03:00 UTC")
   const cluster = parseCluster(at, top.output.cluster, options.provider)
   const alerts = parseAlerts(at, top.output.alerts)
+  const projects = parseProjects(at, top.output.projects, sources)
   return {
     file,
     platform: top.output.platform,
@@ -302,6 +307,7 @@ export function parseConfig(text: string, file: string, collectors: Map<string, 
     backup,
     cluster,
     alerts,
+    projects,
     written: writtenSettings(at, raw as Record<string, unknown>),
   }
 }

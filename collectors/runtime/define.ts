@@ -9,6 +9,13 @@ import type { Schema } from './schema.ts'
 /** One entry of a source's `targets` in activity.yml, parsed. `id` is its Pushgateway group label. */
 export interface Target {
   id: string
+  /** The project activity.yml's projects: puts it in; absent: the target is its own project (see projectOf). */
+  project?: string
+}
+
+/** The `project` label of a target's series: its project in activity.yml, else its own id. */
+export function projectOf(target: Target): string {
+  return target.project ?? target.id
 }
 
 /** What the targets of one run share: an API that answers several targets in one request (npm's bulk form) asks once. */

@@ -1,7 +1,7 @@
 // One run of a collector's history (`activity history`, and the scheduled <source>-history job): per target, the
 // collector writes the past through ctx.history into the metrics Prometheus (or an OpenMetrics document) and keeps
 // ctx.progress there, so the next run continues. The targets share one rate-limit budget, as in a collect run.
-import { runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
+import { projectOf, runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import type { HistoryProgress, HistorySink } from './history.ts'
 import { createMemoryProgress, createPrometheusProgress, readRetentionSeconds } from './history-progress.ts'
@@ -56,15 +56,17 @@ interface TargetRun {
 /** The sink and progress of one target, counting what the collector writes. */
 async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined): Promise<TargetRun> {
   const owner = { job: request.collector.name, target: target.id }
+  // The samples carry the project label; the progress does not, so moving a target to another project keeps its place.
+  const labelled = { ...owner, project: projectOf(target) }
   const counted = { samples: 0, beyondRetention: 0 }
   let inner: HistorySink
   let progress: HistoryProgress
   if (request.prometheus) {
     const options = { log, ...settings.push }
-    inner = createRemoteWriteSink(request.prometheus, owner, request.collector.metrics, options)
+    inner = createRemoteWriteSink(request.prometheus, labelled, request.collector.metrics, options)
     progress = await createPrometheusProgress(request.prometheus, owner, { ...options, now: settings.now })
   } else if (request.document) {
-    inner = request.document.sinkFor(owner, request.collector.metrics)
+    inner = request.document.sinkFor(labelled, request.collector.metrics)
     progress = createMemoryProgress()
   } else {
     throw new Error('a history run needs a Prometheus or an OpenMetrics document')
@@ -102,6 +104,7 @@ export async function runHistoryTarget(
   const log = settings.log.child({ source: collector.name, target: target.id, run: 'history' })
   const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
   const recorded = createMetricSet({ ...collector.metrics, ...historySuccessSpecs })
+  recorded.registry.setDefaultLabels({ project: projectOf(target) })
   const started = clock.now()
   let error: unknown
   let run: TargetRun | undefined
@@ -128,6 +131,7 @@ export async function runHistoryTarget(
     await push(request, target, 'history', await recorded.exposition(), settings, log)
   }
   const health = createMetricSet(historyHealthSpecs)
+  health.registry.setDefaultLabels({ project: projectOf(target) })
   health.gauge('activity_history_last_run_timestamp_seconds', finished / 1000, {})
   health.gauge('activity_history_last_run_success', error ? 0 : 1, {})
   health.gauge('activity_history_duration_seconds', (finished - started) / 1000, {})

@@ -9,6 +9,8 @@ export interface SeriesOwner {
   job: string
   /** The activity.yml target id. */
   target: string
+  /** The target's project (activity.yml projects:), the same label its Pushgateway series carry. */
+  project?: string
 }
 
 export interface SeriesPoint {
@@ -24,7 +26,7 @@ export interface Series {
   points: SeriesPoint[]
 }
 
-const reserved = new Set(['job', 'target', '__name__'])
+const reserved = new Set(['job', 'target', 'project', '__name__'])
 
 /** The series key of a sample: name and its sorted labels, as one string. */
 function seriesKey(name: string, labels: [string, string][]): string {
@@ -34,6 +36,7 @@ function seriesKey(name: string, labels: [string, string][]): string {
 /** A sample's full label set: its own labels, then job and target, sorted by name, empty values dropped. */
 export function seriesLabels(sample: HistorySample, owner: SeriesOwner): [string, string][] {
   const labels: [string, string][] = [['job', owner.job], ['target', owner.target]]
+  if (owner.project) labels.push(['project', owner.project])
   for (const [name, value] of Object.entries(sample.labels)) {
     if (reserved.has(name)) throw new Error(`history sample ${sample.name} carries the label ${name}, which the sink sets; leave it out`)
     if (value !== '') labels.push([name, value])

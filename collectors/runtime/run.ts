@@ -2,7 +2,7 @@
 // rate-limit budget: a limit the run cannot wait out stops it, and the targets after it are reported, not attempted.
 import { readFileSync } from 'node:fs'
 import { Cron } from 'croner'
-import { runShared, soloRun, type AnyCollector, type CollectorContext, type RunShared, type Target } from './define.ts'
+import { projectOf, runShared, soloRun, type AnyCollector, type CollectorContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import { noHistorySink, type HistorySink } from './history.ts'
 import { createHttp, type HttpOptions } from './http.ts'
@@ -121,6 +121,7 @@ interface Health {
 /** The health group, pushed (or printed) on every run; a lost push is logged, and the alert on last success covers it. */
 async function reportHealth(request: RunRequest, target: Target, health: Health, settings: RunSettings, log: Logger): Promise<void> {
   const metrics = createMetricSet(healthSpecs)
+  metrics.registry.setDefaultLabels({ project: projectOf(target) })
   metrics.gauge('activity_collector_last_run_timestamp_seconds', health.finished / 1000, {})
   metrics.gauge('activity_collector_last_run_success', health.ok ? 1 : 0, {})
   metrics.gauge('activity_collector_duration_seconds', (health.finished - health.started) / 1000, {})
@@ -141,7 +142,7 @@ async function reportHealth(request: RunRequest, target: Target, health: Health,
 
 /** Where a collect run's timestamped samples go: the metrics Prometheus, the printed text (--stdout), or nowhere (refused). */
 function historySinkOf(request: RunRequest, target: Target, settings: RunSettings, log: Logger): HistorySink {
-  const owner = { job: request.collector.name, target: target.id }
+  const owner = { job: request.collector.name, target: target.id, project: projectOf(target) }
   if (request.prometheus) return createRemoteWriteSink(request.prometheus, owner, request.collector.metrics, { log, ...settings.push })
   if (!request.pushgateway && request.print) return createPrintingSink(owner, request.collector.metrics, request.print)
   return noHistorySink
@@ -159,6 +160,8 @@ export async function runTarget(
   const log = settings.log.child({ source: collector.name, target: target.id })
   const http = createHttp({ ...settings.http, log, clock, budget, rateLimitHint: collector.rateLimitHint })
   const data = createMetricSet({ ...collector.metrics, ...successSpecs })
+  // Every series of the target carries its project (activity.yml projects:), pushed with the data.
+  data.registry.setDefaultLabels({ project: projectOf(target) })
   const history = settings.history ?? historySinkOf(request, target, settings, log)
   const started = clock.now()
   let error: unknown

@@ -1,7 +1,8 @@
 // Adoption in a real Prometheus: the registry collectors run as the built CLI write their days into Debian's Prometheus
 // (the metrics stack's remote-write receiver and out-of-order window), and the metrics stack's own recording rules turn
 // two pushed Docker Hub totals into the pulls of a day.
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse as parseYaml } from 'yaml'
@@ -9,6 +10,7 @@ import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { pushGroup } from '../../collectors/runtime/push.ts'
 import { runActivity } from '../support/cli.ts'
+import { tempDir } from '../support/servers.ts'
 import { startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
 import { dayMsOf, days, isoDay, pypiDay, startRegistryApi, type RegistryApi } from '../support/registry-apis.ts'
 
@@ -70,15 +72,30 @@ test('after a pypi run, PromQL answers a past day by Python version, mirrors exc
   assert.equal(await valueAt('pypi_package_daily_downloads_by_python{package="prometheus-client",python="3.12"}', dayMsOf(day.date) / 1000), [day.python['3.12']!])
 })
 
+test("a target's project (activity.yml projects:) labels its pushed series and its days in Prometheus", async () => {
+  const dir = tempDir('adoption-projects')
+  try {
+    const config = join(dir.path, 'activity.yml')
+    writeFileSync(config, 'sources:\n  npm:\n    targets: [prom-client, "@grafana/data"]\nprojects:\n  prometheus:\n    npm: [prom-client]\n')
+    const run = await activity(['collect', 'npm', '--config', config], { NPM_API_URL: npmApi.url })
+    assert.is(run.code, 0, run.stderr)
+    await prometheus.queryUntil('npm_package_downloads_last_day{project="prometheus",package="prom-client"}', 'the pushed sum with its project')
+    await prometheus.queryUntil('activity_collector_last_run_success{job="npm",project="@grafana/data"}', 'a target in no project, its own')
+    assert.equal(await valueAt('npm_package_daily_downloads{project="prometheus"}', dayMsOf(yesterday) / 1000), [on('prom-client', yesterday)])
+  } finally {
+    dir.remove()
+  }
+})
+
 test('the recording rule gives the Docker Hub pulls of a day from two pushed totals', async () => {
   const labels = { namespace: 'prom', repository: 'prometheus' }
   const now = Math.floor(Date.now() / 1000)
   // The total a day ago, as a push then would have left it (written with its times), and the total pushed now.
   const dayAgo = Array.from({ length: 15 }, (_, i) => ({ name: 'dockerhub_repository_pulls', labels, timestampSeconds: now - 86_400 - 300 + i * 60, value: 1_000_000 }))
-  await createRemoteWriteSink(prometheus.url, { job: 'dockerhub', target: 'prom' }, { dockerhub_repository_pulls: { help: 'Pulls.', labels: ['namespace', 'repository'] } }, { log }).write(dayAgo)
-  await pushGroup(gateway.url, { job: 'dockerhub', target: 'prom' }, 'dockerhub_repository_pulls{namespace="prom",repository="prometheus"} 1002400\n', { log })
+  await createRemoteWriteSink(prometheus.url, { job: 'dockerhub', target: 'prom', project: 'prom' }, { dockerhub_repository_pulls: { help: 'Pulls.', labels: ['namespace', 'repository'] } }, { log }).write(dayAgo)
+  await pushGroup(gateway.url, { job: 'dockerhub', target: 'prom' }, 'dockerhub_repository_pulls{namespace="prom",repository="prometheus",project="prom"} 1002400\n', { log })
   const recorded = await prometheus.queryUntil('dockerhub_repository_pulls:increase1d{namespace="prom",repository="prometheus"}', 'the recorded pulls of the last day')
-  assert.equal(recorded.map((s) => [s.metric.job, s.metric.target, s.value]), [['dockerhub', 'prom', 2400]])
+  assert.equal(recorded.map((s) => [s.metric.job, s.metric.target, s.metric.project, s.value]), [['dockerhub', 'prom', 'prom', 2400]])
 })
 
 test.run()

@@ -245,10 +245,10 @@ async function writeDayAgoTotals() {
     Array.from({ length: 15 }, (_, i) => ({ name, labels, timestampSeconds: dayAgo - 300 + i * 60, value }))
   const log = createLogger({ write: () => {} })
   const grafana = hub.data.namespaces.grafana![0]!
-  await createRemoteWriteSink(metrics.url, { job: 'dockerhub', target: 'grafana/grafana' }, dockerhub.metrics, { log }).write(
+  await createRemoteWriteSink(metrics.url, { job: 'dockerhub', target: 'grafana/grafana', project: 'grafana/grafana' }, dockerhub.metrics, { log }).write(
     around('dockerhub_repository_pulls', { namespace: 'grafana', repository: 'grafana' }, grafana.pull_count! - 1_000_000),
   )
-  await createRemoteWriteSink(metrics.url, { job: 'github', target: 'grafana/grafana' }, github.metrics, { log }).write(
+  await createRemoteWriteSink(metrics.url, { job: 'github', target: 'grafana/grafana', project: 'grafana/grafana' }, github.metrics, { log }).write(
     around('github_repository_release_downloads', { owner: 'grafana', repository: 'grafana' }, 80_000),
   )
 }

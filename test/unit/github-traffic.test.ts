@@ -87,7 +87,7 @@ test('referrers and popular paths are current values with the top 10 only, next 
     assert.is(valueOf(samples, 'github_repository_traffic_path_views', { repository: name, path: '/acme/app' }), 900 + seed)
     assert.is(valueOf(samples, 'github_repository_traffic_path_unique_visitors', { repository: name, path: '/acme/app/blob/main/README.md' }), 61)
   }
-  assert.equal(samples.filter((s) => s.name.startsWith('github_repository_traffic_path')).map((s) => Object.keys(s.labels).sort().join(',')).filter((v, i, all) => all.indexOf(v) === i), ['owner,path,repository'])
+  assert.equal(samples.filter((s) => s.name.startsWith('github_repository_traffic_path')).map((s) => Object.keys(s.labels).sort().join(',')).filter((v, i, all) => all.indexOf(v) === i), ['owner,path,project,repository'])
 })
 
 test('a token without push access: one log line naming the permission, no traffic request, exit 0 and the other metrics pushed', async () => {

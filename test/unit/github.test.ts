@@ -48,7 +48,8 @@ function assertRepository(run: Run, login: string, repo: RepositoryData, release
     assert.is(run.value(name, labels), want, `${name} of ${repo.name}`)
   }
   const info = run.data.find((s) => s.name === 'github_repository_info' && s.labels.repository === repo.name)
-  assert.equal(info?.labels, { owner: login, repository: repo.name, fork: String(repo.isFork), archived: String(repo.isArchived), language: repo.primaryLanguage ?? '' })
+  // project: the target is in no project (no activity.yml here), so it is its own.
+  assert.equal(info?.labels, { owner: login, repository: repo.name, fork: String(repo.isFork), archived: String(repo.isArchived), language: repo.primaryLanguage ?? '', project: run.result.target })
   assert.is(info?.value, 1)
 }
 
