@@ -2,9 +2,9 @@
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
 
-const npm = '{package=~"$npm"}'
-const pypi = '{package=~"$pypi"}'
-const crate = '{crate=~"$crate"}'
+const npm = '{project=~"$project", package=~"$npm"}'
+const pypi = '{project=~"$project", package=~"$pypi"}'
+const crate = '{project=~"$project", crate=~"$crate"}'
 /**
  * A daily sample (timestamped 00:00 UTC of its day) shown until the next one: the last within two days, since a
  * registry counts a day only after it ends (at noon today, yesterday's sample is 36 hours old).
@@ -22,9 +22,10 @@ export function adoption() {
     tags: ['adoption', 'npm', 'pypi', 'crates'],
   })
     .withVariable(datasourceVariable(datasource.prometheus))
-    .withVariable(labelVariable({ name: 'npm', label: 'npm package', series: 'npm_package_downloads_last_day', labelName: 'package', description: 'npm packages watched (sources.npm).' }))
-    .withVariable(labelVariable({ name: 'pypi', label: 'PyPI package', series: 'pypi_package_downloads_last_day', labelName: 'package', description: 'PyPI packages watched (sources.pypi).' }))
-    .withVariable(labelVariable({ name: 'crate', label: 'Crate', series: 'crates_crate_downloads', description: 'Crates watched (sources.crates).' }))
+    .withVariable(labelVariable({ name: 'project', label: 'Project', series: 'activity_collector_last_run_timestamp_seconds', description: 'Projects, as activity.yml names them (several may be chosen).' }))
+    .withVariable(labelVariable({ name: 'npm', label: 'npm package', series: 'npm_package_downloads_last_day{project=~"$project"}', labelName: 'package', description: 'npm packages of the selected projects.' }))
+    .withVariable(labelVariable({ name: 'pypi', label: 'PyPI package', series: 'pypi_package_downloads_last_day{project=~"$project"}', labelName: 'package', description: 'PyPI packages of the selected projects.' }))
+    .withVariable(labelVariable({ name: 'crate', label: 'Crate', series: 'crates_crate_downloads{project=~"$project"}', description: 'Crates of the selected projects.' }))
 
   board.withRow(new RowBuilder('Per registry'))
   board.withPanel(
@@ -40,8 +41,8 @@ export function adoption() {
         prom(`sum(${daily('pypi_package_daily_downloads', pypi)})`, { legend: 'PyPI' }),
         prom(`sum(${daily('crates_crate_daily_downloads', crate)})`, { legend: 'crates.io' }),
         // Recording rules of the metrics Prometheus (stacks/metrics/rules.yml): the running totals less a day earlier.
-        prom('sum(max by (namespace, repository) (dockerhub_repository_pulls:increase1d))', { legend: 'Docker Hub pulls' }),
-        prom('sum(max by (owner, repository) (github_repository_release_downloads:increase1d))', { legend: 'GitHub release downloads' }),
+        prom('sum(max by (namespace, repository) (dockerhub_repository_pulls:increase1d{project=~"$project"}))', { legend: 'Docker Hub pulls' }),
+        prom('sum(max by (owner, repository) (github_repository_release_downloads:increase1d{project=~"$project"}))', { legend: 'GitHub release downloads' }),
       ],
     }),
   )

@@ -7,6 +7,7 @@ import { github } from './github.ts'
 import { gitops } from './gitops.ts'
 import { overview } from './overview.ts'
 import { platform } from './platform.ts'
+import { projects } from './projects.ts'
 import { traffic } from './traffic.ts'
 import { visitors } from './visitors.ts'
 
@@ -22,6 +23,7 @@ export const dashboards: DashboardFile[] = [
   { file: 'activity/traffic.json', build: traffic },
   { file: 'activity/dockerhub.json', build: dockerhub },
   { file: 'activity/adoption.json', build: adoption },
+  { file: 'activity/projects.json', build: projects },
   { file: 'website/visitors.json', build: visitors },
   { file: 'platform/collectors.json', build: collectors },
   { file: 'platform/platform.json', build: platform },

@@ -36,12 +36,13 @@ test('the committed JSON files are exactly what `npm run dashboards` generates f
   assert.equal(unknown, [], `JSON files with no source in dashboards/src/index.ts: ${unknown.join(', ')}`)
 })
 
-test('the provisioned files are the eight dashboards, in their folders', () => {
+test('the provisioned files are the nine dashboards, in their folders', () => {
   assert.equal(files.map((f) => f.file).sort(), [
     'activity/adoption.json',
     'activity/dockerhub.json',
     'activity/github.json',
     'activity/overview.json',
+    'activity/projects.json',
     'activity/traffic.json',
     'platform/collectors.json',
     'platform/gitops.json',
@@ -179,8 +180,8 @@ test('every variable query resolves: label_values of a label the series carries,
       }
       for (const metric of metricNames(parsed.series)) {
         const labels = declared.get(metric)
-        // Collector metrics carry their declared labels plus the Pushgateway grouping (job, target).
-        if (labels && ![...labels, 'job', 'target'].includes(parsed.label)) problems.push(`${where}: ${metric} has no label ${parsed.label}`)
+        // Collector metrics carry their declared labels plus the Pushgateway grouping (job, target) and the project label.
+        if (labels && ![...labels, 'job', 'target', 'project'].includes(parsed.label)) problems.push(`${where}: ${metric} has no label ${parsed.label}`)
       }
     }
   }
