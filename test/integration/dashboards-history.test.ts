@@ -40,7 +40,7 @@ test.before(async () => {
   // target of the collect run).
   const history = Array.from({ length: 366 }, (_, i) => i).map((n) => ({ name: 'github_repository_stars', labels: { owner: 'acme', repository: 'app' }, timestampSeconds: daysAgo(n), value: starsOn(n) }))
   const specs = { github_repository_stars: { help: 'Stars of the repository.', labels: ['owner', 'repository'] } }
-  await createRemoteWriteSink(prometheus.url, { job: 'github', target: 'acme/app' }, specs, { log: createLogger({ write: () => {} }) }).write(history)
+  await createRemoteWriteSink(prometheus.url, { job: 'github', target: 'acme/app', project: 'acme/app' }, specs, { log: createLogger({ write: () => {} }) }).write(history)
   const run = await runActivity(['collect', 'github', '--target', 'acme/app', '--pushgateway', gateway.url], {
     env: { PATH: process.env.PATH, HTTP_RETRIES: '0', GITHUB_API_URL: api.url, GITHUB_TOKEN: 'ghp_reader' },
     cwd: dir.path,
