@@ -5,6 +5,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { oneLine } from '../collectors/runtime/errors.ts'
 import { fileStacks, isMapping, knownProfiles, section, stackFiles, type StackName } from './stacks.ts'
+import { runSync } from './programs.ts'
 import { filesUnder, listOf, parseQuietly, parseYaml, runChecker, unique, type Mapping, type Validation } from './validate-core.ts'
 import { checkGrafana, type GrafanaFiles } from './validate-grafana.ts'
 
@@ -137,10 +138,31 @@ function checkRules(v: Validation, promtool: string, file: string): void {
   })
 }
 
+/**
+ * The -g directives an nginx needs to read a config with a stream block: none where the stream module is built in (the
+ * nginx image), load_module where it is a dynamic module (Debian's nginx: libnginx-mod-stream). Throws, naming the
+ * package, when the module is dynamic and not installed.
+ */
+export function nginxStreamModule(nginx: string): string {
+  const built = runSync(nginx, ['-V']).stderr
+  if (!/--with-stream=dynamic\b/.test(built)) return ''
+  const modules = /--modules-path=(\S+)/.exec(built)?.[1] ?? '/usr/lib/nginx/modules'
+  const module = join(modules, 'ngx_stream_module.so')
+  if (!existsSync(module)) throw new Error(`nginx's stream module (${module}) is not installed: apt-get install libnginx-mod-stream`)
+  return `load_module ${module};`
+}
+
 function checkNginx(v: Validation, file: string): void {
   const nginx = v.tools.nginx
   if (!nginx) {
     v.report(file, 'not checked: nginx is not installed (apt-get install nginx)')
+    return
+  }
+  let modules: string
+  try {
+    modules = nginxStreamModule(nginx)
+  } catch (error) {
+    v.report(file, `not checked: ${(error as Error).message}`)
     return
   }
   // A copy of the config's folder, so relative includes resolve; syslog servers are service names that resolve only
@@ -151,7 +173,7 @@ function checkNginx(v: Validation, file: string): void {
   const text = readFileSync(file, 'utf8').replace(/(syslog:server=)(?!\d+\.\d+\.\d+\.\d+|\[)([A-Za-z0-9_.-]+)/g, '$1127.0.0.1')
   writeFileSync(copy, text)
   v.later(['nginx -t', nginx, v.rel(file), ...filesUnder(dirname(file)).map((input) => ({ file: input }))], async () => {
-    const result = await runChecker(nginx, ['-t', '-q', '-p', dir + '/', '-c', copy, '-e', join(dir, 'error.log')], { timeoutMs: 60_000 })
+    const result = await runChecker(nginx, ['-t', '-q', '-p', dir + '/', '-c', copy, '-e', join(dir, 'error.log'), ...(modules ? ['-g', modules] : [])], { timeoutMs: 60_000 })
     if (result.status === 0) return []
     const output = (result.stderr + result.stdout).split('\n').filter((line) => /\[(emerg|alert|crit|error)\]/.test(line))
     const first = output[0] ?? oneLine(result.stderr || result.error?.message || `exit ${result.status}`)

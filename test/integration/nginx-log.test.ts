@@ -6,7 +6,8 @@ import { connect, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
+import { nginxStreamModule } from '../../stacks/validate-configs.ts'
+import { freePort, requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
 
 const stacks = new URL('../../stacks/', import.meta.url).pathname
 const test = suite('nginx access log')
@@ -92,15 +93,21 @@ test.before(async () => {
   await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve))
   const syslogPort = (receiver.address() as AddressInfo).port
   const conf = join(dir.path, 'nginx.conf')
-  // Only the listen address and the syslog server change: in the Swarm they are port 8080 and logs_logstash:5514.
+  const relayPort = await freePort()
+  const modules = nginxStreamModule(program)
+  // Only the listen address, the relay's port and Logstash's address change: in the Swarm they are port 8080,
+  // 127.0.0.1:5514 and logs_logstash:5514 (re-resolution is test/integration/nginx-resolve.test.ts).
   nginx = await startProgram(
     program,
     (port) => {
       const original = readFileSync(join(stacks, 'app/nginx.conf'), 'utf8')
-      const adapted = original.replace('listen 8080 default_server;', `listen 127.0.0.1:${port} default_server;`).replaceAll('logs_logstash:5514', `127.0.0.1:${syslogPort}`)
-      if (!adapted.includes(`127.0.0.1:${port}`) || adapted.includes('logs_logstash')) throw new Error('stacks/app/nginx.conf no longer has the listen and syslog lines this test adapts')
+      const adapted = original
+        .replace('listen 8080 default_server;', `listen 127.0.0.1:${port} default_server;`)
+        .replaceAll('127.0.0.1:5514', `127.0.0.1:${relayPort}`)
+        .replace('set $logstash logs_logstash:5514;', `set $logstash 127.0.0.1:${syslogPort};`)
+      if (!adapted.includes(`127.0.0.1:${port}`) || !adapted.includes(`set $logstash 127.0.0.1:${syslogPort};`) || adapted.includes(':5514')) throw new Error('stacks/app/nginx.conf no longer has the listen, relay and Logstash lines this test adapts')
       writeFileSync(conf, adapted)
-      return ['-p', dir.path + '/', '-c', conf, '-e', join(dir.path, 'error.log'), '-g', `daemon off; pid ${join(dir.path, 'nginx.pid')};`]
+      return ['-p', dir.path + '/', '-c', conf, '-e', join(dir.path, 'error.log'), '-g', `${modules} daemon off; pid ${join(dir.path, 'nginx.pid')};`]
     },
     '/healthz',
   )
