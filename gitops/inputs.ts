@@ -27,7 +27,7 @@ export const imageInputs: Record<Image, (path: string) => boolean> = {
   // scripts/Dockerfile and scripts/build.ts: how the collectors-only bundle is built and packaged.
   collectors: (path) => bundle(path) || (path.startsWith('collectors/') && !path.endsWith('.md')) || path === 'scripts/Dockerfile' || path === 'scripts/build.ts',
   gitops: (path) =>
-    bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || path.startsWith('scripts/') || (path.startsWith('stacks/') && path.endsWith('.ts')) || path === 'stacks/logs/nginx-access-template.json',
+    bundle(path) || path.startsWith('gitops/') || path.startsWith('collectors/') || path.startsWith('scripts/') || (path.startsWith('stacks/') && path.endsWith('.ts')) || path === 'stacks/logs/nginx-access-template.json' || path === 'stacks/logs/nginx-error-template.json',
 }
 
 // platform.domain is every stack's DOMAIN; metrics.* the metrics stack's flags and its longterm profile, which adds

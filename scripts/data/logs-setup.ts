@@ -1,7 +1,9 @@
-// `activity logs setup`: the nginx access-log index template, its ILM policy (delete after logs.retention) and a weekly
-// SLM snapshot, put into Elasticsearch only where they differ from what is there. A second run writes nothing.
+// `activity logs setup`: the index templates of the nginx access-log and error-log indices, their ILM policies (delete
+// after logs.retention) and a weekly SLM snapshot of both, put into Elasticsearch only where they differ from what is
+// there. A second run writes nothing.
 import type { LogsConfig } from '../../collectors/runtime/activity-yml.ts'
 import template from '../../stacks/logs/nginx-access-template.json' with { type: 'json' }
+import errorTemplate from '../../stacks/logs/nginx-error-template.json' with { type: 'json' }
 import { difference, flatSettings, requireHealthy, type Elasticsearch } from './elasticsearch.ts'
 import type { Progress } from './files.ts'
 
@@ -9,12 +11,23 @@ import type { Progress } from './files.ts'
 export const logsNames = {
   template: 'nginx-access',
   policy: 'nginx-access',
+  /** The error-log indices (nginx-error-YYYY.WW): their own template and policy, the same retention. */
+  errorTemplate: 'nginx-error',
+  errorPolicy: 'nginx-error',
+  /** Covers both kinds (its name is kept from when it covered the access log only). */
   snapshotPolicy: 'nginx-access-weekly',
   repository: 'activity-backups',
   /** The fs repository's folder inside the Elasticsearch container; listed in path.repo by the logs stack. */
   repositoryLocation: '/usr/share/elasticsearch/snapshots',
-  indices: 'nginx-access-*',
+  /** Every index the platform writes: what the snapshots and backups take. */
+  indices: 'nginx-access-*,nginx-error-*',
 } as const
+
+/** The two kinds of log index, each with its template, ILM policy and index pattern. */
+const kinds = [
+  { template: logsNames.template, policy: logsNames.policy, indices: 'nginx-access-*' },
+  { template: logsNames.errorTemplate, policy: logsNames.errorPolicy, indices: 'nginx-error-*' },
+] as const
 
 /** A duration of activity.yml (8w, 90d, 1y, 36h) in a unit Elasticsearch reads (it has no weeks or years), plus `extraDays`. */
 export function esDuration(duration: string, extraDays = 0): string {
@@ -29,6 +42,7 @@ export interface LogsDefinitions {
   repository: { type: 'fs'; settings: { location: string; compress: boolean } }
   policy: { phases: Record<string, { min_age: string; actions: Record<string, Record<string, unknown>> }>; _meta: Record<string, string> }
   template: typeof template
+  errorTemplate: typeof errorTemplate
   snapshotPolicy: {
     name: string
     schedule: string
@@ -36,8 +50,8 @@ export interface LogsDefinitions {
     config: { indices: string[]; include_global_state: boolean; ignore_unavailable: boolean }
     retention: { expire_after: string; min_count: number; max_count: number }
   }
-  /** What every existing nginx-access index must have. */
-  indexSettings: Record<string, string>
+  /** What every existing index of a kind must have, by its ILM policy's name. */
+  indexSettings: (policy: string) => Record<string, string>
 }
 
 /** What Elasticsearch should hold for the logs, from activity.yml's logs: section. */
@@ -53,14 +67,15 @@ export function logsDefinitions(logs: LogsConfig): LogsDefinitions {
       _meta: { managed_by: 'activity logs setup', retention: logs.retention },
     },
     template,
+    errorTemplate,
     snapshotPolicy: {
       name: '<nginx-access-weekly-{now/d}>',
       schedule: '0 30 1 ? * SUN', // Sundays 01:30 UTC (Elasticsearch cron: seconds first)
       repository: logsNames.repository,
-      config: { indices: [logsNames.indices], include_global_state: false, ignore_unavailable: true },
+      config: { indices: logsNames.indices.split(','), include_global_state: false, ignore_unavailable: true },
       retention: { expire_after: esDuration(logs.retention, 7), min_count: 1, max_count: 520 },
     },
-    indexSettings: { 'index.lifecycle.name': logsNames.policy },
+    indexSettings: (policy) => ({ 'index.lifecycle.name': policy }),
   }
 }
 
@@ -98,28 +113,29 @@ export async function setupLogs(es: Elasticsearch, logs: LogsConfig, progress: P
   if (repositoryChange) await es.call(`registering snapshot repository ${logsNames.repository}`, (c) => c.snapshot.createRepository({ name: logsNames.repository, repository: want.repository }))
   record(`snapshot repository ${logsNames.repository}`, repositoryChange, repository !== undefined)
 
-  // ILM policy
-  const policies = await es.find(`reading ILM policy ${logsNames.policy}`, (c) => c.ilm.getLifecycle({ name: logsNames.policy }))
-  const policy = policies?.[logsNames.policy]?.policy
-  const policyChange = policy ? difference(want.policy, policy, isPhaseOrActions) : 'missing'
-  if (policyChange) await es.call(`writing ILM policy ${logsNames.policy}`, (c) => c.ilm.putLifecycle({ name: logsNames.policy, policy: want.policy as never }))
-  record(`ILM policy ${logsNames.policy}`, policyChange, policy !== undefined)
+  for (const kind of kinds) {
+    // ILM policy
+    const policies = await es.find(`reading ILM policy ${kind.policy}`, (c) => c.ilm.getLifecycle({ name: kind.policy }))
+    const policy = policies?.[kind.policy]?.policy
+    const policyChange = policy ? difference(want.policy, policy, isPhaseOrActions) : 'missing'
+    if (policyChange) await es.call(`writing ILM policy ${kind.policy}`, (c) => c.ilm.putLifecycle({ name: kind.policy, policy: want.policy as never }))
+    record(`ILM policy ${kind.policy}`, policyChange, policy !== undefined)
 
-  // Index template
-  const templates = await es.find(`reading index template ${logsNames.template}`, (c) => c.indices.getIndexTemplate({ name: logsNames.template }))
-  const current = templates?.index_templates.find((t) => t.name === logsNames.template)?.index_template
-  let templateChange: string | undefined = 'missing'
-  if (current) {
-    const { settings: wantSettings, ...wantRest } = want.template.template
-    const { settings: haveSettings, ...haveRest } = current.template ?? {}
-    const wantFlat = flatSettings(wantSettings)
-    const haveFlat = flatSettings(haveSettings)
-    templateChange =
-      difference(wantFlat, haveFlat, () => true, ['template', 'settings']) ??
-      difference({ ...want.template, template: wantRest }, { ...current, template: haveRest }, isMappedFields)
+    // Index template
+    const wanted = kind.template === logsNames.template ? want.template : want.errorTemplate
+    const templates = await es.find(`reading index template ${kind.template}`, (c) => c.indices.getIndexTemplate({ name: kind.template }))
+    const current = templates?.index_templates.find((t) => t.name === kind.template)?.index_template
+    let templateChange: string | undefined = 'missing'
+    if (current) {
+      const { settings: wantSettings, ...wantRest } = wanted.template
+      const { settings: haveSettings, ...haveRest } = current.template ?? {}
+      templateChange =
+        difference(flatSettings(wantSettings), flatSettings(haveSettings), () => true, ['template', 'settings']) ??
+        difference({ ...wanted, template: wantRest }, { ...current, template: haveRest }, isMappedFields)
+    }
+    if (templateChange) await es.call(`writing index template ${kind.template}`, (c) => c.indices.putIndexTemplate({ name: kind.template, ...(wanted as object) }))
+    record(`index template ${kind.template}`, templateChange, current !== undefined)
   }
-  if (templateChange) await es.call(`writing index template ${logsNames.template}`, (c) => c.indices.putIndexTemplate({ name: logsNames.template, ...(want.template as object) }))
-  record(`index template ${logsNames.template}`, templateChange, current !== undefined)
 
   // SLM policy
   const snapshotPolicies = await es.find(`reading SLM policy ${logsNames.snapshotPolicy}`, (c) => c.slm.getLifecycle({ policy_id: logsNames.snapshotPolicy }))
@@ -129,19 +145,22 @@ export async function setupLogs(es: Elasticsearch, logs: LogsConfig, progress: P
   record(`SLM policy ${logsNames.snapshotPolicy}`, snapshotChange, snapshotPolicy !== undefined)
 
   // Indices created before the template named the policy
-  const settings = await es.call(`reading the settings of ${logsNames.indices}`, (c) =>
-    c.indices.getSettings({ index: logsNames.indices, name: Object.keys(want.indexSettings), flat_settings: true, allow_no_indices: true, expand_wildcards: 'open' }),
-  )
-  const behind = Object.entries(settings)
-    .filter(([, value]) => difference(want.indexSettings, flatSettings(value.settings ?? {})) !== undefined)
-    .map(([index]) => index)
-    .sort()
-  if (behind.length) {
-    await es.call(`applying ILM policy ${logsNames.policy} to ${behind.length} indices`, (c) => c.indices.putSettings({ index: behind.join(','), settings: want.indexSettings }))
-    result.written.push(`indices ${behind.join(', ')}: ILM policy ${logsNames.policy} applied`)
-    progress(`logs setup: indices ${behind.join(', ')}: ILM policy ${logsNames.policy} applied`)
-  } else {
-    result.upToDate.push(`existing ${logsNames.indices} indices`)
+  for (const kind of kinds) {
+    const indexSettings = want.indexSettings(kind.policy)
+    const settings = await es.call(`reading the settings of ${kind.indices}`, (c) =>
+      c.indices.getSettings({ index: kind.indices, name: Object.keys(indexSettings), flat_settings: true, allow_no_indices: true, expand_wildcards: 'open' }),
+    )
+    const behind = Object.entries(settings)
+      .filter(([, value]) => difference(indexSettings, flatSettings(value.settings ?? {})) !== undefined)
+      .map(([index]) => index)
+      .sort()
+    if (behind.length) {
+      await es.call(`applying ILM policy ${kind.policy} to ${behind.length} indices`, (c) => c.indices.putSettings({ index: behind.join(','), settings: indexSettings }))
+      result.written.push(`indices ${behind.join(', ')}: ILM policy ${kind.policy} applied`)
+      progress(`logs setup: indices ${behind.join(', ')}: ILM policy ${kind.policy} applied`)
+    } else {
+      result.upToDate.push(`existing ${kind.indices} indices`)
+    }
   }
 
   progress(result.written.length ? `logs setup: ${result.written.length} written, ${result.upToDate.length} up to date` : 'logs setup: everything was up to date; nothing written')

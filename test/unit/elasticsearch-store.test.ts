@@ -24,6 +24,7 @@ test.before.each(async () => {
   api = await startElasticsearchApi(emptyElasticsearch(), (request) => fault?.(request))
   api.state.indices['nginx-access-2026.47'] = { docs: 1500, settings: { 'index.lifecycle.name': 'nginx-access' } }
   api.state.indices['nginx-access-2026.48'] = { docs: 700, settings: { 'index.lifecycle.name': 'nginx-access' } }
+  api.state.indices['nginx-error-2026.48'] = { docs: 3, settings: { 'index.lifecycle.name': 'nginx-error' } }
   api.state.indices['.kibana_1'] = { docs: 20, settings: {} }
 })
 test.after.each(async () => {
@@ -38,14 +39,14 @@ async function backup(options: Parameters<typeof store>[0] = {}) {
   return takeBackup({ stores: [store(options)], to: join(work.path, 'backups'), keep: 3, archive: 'none', commit: null, tool: 'test', progress })
 }
 
-test('a backup registers the repository if needed and takes a snapshot of the nginx-access indices only', async () => {
+test('a backup registers the repository if needed and takes a snapshot of the nginx-access and nginx-error indices only', async () => {
   const { manifest } = await backup()
   assert.equal(manifest.failed, [])
   const put = api.requests.find((r) => r.method === 'PUT' && r.url.startsWith('/_snapshot/activity-backups/'))!
   assert.is(put.url, '/_snapshot/activity-backups/activity-20261125t030000z?wait_for_completion=true')
-  assert.equal(JSON.parse(put.body), { indices: 'nginx-access-*', include_global_state: false, ignore_unavailable: true })
-  assert.equal(api.state.snapshots['activity-backups']![0]!.indices, ['nginx-access-2026.47', 'nginx-access-2026.48'])
-  assert.equal(manifest.parts[0]!.detail, { snapshot: 'activity-20261125t030000z', indices: 2, repository: 'left in Elasticsearch' })
+  assert.equal(JSON.parse(put.body), { indices: 'nginx-access-*,nginx-error-*', include_global_state: false, ignore_unavailable: true })
+  assert.equal(api.state.snapshots['activity-backups']![0]!.indices, ['nginx-access-2026.47', 'nginx-access-2026.48', 'nginx-error-2026.48'])
+  assert.equal(manifest.parts[0]!.detail, { snapshot: 'activity-20261125t030000z', indices: 3, repository: 'left in Elasticsearch' })
   assert.ok(api.requests.findIndex((r) => r.url.startsWith('/_cluster/health')) < api.requests.indexOf(put), 'health is checked first')
 })
 
@@ -75,14 +76,14 @@ test('a restore refuses indices that hold documents; with --force it deletes the
   const { path } = await backup()
   api.state.indices['nginx-access-2026.48']!.docs = 900 // more requests came in since
   const refused = await restoreBackup({ source: path, stores: [store()], force: false, progress }).then(() => 'restored', (e: Error) => e.message)
-  assert.is(refused, 'logs (restore refused): holds 2400 documents in 2 indices; restore with --force to replace it; nothing was changed')
+  assert.is(refused, 'logs (restore refused): holds 2403 documents in 3 indices; restore with --force to replace it; nothing was changed')
   assert.equal(api.writes().filter((r) => r.method === 'DELETE' || r.url.includes('_restore')), [])
 
   await restoreBackup({ source: path, stores: [store()], force: true, progress })
-  assert.ok(api.requests.some((r) => r.method === 'DELETE' && decodeURIComponent(r.url.split('?')[0]!) === '/nginx-access-2026.47,nginx-access-2026.48'), 'deleted by name: Elasticsearch refuses wildcard deletes')
+  assert.ok(api.requests.some((r) => r.method === 'DELETE' && decodeURIComponent(r.url.split('?')[0]!) === '/nginx-access-2026.47,nginx-access-2026.48,nginx-error-2026.48'), 'deleted by name: Elasticsearch refuses wildcard deletes')
   const restore = api.requests.find((r) => r.url.includes('/_restore'))!
   assert.is(restore.url, '/_snapshot/activity-backups/activity-20261125t030000z/_restore?wait_for_completion=true')
-  assert.equal(JSON.parse(restore.body), { indices: 'nginx-access-*', include_global_state: false })
+  assert.equal(JSON.parse(restore.body), { indices: 'nginx-access-*,nginx-error-*', include_global_state: false })
   assert.is(api.state.indices['nginx-access-2026.48']!.docs, 700)
   assert.ok(api.state.indices['.kibana_1'], 'other indices are left alone')
 })
@@ -107,7 +108,7 @@ test('onto a fresh cluster, the repository copied into the backup is put back an
   })
   await restoreBackup({ source: path, stores: [store({ repositoryPath: freshRepository })], force: false, progress })
   assert.is(readFileSync(join(freshRepository, 'indices', 'abc', 'blob'), 'utf8'), 'segment data')
-  assert.equal(Object.keys(api.state.indices).sort(), ['nginx-access-2026.47', 'nginx-access-2026.48'])
+  assert.equal(Object.keys(api.state.indices).sort(), ['nginx-access-2026.47', 'nginx-access-2026.48', 'nginx-error-2026.48'])
   assert.is(api.state.indices['nginx-access-2026.47']!.docs, 1500)
 })
 

@@ -11,6 +11,7 @@ import type { RecordedRequest, Reply } from '../support/servers.ts'
 
 const test = suite('activity logs setup')
 const template = JSON.parse(readFileSync(new URL('../../stacks/logs/nginx-access-template.json', import.meta.url), 'utf8'))
+const errorTemplate = JSON.parse(readFileSync(new URL('../../stacks/logs/nginx-error-template.json', import.meta.url), 'utf8'))
 const logs = { retention: '8w', nodes: 1 as const }
 let api: ElasticsearchApi
 let fault: ((request: RecordedRequest) => Reply | undefined) | undefined
@@ -47,21 +48,30 @@ test('a first run creates the repository, the ILM policy, the index template and
   const result = await setup()
   assert.equal(
     api.writes().map((r) => `${r.method} ${r.url.split('?')[0]}`),
-    ['PUT /_snapshot/activity-backups', 'PUT /_ilm/policy/nginx-access', 'PUT /_index_template/nginx-access', 'PUT /_slm/policy/nginx-access-weekly'],
+    [
+      'PUT /_snapshot/activity-backups',
+      'PUT /_ilm/policy/nginx-access',
+      'PUT /_index_template/nginx-access',
+      'PUT /_ilm/policy/nginx-error',
+      'PUT /_index_template/nginx-error',
+      'PUT /_slm/policy/nginx-access-weekly',
+    ],
   )
   assert.equal(bodyOf('PUT', '/_snapshot/activity-backups'), { type: 'fs', settings: { location: '/usr/share/elasticsearch/snapshots', compress: true } })
   assert.equal(bodyOf('PUT', '/_ilm/policy/nginx-access').policy.phases, {
     hot: { min_age: '0ms', actions: { set_priority: { priority: 100 } } },
     delete: { min_age: '63d', actions: { delete: { delete_searchable_snapshot: true } } },
   })
-  // The template is the file the Logstash pipeline also installs, sent as it is.
+  // The templates are the files the Logstash pipeline also installs, sent as they are.
   assert.equal(bodyOf('PUT', '/_index_template/nginx-access'), template)
+  assert.equal(bodyOf('PUT', '/_index_template/nginx-error'), errorTemplate)
+  assert.equal(bodyOf('PUT', '/_ilm/policy/nginx-error').policy.phases, bodyOf('PUT', '/_ilm/policy/nginx-access').policy.phases, 'error lines are kept as long as visits')
   const slm = bodyOf('PUT', '/_slm/policy/nginx-access-weekly')
   assert.is(slm.schedule, '0 30 1 ? * SUN')
   assert.is(slm.repository, 'activity-backups')
-  assert.equal(slm.config.indices, ['nginx-access-*'])
+  assert.equal(slm.config.indices, ['nginx-access-*', 'nginx-error-*'], 'the snapshots take the error indices too')
   assert.is(slm.retention.expire_after, '63d')
-  assert.is(result.written.length, 4)
+  assert.is(result.written.length, 6)
   assert.ok(lines.includes('logs setup: ILM policy nginx-access: created'), lines.join('\n'))
 })
 
@@ -78,6 +88,16 @@ test('the template carries the fields the dashboards read with the types they ne
   assert.is(settings['index.auto_expand_replicas'], '0-1', 'one replica once there are nodes for it (logs.nodes: 3)')
 })
 
+test('the error indices have their template too: no replica a single node cannot allocate, under their own ILM policy', () => {
+  assert.equal(errorTemplate.index_patterns, ['nginx-error-*'])
+  const settings = flatSettings(errorTemplate.template.settings)
+  assert.is(settings['index.auto_expand_replicas'], '0-1', 'a single node stays green (the yellow alert would fire for good)')
+  assert.is(settings['index.number_of_shards'], '1')
+  assert.is(settings['index.lifecycle.name'], logsNames.errorPolicy)
+  const pipeline = readFileSync(new URL('../../stacks/logs/logstash.conf', import.meta.url), 'utf8')
+  assert.match(pipeline, /index => "nginx-error-%\{\+xxxx\.ww\}"[\s\S]*?template => "\/usr\/share\/logstash\/templates\/nginx-error\.json"[\s\S]*?template_name => "nginx-error"/, 'Logstash installs it before the first error index')
+})
+
 test('a second run reads everything back and writes nothing, and says so', async () => {
   await setup()
   const writes = api.writes().length
@@ -92,7 +112,7 @@ test('a changed logs.retention rewrites the ILM and SLM policies only', async ()
   await setup()
   const writes = api.writes().length
   const result = await setup({ retention: '12w', nodes: 1 })
-  assert.equal(api.writes().slice(writes).map((r) => `${r.method} ${r.url.split('?')[0]}`), ['PUT /_ilm/policy/nginx-access', 'PUT /_slm/policy/nginx-access-weekly'])
+  assert.equal(api.writes().slice(writes).map((r) => `${r.method} ${r.url.split('?')[0]}`), ['PUT /_ilm/policy/nginx-access', 'PUT /_ilm/policy/nginx-error', 'PUT /_slm/policy/nginx-access-weekly'])
   assert.ok(result.written.includes('ILM policy nginx-access: updated (phases.delete.min_age: "63d" → "91d")'), result.written.join('\n'))
 })
 
@@ -109,9 +129,11 @@ test('a template edited by hand in Elasticsearch is put back; a removed phase co
 test('indices created before the policy existed are put under it', async () => {
   api.state.indices['nginx-access-2026.46'] = { docs: 1200, settings: {} }
   api.state.indices['nginx-access-2026.47'] = { docs: 900, settings: { 'index.lifecycle.name': 'nginx-access' } }
+  api.state.indices['nginx-error-2026.46'] = { docs: 12, settings: {} }
   await setup()
   assert.equal(bodyOf('PUT', '/nginx-access-2026.46/_settings'), { 'index.lifecycle.name': 'nginx-access' })
   assert.is(api.state.indices['nginx-access-2026.46']!.settings['index.lifecycle.name'], 'nginx-access')
+  assert.equal(bodyOf('PUT', '/nginx-error-2026.46/_settings'), { 'index.lifecycle.name': 'nginx-error' })
 })
 
 test('retention durations become days or hours, a week longer than asked so that a whole week is kept', () => {
