@@ -102,7 +102,7 @@ interface ComposeText {
 }
 
 /**
- * An overlay of the collectors stack keeps only the services of sources that exist: an overlay naming a source
+ * An overlay of the collectors stack keeps only the jobs of sources that exist: an overlay naming a source
  * that a commit removed would otherwise make a service with no image.
  */
 function forSources(text: string, sources: string[]): string {
@@ -128,16 +128,16 @@ export interface ResolveOptions {
  */
 export async function resolveForDeploy(stack: StackName, options: ResolveOptions): Promise<ResolvedStack> {
   const { profile, config, workDir } = options
-  const sources = config.sources.map((s) => s.name)
+  // The collector jobs: each source's, and the history job of a source whose collector has history (collectors_github-history),
+  // which reads the same settings (GITHUB_API_URL, the budget, the waits) and reaches the same APIs (an overlay's networks).
+  const jobs = config.sources.flatMap((s) => (s.collector.history ? [s.name, historyJobName(s.name)] : [s.name]))
   const overlays = (profile.overlays[stack] ?? []).map((text, i) => {
     const file = join(workDir, `${stack}.overlay-${i}.yml`)
-    writeFileSync(file, stack === 'collectors' ? forSources(text, sources) : text)
+    writeFileSync(file, stack === 'collectors' ? forSources(text, jobs) : text)
     return file
   })
   if (stack === 'collectors' && Object.keys(profile.collectorSettings).length) {
     const file = join(workDir, 'collectors.settings.yml')
-    // The history jobs (collectors_github-history) read the same settings: GITHUB_API_URL, the budget, the waits.
-    const jobs = config.sources.flatMap((s) => (s.collector.history ? [s.name, historyJobName(s.name)] : [s.name]))
     writeFileSync(file, stringify({ version: '3.9', services: Object.fromEntries(jobs.map((s) => [s, { environment: profile.collectorSettings }])) }))
     overlays.push(file)
   }

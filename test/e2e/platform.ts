@@ -62,7 +62,8 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
   const config = loadConfig(configFile, await loadCollectors(new URL('../../collectors/', import.meta.url)))
   const sources = config.sources.map((s) => s.name)
   const extra = mkdtempSync(join(tmpdir(), 'activity-e2e-overlay-'))
-  collectorsOverlay(extra, sources)
+  // The history jobs call the same APIs as their source's job: they join the test APIs' network too.
+  collectorsOverlay(extra, config.sources.flatMap((s) => (s.collector.history ? [s.name, `${s.name}-history`] : [s.name])))
   const home = mkdtempSync(join(tmpdir(), 'activity-e2e-home-'))
   return {
     upArgs: [
