@@ -4,6 +4,7 @@ import { deployOrder } from '../stacks/stacks.ts'
 import { describe, serviceStates, type ServiceState } from '../stacks/deploy/converge.ts'
 import { deployedStacks, stackServices } from '../stacks/deploy/deploy.ts'
 import { engineInfo } from '../stacks/deploy/docker.ts'
+import { pinInSwarm } from '../gitops/pin.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
 import { createOutput, runScript, type Output } from './lib/output.ts'
 import { lastLogLines, pushedTargets, type PushedTarget } from './lib/results.ts'
@@ -44,6 +45,8 @@ export async function status(out: Output): Promise<StatusResult> {
     out.line('no stack of the platform is deployed: npm run up starts it')
     return { states: [], healthy: false }
   }
+  const pin = await pinInSwarm().catch(() => undefined)
+  if (pin) out.line(`gitops   pinned by activity rollback to ${pin.commit.slice(0, 7)} (ledger entry ${pin.entry}) since ${pin.since}: new commits are deployed, the branch head ${pin.head?.slice(0, 7) ?? ''} is not; activity rollback --unpin resumes`)
   const states: ServiceState[] = []
   for (const stack of deployOrder.filter((s) => present.includes(s))) {
     const stackStates = await serviceStates(await stackServices(stack))

@@ -18,6 +18,9 @@ import { deliverImages } from './cluster/images.ts'
 import { activityTag, buildImage, extraCaPem, imageName, projectImages, type ProjectImage } from '../stacks/deploy/images.ts'
 import { defaultProfile, environmentSettings, profileConfig, recordProfile, resolveForDeploy, type DeployProfile } from '../stacks/deploy/profile.ts'
 import { StepError } from '../collectors/runtime/errors.ts'
+import { leaveUpEntry } from '../gitops/inbox.ts'
+import { describeStacks } from '../gitops/rollout.ts'
+import { runSync } from '../stacks/programs.ts'
 import { createOutput, runScript, seconds, type Output } from './lib/output.ts'
 import { checkEngine, checkImages, checkMemory, checkNodes, checkPorts } from './lib/prerequisites.ts'
 import { elasticsearchConstraints } from '../stacks/deploy/kernel.ts'
@@ -200,6 +203,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     const states: ServiceState[] = []
     let blocked: string | undefined
     let waiting: ResolvedStack[] = []
+    const deployedNow: string[] = []
     const settle = async (since: number) => {
       if (!waiting.length) return
       const batch = await waitForServices(
@@ -223,6 +227,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
       }
       const since = Date.now()
       await deployStack(stack, workDir, { withRegistryAuth: Boolean(registry) })
+      deployedNow.push(stack.name)
       changed = true
       out.detail(`${stack.name}: deployed ${stack.services.length} service${stack.services.length === 1 ? '' : 's'} (${stack.services.join(', ')})`)
       waiting.push(stack)
@@ -236,6 +241,7 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     }
     const ready = states.filter((s) => s.ready)
     out.step('converged', `${ready.length}/${states.length} services running or completed (${seconds(started)})`)
+    if (deployedNow.length) await recordInLedger(started, deployedNow, states.filter((s) => s.failed || !s.ready), out)
     // Elasticsearch's index template, ILM and snapshot policies: installed where they differ, every up (seconds when nothing does).
     if (has(stacks, 'logs', 'elasticsearch') && !blocked) {
       try {
@@ -276,6 +282,25 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     return { changed, states, stacks, seconds: (Date.now() - started) / 1000 }
   } finally {
     rmSync(workDir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * This up as an entry of gitops' deploy ledger, left in the swarm for gitops to take in (gitops/inbox.ts): the commit of
+ * this work tree, the stacks up deployed, their services as the swarm runs them. A failure to record is a warning.
+ */
+async function recordInLedger(started: number, stacks: string[], failed: ServiceState[], out: Output): Promise<void> {
+  const head = runSync('git', ['-C', root, 'rev-parse', 'HEAD'])
+  const dirty = runSync('git', ['-C', root, 'status', '--porcelain', '--untracked-files=no']).stdout.trim() !== ''
+  const reasons = [...(failed.length ? [`did not run or complete: ${failed.map((s) => s.name).join(', ')}`] : []), ...(dirty ? ['deployed from a work tree with uncommitted changes'] : [])]
+  try {
+    await leaveUpEntry({
+      commit: head.code === 0 ? head.stdout.trim() : 'unknown', trigger: 'up', stacks, services: await describeStacks(stacks),
+      startedAt: new Date(started).toISOString(), endedAt: new Date().toISOString(), result: failed.length ? 'failed' : 'succeeded', ...(reasons.length ? { reason: reasons.join('; ') } : {}),
+    })
+    out.detail('recorded in the deploy ledger (activity deploys lists it once gitops runs)')
+  } catch (error) {
+    out.detail(`warning: not recorded in the deploy ledger: ${(error as Error).message}`)
   }
 }
 
