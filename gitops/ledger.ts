@@ -99,6 +99,8 @@ export class Ledger {
   private lines = 0
   /** The file a corrupt ledger was moved to when it was opened, for whoever reports it. */
   readonly setAside: { file: string; problem: string } | undefined
+  /** Told the kept entries after each change (the service shows the newest as metrics). */
+  onChange: (entries: LedgerEntry[]) => void = () => {}
 
   constructor(
     readonly file: string,
@@ -159,6 +161,7 @@ export class Ledger {
     appendFileSync(this.file, JSON.stringify(entry) + '\n')
     this.lines++
     if (this.lines > 2 * this.limit) this.compact()
+    this.onChange(this.entries)
   }
 
   /** The file rewritten with one line per kept entry, through a temporary file (a crash never leaves half a ledger). */

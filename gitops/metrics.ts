@@ -2,7 +2,11 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import { ledgerResult } from './attempts.ts'
 import type { DeployEvents } from './deployer.ts'
+import type { LedgerEntry } from './ledger.ts'
 import type { DeployState, Pin } from './state.ts'
+
+/** Entries of the ledger shown as activity_gitops_deployment_info (the GitOps dashboard's table); the rest: activity deploys. */
+export const shownEntries = 20
 
 /** The values of activity_gitops_last_deploy_result's result label, one per ledger result. */
 export const resultLabels = { succeeded: 'succeeded', failed: 'failed', 'rolled back by Swarm': 'rolled_back', 'refused by validation': 'refused' } as const
@@ -23,6 +27,7 @@ export function metricsFor(registry: Registry) {
     lastResult: new Gauge({ name: 'activity_gitops_last_deploy_result', help: 'The result of the last deployment attempt that ended: 1 for its result (succeeded, failed, rolled_back: Swarm rolled the update back, refused: validation refused the commit), 0 for the others.', labelNames: ['result'], registers: [registry] }),
     pinned: new Gauge({ name: 'activity_gitops_pinned', help: '1 while activity rollback pins the platform to an earlier deployment (gitops deploys nothing until a newer commit or an unpin), else 0.', registers: [registry] }),
     pinnedSince: new Gauge({ name: 'activity_gitops_pinned_timestamp_seconds', help: 'Unix time the platform was pinned by activity rollback; 0 when it is not pinned.', registers: [registry] }),
+    deployment: new Gauge({ name: 'activity_gitops_deployment_info', help: `The deploy ledger's newest ${shownEntries} entries, one series each (id, commit, trigger, result, stacks); the value is when the attempt ended (Unix seconds), 0 while it runs. activity deploys lists them all.`, labelNames: ['id', 'commit', 'trigger', 'result', 'stacks'], registers: [registry] }),
     jobs: new Counter({ name: 'activity_gitops_job_runs_total', help: 'Scheduled collector job runs, by service and result (started, skipped-running, failed).', labelNames: ['service', 'result'], registers: [registry] }),
   }
 }
@@ -49,6 +54,14 @@ export function countInvalid(metrics: GitopsMetrics): void {
 /** The last attempt's result as a 1 among 0s, so that an alert reads `activity_gitops_last_deploy_result{result="rolled_back"} == 1`. */
 export function showLastResult(metrics: GitopsMetrics, result: (typeof resultLabels)[keyof typeof resultLabels]): void {
   for (const label of Object.values(resultLabels)) metrics.lastResult.set({ result: label }, label === result ? 1 : 0)
+}
+
+/** The newest ledger entries as series of activity_gitops_deployment_info; older ones leave the exposition. */
+export function showLedger(metrics: GitopsMetrics, entries: LedgerEntry[]): void {
+  metrics.deployment.reset()
+  for (const e of entries.slice(-shownEntries)) {
+    metrics.deployment.set({ id: String(e.id), commit: e.commit.slice(0, 12), trigger: e.trigger, result: e.result, stacks: e.stacks.join(',') }, e.endedAt ? Date.parse(e.endedAt) / 1000 : 0)
+  }
 }
 
 export function showPin(metrics: GitopsMetrics, pin: Pin | undefined): void {

@@ -13,7 +13,7 @@ import type { LedgerInbox } from './inbox.ts'
 import { defaultLedgerLimit, Ledger, type Trigger } from './ledger.ts'
 import { gitHooks } from './git-hooks.ts'
 import { prepareRepository } from './git-server.ts'
-import { deployMetrics, metricsFor, showPin, showState, type GitopsMetrics } from './metrics.ts'
+import { deployMetrics, metricsFor, showLedger, showPin, showState, type GitopsMetrics } from './metrics.ts'
 import { requestListener } from './routes.ts'
 import { Scheduler, type JobRunner, type SchedulerStore } from './scheduler.ts'
 import { StateFile, type Pin } from './state.ts'
@@ -138,6 +138,8 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   const git = simpleGit(repo)
   const state = new StateFile(join(options.stateDir, 'deployed.json'))
   const ledger = openLedger(options)
+  ledger.onChange = (entries) => showLedger(metrics, entries)
+  showLedger(metrics, ledger.list())
   const recorder = new AttemptRecorder(ledger, options.steps.describe, log)
   const scheduler = schedulerFor(options, metrics)
   // A deployment of the collectors stack may add, remove or reschedule jobs.

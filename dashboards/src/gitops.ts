@@ -1,5 +1,5 @@
 // GitOps: which commit each stack runs, when it was last deployed and whether that worked.
-import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
+import { MappingType, RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
 import { dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, okFailed, prom, redFrom, stat, states, table, timeseries } from './common.ts'
 
 /** Said on every panel: the metrics are the gitops service's, so a platform without it shows none. */
@@ -46,6 +46,31 @@ export function gitops() {
       steps: redFrom(1),
       colorBy: 'background',
       targets: [prom(`count(${perStack('activity_gitops_last_deploy_success')} == 0) or vector(0)`, { instant: true, legend: 'failed' })],
+    }),
+  )
+
+  board.withPanel(
+    table({
+      title: 'Deployments (the ledger)',
+      description: `The newest 20 entries of the deploy ledger, one row per deployment attempt: its id, commit, what started it (push, webhook, poll, retry, restart, rollback, unpin, up), its result (succeeded, failed, rolled back by Swarm, refused by validation; running while it runs) and the stacks it deployed (activity_gitops_deployment_info). activity deploys lists every entry with its reason. ${pending}`,
+      w: 16,
+      keep: ['id', 'commit', 'trigger', 'result', 'stacks'],
+      columns: [{ title: 'Ended', unit: 'dateTimeFromNow' }],
+      sortBy: 'Ended',
+      targets: [prom('max by (id, commit, trigger, result, stacks) (activity_gitops_deployment_info) * 1000', { instant: true, table: true })],
+    }),
+  )
+  board.withPanel(
+    stat({
+      title: 'Pinned by a rollback',
+      description: `Since when activity rollback pins the platform to an earlier deployment (activity_gitops_pinned_timestamp_seconds): gitops deploys nothing until a newer commit, or activity rollback --unpin. ${pending}`,
+      unit: 'dateTimeFromNow',
+      w: 8,
+      h: 9,
+      colorBy: 'background',
+      steps: redFrom(1),
+      mappings: [{ type: MappingType.ValueToText, options: { '0': { text: 'not pinned', color: 'green', index: 0 } } }],
+      targets: [prom('max(activity_gitops_pinned_timestamp_seconds) * 1000', { instant: true, legend: 'pinned since' })],
     }),
   )
 
