@@ -15,6 +15,7 @@ const platformStoreHomes: Record<string, { stack: string; service: string; volum
   pushgateway: { stack: 'metrics', service: 'pushgateway', volume: 'metrics_pushgateway-data' },
   grafana: { stack: 'admin', service: 'grafana', volume: 'admin_grafana-data' },
   logs: { stack: 'logs', service: 'elasticsearch', volume: 'logs_elasticsearch-snapshots' },
+  gitops: { stack: 'gitops', service: 'gitops', volume: 'gitops_gitops-state' },
 }
 
 /** The platform's volumes the backup job mounts: Grafana's only for its SQLite database; none of a store left out. */

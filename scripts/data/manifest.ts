@@ -15,7 +15,7 @@ import type { HashPool, Written } from './hashing.ts'
 export const FORMAT = 2
 
 /** The kinds of store a backup part can come from. */
-export type StoreKind = 'prometheus' | 'pushgateway' | 'sqlite' | 'postgres' | 'elasticsearch'
+export type StoreKind = 'prometheus' | 'pushgateway' | 'sqlite' | 'postgres' | 'elasticsearch' | 'folder'
 
 export interface Part {
   name: string
@@ -41,7 +41,7 @@ export interface Manifest {
 
 const partSchema = v.object({
   name: v.pipe(v.string(), v.regex(/^[a-z][a-z0-9-]*$/, 'must be lower case letters, digits and dashes')),
-  store: v.picklist(['prometheus', 'pushgateway', 'sqlite', 'postgres', 'elasticsearch'], 'must be prometheus, pushgateway, sqlite, postgres or elasticsearch'),
+  store: v.picklist(['prometheus', 'pushgateway', 'sqlite', 'postgres', 'elasticsearch', 'folder'], 'must be prometheus, pushgateway, sqlite, postgres, elasticsearch or folder'),
   file: v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be a plain file name')),
   size: v.pipe(v.number(), v.integer(), v.minValue(0)),
   sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, 'must be 64 hexadecimal digits')),

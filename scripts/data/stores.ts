@@ -6,6 +6,7 @@ import * as v from 'valibot'
 import { ConfigError } from '../../collectors/runtime/errors.ts'
 import { check } from '../../collectors/runtime/schema.ts'
 import { elasticsearchStore } from './elasticsearch-store.ts'
+import { folderStore } from './folder.ts'
 import { postgresStore } from './postgres.ts'
 import { prometheusStore } from './prometheus.ts'
 import { pushgatewayStore } from './pushgateway.ts'
@@ -28,6 +29,7 @@ const specSchema = v.variant('kind', [
   v.strictObject({ kind: v.literal('prometheus'), url, data: v.string(), ...control }),
   v.strictObject({ kind: v.literal('pushgateway'), url: v.optional(url), file: v.string(), ...control }),
   v.strictObject({ kind: v.literal('sqlite'), file: v.string(), url: v.optional(url), ...control }),
+  v.strictObject({ kind: v.literal('folder'), path: v.string(), url: v.optional(url), ...control }),
   v.strictObject({ kind: v.literal('postgres'), url: v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\/[^:@/]+@/, 'must be postgres://USER@HOST:PORT/DATABASE (the password goes in passwordFile)')), passwordFile: v.optional(v.string()), ...control }),
   v.strictObject({
     kind: v.literal('elasticsearch'),
@@ -61,7 +63,7 @@ export function readStoresFile(file: string): StoreSpec[] {
     if (!parsed.ok) {
       const { path, message, missing, unknown } = parsed.problem
       const field = [name, ...path].join('.')
-      if (path[0] === 'kind') throw new ConfigError(file, undefined, `${name}.kind`, 'is missing or unknown', 'kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch')
+      if (path[0] === 'kind') throw new ConfigError(file, undefined, `${name}.kind`, 'is missing or unknown', 'kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch, folder')
       if (unknown) throw new ConfigError(file, undefined, field, 'unknown field', 'check its spelling')
       throw new ConfigError(file, undefined, field, missing ? 'is missing' : message, undefined)
     }
@@ -85,6 +87,8 @@ export function platformStores(options: { grafana: 'sqlite' | 'postgres'; withou
       ? { name: 'grafana', kind: 'sqlite', file: at('admin_grafana-data', '/grafana.db'), url: 'http://admin_grafana:3000/api/health', service: 'admin_grafana' }
       : { name: 'grafana', kind: 'postgres', url: 'postgres://grafana@admin_postgres:5432/grafana', passwordFile: '/run/secrets/postgres_password', service: 'admin_grafana' },
     { name: 'logs', kind: 'elasticsearch', url: 'http://logs_elasticsearch:9200', repositoryPath: at('logs_elasticsearch-snapshots') },
+    // gitops' clone, deploy state and deploy ledger.
+    { name: 'gitops', kind: 'folder', path: at('gitops_gitops-state'), url: 'http://gitops_gitops:8080/healthz', service: 'gitops_gitops' },
   ]
   return all.filter((spec) => !options.without?.includes(spec.name))
 }
@@ -106,6 +110,9 @@ export async function storesFrom(specs: StoreSpec[], options: { controls?: boole
         break
       case 'pushgateway':
         stores.push(pushgatewayStore({ ...common, url: spec.url, file: await resolveVolumePath(spec.file) }))
+        break
+      case 'folder':
+        stores.push(folderStore({ ...common, path: await resolveVolumePath(spec.path), url: spec.url }))
         break
       case 'sqlite':
         stores.push(sqliteStore({ ...common, url: spec.url, file: await resolveVolumePath(spec.file) }))

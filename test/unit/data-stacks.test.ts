@@ -236,7 +236,7 @@ test("the stores up --without leaves out are the ones whose service it names, an
   const leftOut = storesLeftOut((stack, service) => isLeftOut(stack, service, without))
   assert.equal(leftOut, ['grafana', 'logs'])
   const job = backupJobService(config(), { image: 'x', profiles: [], without: leftOut }).services.backup as { volumes: string[] }
-  assert.equal(job.volumes, ['metrics_prometheus-data:/stores/metrics_prometheus-data', 'monitoring_prometheus-data:/stores/monitoring_prometheus-data', 'metrics_pushgateway-data:/stores/metrics_pushgateway-data', 'backups:/backups'])
+  assert.equal(job.volumes, ['metrics_prometheus-data:/stores/metrics_prometheus-data', 'monitoring_prometheus-data:/stores/monitoring_prometheus-data', 'metrics_pushgateway-data:/stores/metrics_pushgateway-data', 'gitops_gitops-state:/stores/gitops_gitops-state', 'backups:/backups'])
   assert.equal(storesLeftOut(() => false), [])
 })
 
