@@ -30,7 +30,7 @@ import {
   type ValueNode,
 } from 'graphql'
 import { answerTraffic, permissionOf, type TrafficData } from './github-traffic.ts'
-import { starHistoryReply, withHistory, type RepositoryHistory } from './github-history-api.ts'
+import { historyOf, starHistoryReply, withHistory, type RepositoryHistory } from './github-history-api.ts'
 import { startApiServer, type ApiServer, type RecordedRequest, type Reply } from './servers.ts'
 
 // ---------------------------------------------------------------- data
@@ -495,7 +495,7 @@ function repositoryNode(ownerData: OwnerData, data: RepositoryData) {
     updatedAt: data.updatedAt,
     pushedAt: data.pushedAt,
   }
-  return withHistory(node, data.history, data.forkCount, connection)
+  return withHistory(node, data, connection)
 }
 
 function ownerNode(data: OwnerData) {
@@ -873,7 +873,7 @@ function answerRest(state: State, request: RecordedRequest, prefix: string): Rep
   if (match) {
     const repo = findOwner(state.data, decodeURIComponent(match[1]!))?.repositories.find((r) => r.name.toLowerCase() === decodeURIComponent(match![2]!).toLowerCase())
     if (state.data.starHistoryEndpoint === false || !repo || !visible(repo)) return notFound(headers)
-    return starHistoryReply(repo.history, url, `${base}${url.pathname}`, headers)
+    return starHistoryReply(historyOf(repo), url, `${base}${url.pathname}`, headers)
   }
   match = /^\/repos\/([^/]+)\/([^/]+)$/.exec(url.pathname)
   if (match) {

@@ -30,6 +30,57 @@ export interface RepositoryHistory {
   commits: number[]
 }
 
+/** What a repository of the fake says of itself now, for a past derived from it (github-api.ts' RepositoryData). */
+export interface CurrentCounts {
+  name: string
+  createdAt: string
+  stargazerCount: number
+  forkCount: number
+  issues: { open: number; closed: number }
+  pullRequests: { open: number; closed: number; merged: number }
+  defaultBranch: { commits: number } | null
+  releases: { createdAt: string; publishedAt: string | null; isDraft: boolean }[]
+  history?: RepositoryHistory
+}
+
+const derived = new WeakMap<object, RepositoryHistory>()
+
+/**
+ * The repository's past: the one the test gave, else one derived from its current counts (seeded by its name, events
+ * spread evenly since its creation), so every repository of the fake answers history queries and agrees with its counts.
+ */
+export function historyOf(data: CurrentCounts): RepositoryHistory {
+  if (data.history) return data.history
+  const known = derived.get(data)
+  if (known) return known
+  let seed = [...data.name].reduce((hash, char) => Math.imul(hash ^ char.charCodeAt(0), 16777619), 2166136261) >>> 0
+  const random = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+    return seed / 4294967296
+  }
+  const createdAt = Math.floor(Date.parse(data.createdAt) / 1000)
+  const end = Math.max(createdAt + 2, Math.floor(Date.now() / 1000) - 3600)
+  const times = (count: number) => Array.from({ length: count }, () => createdAt + 1 + Math.floor(random() * (end - createdAt - 1))).sort((a, b) => a - b)
+  const closing = (created: number) => created + Math.floor(random() * (end - created))
+  const issues = [...times(data.issues.open).map((createdAt) => ({ createdAt, closedAt: null })), ...times(data.issues.closed).map((createdAt) => ({ createdAt, closedAt: closing(createdAt) }))]
+  const merged = times(data.pullRequests.merged).map((createdAt) => {
+    const at = closing(createdAt)
+    return { createdAt, closedAt: at, mergedAt: at }
+  })
+  const pullRequests = [...times(data.pullRequests.open).map((createdAt) => ({ createdAt, closedAt: null, mergedAt: null })), ...times(data.pullRequests.closed).map((createdAt) => ({ createdAt, closedAt: closing(createdAt), mergedAt: null })), ...merged]
+  const history: RepositoryHistory = {
+    createdAt,
+    stars: times(data.stargazerCount),
+    issues: issues.sort((a, b) => a.createdAt - b.createdAt),
+    pullRequests: pullRequests.sort((a, b) => a.createdAt - b.createdAt),
+    forks: times(data.forkCount),
+    releases: data.releases.map((r) => ({ createdAt: Date.parse(r.createdAt) / 1000, publishedAt: r.publishedAt === null || r.isDraft ? null : Date.parse(r.publishedAt) / 1000 })),
+    commits: times(data.defaultBranch?.commits ?? 0),
+  }
+  derived.set(data, history)
+  return history
+}
+
 // ---------------------------------------------------------------- GraphQL connections
 
 interface PageArgs {
@@ -55,12 +106,17 @@ function inOrder<T>(items: T[], order: Order, fields: string[]): T[] {
 const newestFirst = new WeakMap<number[], number[]>()
 
 /** The fields of a Repository node that come from its history; `node` is the rest of it, as github-api.ts builds it. */
-export function withHistory<N extends Record<string, unknown>>(node: N, history: RepositoryHistory | undefined, forkCount: number, connection: Connection): N {
-  if (!history) return Object.assign(node, { forks: (args: PageArgs) => connection('forks', args, undefined, forkCount) })
+export function withHistory<N extends Record<string, unknown>>(node: N, data: CurrentCounts, connection: Connection): N {
+  // Lazily: a repository whose past nobody asks for costs nothing (an owner of 5,000 repositories).
+  const history = new Proxy({} as RepositoryHistory, { get: (_, field) => historyOf(data)[field as keyof RepositoryHistory] })
   const issueState = (issue: IssueData) => (issue.closedAt === null ? 'OPEN' : 'CLOSED')
   const pullState = (pull: PullRequestData) => (pull.mergedAt !== null ? 'MERGED' : pull.closedAt !== null ? 'CLOSED' : 'OPEN')
   const inStates = <T>(items: T[], states: string[] | null | undefined, state: (item: T) => string) => (states?.length ? items.filter((item) => states.includes(state(item))) : items)
-  Object.assign(node, {
+  // A count alone (no first/last) is answered from the repository's counts, without its past.
+  type Resolver = (args: PageArgs) => unknown
+  const counted = (resolver: Resolver, paged: Resolver): Resolver => (args) => (args.first == null && args.last == null ? resolver(args) : paged(args))
+  const original = { issues: node.issues as Resolver, pullRequests: node.pullRequests as Resolver, stargazers: node.stargazers as Resolver }
+  const paged = {
     issues: (args: PageArgs & { states?: string[] | null; orderBy?: Order }) => {
       const items = inOrder(inStates(history.issues, args.states, issueState), args.orderBy, ['CREATED_AT'])
       return connection('issues', args, items, items.length, (issue) => ({ __typename: 'Issue', createdAt: iso(issue.createdAt), closedAt: issue.closedAt === null ? null : iso(issue.closedAt) }))
@@ -84,13 +140,24 @@ export function withHistory<N extends Record<string, unknown>>(node: N, history:
       const edges = stargazers.edges as () => { cursor: string; node: { starredAt: number } }[]
       return { ...stargazers, edges: () => edges().map((edge) => ({ ...edge, starredAt: iso(edge.node.starredAt) })) }
     },
+  }
+  Object.assign(node, {
+    issues: counted(original.issues, paged.issues as Resolver),
+    pullRequests: counted(original.pullRequests, paged.pullRequests as Resolver),
+    forks: counted((args) => connection('forks', args, undefined, data.forkCount), paged.forks as Resolver),
+    stargazers: counted(original.stargazers, paged.stargazers as Resolver),
   })
   const branch = node.defaultBranchRef as { target: Record<string, unknown> } | null
-  if (branch) {
-    // A branch's history lists its newest commit first.
-    if (!newestFirst.has(history.commits)) newestFirst.set(history.commits, [...history.commits].reverse())
-    const commits = newestFirst.get(history.commits)!
-    branch.target.history = (args: PageArgs) => connection('history', args, commits, commits.length, (committedDate) => ({ __typename: 'Commit', committedDate: iso(committedDate) }))
+  const countOnly = branch?.target.history as ((args: PageArgs) => unknown) | undefined
+  if (branch && countOnly) {
+    branch.target.history = (args: PageArgs) => {
+      // A count alone needs no past (the collector's commit count of 5,000 repositories).
+      if (args.first == null && args.last == null) return countOnly(args)
+      // A branch's history lists its newest commit first.
+      if (!newestFirst.has(history.commits)) newestFirst.set(history.commits, [...history.commits].reverse())
+      const commits = newestFirst.get(history.commits)!
+      return connection('history', args, commits, commits.length, (committedDate) => ({ __typename: 'Commit', committedDate: iso(committedDate) }))
+    }
   }
   return node
 }
@@ -131,11 +198,9 @@ const perPageLimit = 30
 
 /**
  * GET /repos/{owner}/{repo}/stargazers/history?per_page=&page=: a page of weeks (per_page at most 30, default 30)
- * with GitHub's Link header; `history` undefined: a repository the fake has no history of (404).
+ * with GitHub's Link header.
  */
-export function starHistoryReply(history: RepositoryHistory | undefined, url: URL, linkBase: string, headers: Record<string, string>): Reply {
-  const docs = 'https://docs.github.com/rest/activity/starring#get-star-history'
-  if (!history) return { status: 404, headers, body: { message: 'Not Found', documentation_url: docs, status: '404' } }
+export function starHistoryReply(history: RepositoryHistory, url: URL, linkBase: string, headers: Record<string, string>): Reply {
   const weeks = starWeeks(history, Date.now() / 1000)
   const perPage = Math.min(perPageLimit, Math.max(1, Number(url.searchParams.get('per_page') ?? perPageLimit) || perPageLimit))
   const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1)

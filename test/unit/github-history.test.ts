@@ -4,7 +4,7 @@ import { schema as publishedSchema } from '@octokit/graphql-schema'
 import { buildClientSchema, parse, validate } from 'graphql'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { badGateway, owner, repository, startGitHubApi, type FakeGitHub, type GitHubData } from '../support/github-api.ts'
+import { badGateway, generatedOwner, owner, repository, startGitHubApi, type FakeGitHub, type GitHubData } from '../support/github-api.ts'
 import { generatedHistory, historyRepository, tenYears, type HistorySize } from '../support/github-history-data.ts'
 import { starWeeks } from '../support/github-history-api.ts'
 import { expectedAt, MemorySink, memoryProgress, runHistory } from '../support/github-history-run.ts'
@@ -161,6 +161,29 @@ test('an empty repository (no default branch) has no commit history, and the res
   assert.is(sink.series('github_repository_commits', 'empty').length, 0)
   assert.is(sink.value('github_repository_forks', 'empty', today), expectedAt(history, today).github_repository_forks)
   assert.equal(run.metrics.find((s) => s.name === 'github_history_complete')?.value, 1)
+})
+
+test('every repository of the fake has a past agreeing with its counts (the e2e platform’s history job reads them)', async () => {
+  const org = generatedOwner('prometheus', 4)
+  const api = await serve({ owners: [org] })
+  const sink = new MemorySink()
+  const run = await runHistory(api.url, 'prometheus', sink, memoryProgress())
+  assert.ok(run.ok, String(run.error))
+  for (const repo of org.repositories) {
+    assert.is(run.metrics.find((s) => s.name === 'github_history_complete' && s.labels.repository === repo.name)?.value, 1, repo.name)
+    const stars = sink.series('github_repository_stars', repo.name)
+    assert.ok(stars.length > 0 && stars.at(-1)!.value <= repo.stargazerCount, `${repo.name}: stars up to today's count`)
+  }
+})
+
+test('without a token the history run writes nothing, says so in one line, and does not fail', async () => {
+  const api = await serve({ owners: [owner('acme', [repository('tool')])] })
+  const sink = new MemorySink()
+  const run = await runHistory(api.url, 'acme/tool', sink, memoryProgress(), { GITHUB_TOKEN: '' })
+  assert.ok(run.ok, String(run.error))
+  assert.is(sink.samples.size, 0)
+  assert.is(run.logs.filter((l) => l.level === 'warn' && /no GitHub token/.test(String(l.msg)) && /GITHUB_TOKEN_FILE/.test(String(l.msg))).length, 1)
+  assert.is(api.graphqlRequests + api.restRequests, 0)
 })
 
 test('GITHUB_HISTORY_BUDGET_PERCENT that is not a percentage is refused before any request', async () => {
