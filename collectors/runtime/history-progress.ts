@@ -2,7 +2,9 @@
 // activity_history_progress{job,target,key} in the metrics Prometheus, written by remote write and read back with
 // last_over_time. So a history job on any node, after a failure or a restart, continues where the last one stopped.
 import got from 'got'
+import { oneLine } from './errors.ts'
 import type { HistoryProgress } from './history.ts'
+import type { Logger } from './log.ts'
 import type { SeriesOwner } from './history-series.ts'
 import { postWriteRequest, remoteWriteUrl, RemoteWriteError, writeRequestBody, type RemoteWriteOptions } from './remote-write.ts'
 
@@ -91,4 +93,31 @@ export async function readRetentionSeconds(prometheus: string, options: Pick<Rem
   if (time === undefined) return undefined
   if (time > 0) return time
   return /^0[A-Za-z]*$/.test(size) ? 15 * 86_400 : undefined
+}
+
+/**
+ * The remote_write URLs in the running configuration of the Prometheus at `prometheus` (/api/v1/status/config): the
+ * stores it forwards to, which need the history written to them directly (see RemoteWriteOptions.forwardTo).
+ */
+export async function readRemoteWriteUrls(prometheus: string, options: Pick<RemoteWriteOptions, 'timeoutMs'> = {}): Promise<string[]> {
+  const url = prometheus.replace(/\/+$/, '') + '/api/v1/status/config'
+  const answer = await got(url, { timeout: { request: options.timeoutMs ?? 30_000 }, retry: { limit: 1 } }).json<{ data?: { yaml?: string } }>()
+  const { parse } = await import('yaml') // half the collectors bundle: loaded only by runs that write history
+  const config = parse(answer.data?.yaml ?? '') as { remote_write?: { url?: unknown }[] } | null
+  return (config?.remote_write ?? []).map((target) => target.url).filter((target): target is string => typeof target === 'string')
+}
+
+/**
+ * Where the metrics Prometheus forwards (its remote_write): history goes there too, since Prometheus does not forward
+ * out-of-order samples. A configuration that cannot be read fails the run: history would be missing there unseen.
+ */
+export async function forwardsOf(prometheus: string, log: Logger): Promise<string[]> {
+  let urls: string[]
+  try {
+    urls = await readRemoteWriteUrls(prometheus)
+  } catch (caught) {
+    throw new RemoteWriteError(`${prometheus}/api/v1/status/config`, oneLine(caught), 'history also goes where the metrics Prometheus forwards (remote_write); check that it runs and METRICS_PROMETHEUS_URL points at it')
+  }
+  if (urls.length) log.info('history also goes where the metrics Prometheus forwards (it does not forward out-of-order samples)', { forwardTo: urls })
+  return urls
 }

@@ -4,7 +4,7 @@
 import { projectOf, runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
 import { oneLine } from './errors.ts'
 import type { HistoryProgress, HistorySink } from './history.ts'
-import { createMemoryProgress, createPrometheusProgress, readRetentionSeconds } from './history-progress.ts'
+import { createMemoryProgress, createPrometheusProgress, forwardsOf, readRetentionSeconds } from './history-progress.ts'
 import { createHttp } from './http.ts'
 import type { Logger } from './log.ts'
 import { createMetricSet, type MetricSpecs } from './metrics.ts'
@@ -54,7 +54,7 @@ interface TargetRun {
 }
 
 /** The sink and progress of one target, counting what the collector writes. */
-async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined): Promise<TargetRun> {
+async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined, forwardTo: readonly string[]): Promise<TargetRun> {
   const owner = { job: request.collector.name, target: target.id }
   // The samples carry the project label; the progress does not, so moving a target to another project keeps its place.
   const labelled = { ...owner, project: projectOf(target) }
@@ -63,7 +63,7 @@ async function targetRun(request: HistoryRequest, target: Target, settings: RunS
   let progress: HistoryProgress
   if (request.prometheus) {
     const options = { log, ...settings.push }
-    inner = createRemoteWriteSink(request.prometheus, labelled, request.collector.metrics, options)
+    inner = createRemoteWriteSink(request.prometheus, labelled, request.collector.metrics, { ...options, forwardTo })
     progress = await createPrometheusProgress(request.prometheus, owner, { ...options, now: settings.now })
   } else if (request.document) {
     inner = request.document.sinkFor(labelled, request.collector.metrics)
@@ -98,6 +98,7 @@ export async function runHistoryTarget(
   budget: Budget,
   shared: RunShared = soloRun(target),
   retentionSeconds?: number,
+  forwardTo: readonly string[] = [],
 ): Promise<TargetResult> {
   const { collector } = request
   const clock = { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
@@ -110,7 +111,7 @@ export async function runHistoryTarget(
   let run: TargetRun | undefined
   log.info('writing history', { since: request.since === undefined ? undefined : new Date(request.since * 1000).toISOString() })
   try {
-    run = await targetRun(request, target, settings, log, retentionSeconds === undefined ? undefined : clock.now() / 1000 - retentionSeconds)
+    run = await targetRun(request, target, settings, log, retentionSeconds === undefined ? undefined : clock.now() / 1000 - retentionSeconds, forwardTo)
     const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, run: shared, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
     await collector.history!(target, ctx)
     await run.sink.close()
@@ -169,6 +170,7 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
   const shared = runShared(request.targets)
   const log = settings.log.child({ source: request.collector.name, run: 'history' })
   const retention = request.prometheus ? await retentionOf(request.prometheus, log) : undefined
+  const forwardTo = request.prometheus ? await forwardsOf(request.prometheus, log) : []
   const results: TargetResult[] = []
   for (const target of request.targets) {
     const stopped = budget.stopped
@@ -176,7 +178,7 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
       results.push({ target: target.id, ok: false, notAttempted: true, error: `not attempted: the rate limit ran out before it (${oneLine(stopped)})`, requests: 0, samples: 0, durationSeconds: 0 })
       continue
     }
-    results.push(await runHistoryTarget(request, target, settings, budget, shared, retention))
+    results.push(await runHistoryTarget(request, target, settings, budget, shared, retention, forwardTo))
   }
   const skipped = results.filter((r) => r.notAttempted).map((r) => r.target)
   if (skipped.length) log.warn('rate limit exhausted: the remaining targets wait for the next history run', { notAttempted: skipped })

@@ -81,6 +81,11 @@ export interface RemoteWriteOptions {
   timeoutMs?: number
   /** Samples per request (default 5000: about 60 kB compressed, far below any receiver's limit). */
   maxSamples?: number
+  /**
+   * Remote write URLs the metrics Prometheus forwards to (its remote_write: VictoriaMetrics with the longterm profile).
+   * Prometheus forwards what its WAL holds, not out-of-order samples, so history goes to each of them too.
+   */
+  forwardTo?: readonly string[]
 }
 
 /** What Prometheus' refusal means for the person running the platform. */
@@ -148,7 +153,9 @@ export function createRemoteWriteSink(prometheus: string, owner: SeriesOwner, sp
   return {
     async write(samples: readonly HistorySample[]) {
       for (const request of batches(toSeries(samples, owner, specs), maxSamples)) {
-        await postWriteRequest(url, writeRequestBody(request), options)
+        const body = writeRequestBody(request)
+        await postWriteRequest(url, body, options)
+        for (const forward of options.forwardTo ?? []) await postWriteRequest(forward, body, options)
         written += request.reduce((sum, s) => sum + s.points.length, 0)
       }
     },

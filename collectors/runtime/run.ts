@@ -11,6 +11,7 @@ import { createMetricSet, type MetricSpecs } from './metrics.ts'
 import { createPrintingSink } from './openmetrics.ts'
 import { pushGroup, type PushOptions } from './push.ts'
 import { createBudget, maxWaitSecondsFrom, maxWaitSetting, realClock, type Budget, type Clock, type RateLimit } from './rate-limit.ts'
+import { forwardsOf } from './history-progress.ts'
 import { createRemoteWriteSink } from './remote-write.ts'
 
 /** Pushed with the data, so it only moves when a run succeeded. */
@@ -140,10 +141,25 @@ async function reportHealth(request: RunRequest, target: Target, health: Health,
   }
 }
 
+/** Where the metrics Prometheus forwards, asked once per run (by its first history write). */
+const forwards = new WeakMap<RunRequest, Promise<string[]>>()
+
 /** Where a collect run's timestamped samples go: the metrics Prometheus, the printed text (--stdout), or nowhere (refused). */
 function historySinkOf(request: RunRequest, target: Target, settings: RunSettings, log: Logger): HistorySink {
   const owner = { job: request.collector.name, target: target.id, project: projectOf(target) }
-  if (request.prometheus) return createRemoteWriteSink(request.prometheus, owner, request.collector.metrics, { log, ...settings.push })
+  const prometheus = request.prometheus
+  if (prometheus) {
+    // Made at the first write: a collect run that writes no history never asks the Prometheus where it forwards.
+    let sink: HistorySink | undefined
+    return {
+      async write(samples) {
+        if (!forwards.has(request)) forwards.set(request, forwardsOf(prometheus, log))
+        sink ??= createRemoteWriteSink(prometheus, owner, request.collector.metrics, { log, ...settings.push, forwardTo: await forwards.get(request)! })
+        await sink.write(samples)
+      },
+      async close() {},
+    }
+  }
   if (!request.pushgateway && request.print) return createPrintingSink(owner, request.collector.metrics, request.print)
   return noHistorySink
 }

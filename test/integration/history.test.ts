@@ -14,7 +14,7 @@ import { createOpenMetricsDocument } from '../../collectors/runtime/openmetrics.
 import { pushGroup } from '../../collectors/runtime/push.ts'
 import { createRemoteWriteSink } from '../../collectors/runtime/remote-write.ts'
 import { startPrometheus, startPushgateway, type Prometheus, type Pushgateway } from '../support/prometheus.ts'
-import { requireBinary, tempDir } from '../support/servers.ts'
+import { requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
 import { targetsOfGroups, type PushedGroupJson } from '../../scripts/lib/results.ts'
 import { spawnSync } from 'node:child_process'
 
@@ -177,3 +177,47 @@ test('the OpenMetrics text is what promtool turns into blocks, and Prometheus an
 })
 
 test.run()
+
+const longterm = suite('history with the longterm profile: VictoriaMetrics gets it too')
+let victoria: Started
+let forwarding: Prometheus
+
+longterm.before(async () => {
+  const work = tempDir('history-longterm')
+  victoria = await startProgram(requireBinary('victoria-metrics', 'victoria-metrics'), (port) => [`-storageDataPath=${join(work.path, 'vm')}`, `-httpListenAddr=127.0.0.1:${port}`, '-loggerLevel=WARN', '-search.latencyOffset=1s', '-retentionPeriod=20y'], '/health')
+  // The longterm profile's remote_write (stacks/metrics/prometheus.longterm.yml), to this machine's VictoriaMetrics.
+  forwarding = await startPrometheus({
+    pushgateways: [],
+    flags: ['--web.enable-remote-write-receiver', '--storage.tsdb.retention.time=20y'],
+    extraConfig: `storage:\n  tsdb:\n    out_of_order_time_window: ${storage.tsdb.out_of_order_time_window}\nremote_write:\n  - url: ${victoria.url}/api/v1/write\n`,
+  })
+})
+longterm.after(async () => {
+  await Promise.all([forwarding?.stop(), victoria?.stop()])
+})
+
+longterm('a history run writes where the metrics Prometheus forwards: its remote_write does not forward out-of-order samples', async () => {
+  // Prometheus' head is at now, as the scraped Pushgateway keeps it: the history is out of order there.
+  await createRemoteWriteSink(forwarding.url, { job: 'bench', target: 'clock' }, { clock: { help: 'Clock.', labels: [] } }, { log }).write([{ name: 'clock', labels: {}, timestampSeconds: Math.floor(Date.now() / 1000), value: 1 }])
+  const collector = defineCollector({
+    name: 'github',
+    description: 'test collector with a history',
+    schedule: '0 3 * * *',
+    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
+    example: 'a/b',
+    metrics: specs,
+    async collect() {},
+    async history(target: Target, ctx) {
+      await ctx.history.write(Array.from({ length: 30 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'lt', repository: target.id }, timestampSeconds: daysAgo(30 - i), value: i })))
+    },
+  })
+  const [result] = await runHistory({ collector, targets: [{ id: 'long/term' }], options: {}, schedule: '0 3 * * *', prometheus: forwarding.url }, { env: {}, log })
+  assert.is(result!.ok, true, result!.error)
+  const inVictoria = await waitFor('VictoriaMetrics to answer the history', async () => {
+    const answer = (await (await fetch(`${victoria.url}/api/v1/query?query=${encodeURIComponent('count_over_time(github_repository_forks{target="long/term"}[40d])')}`)).json()) as { data: { result: { value: [number, string] }[] } }
+    return answer.data.result[0] ? Number(answer.data.result[0].value[1]) : undefined
+  }, 20_000, 500)
+  assert.is(inVictoria, 30)
+})
+
+longterm.run()
