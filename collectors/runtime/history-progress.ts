@@ -102,7 +102,9 @@ export async function readRetentionSeconds(prometheus: string, options: Pick<Rem
 export async function readRemoteWriteUrls(prometheus: string, options: Pick<RemoteWriteOptions, 'timeoutMs'> = {}): Promise<string[]> {
   const url = prometheus.replace(/\/+$/, '') + '/api/v1/status/config'
   const answer = await got(url, { timeout: { request: options.timeoutMs ?? 30_000 }, retry: { limit: 1 } }).json<{ data?: { yaml?: string } }>()
-  const { parse } = await import('yaml') // half the collectors bundle: loaded only by runs that write history
+  // Half the collectors bundle: loaded only by runs that write history. Bundled, the module may come as CommonJS (default).
+  const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') }
+  const parse = yaml.parse ?? yaml.default!.parse
   const config = parse(answer.data?.yaml ?? '') as { remote_write?: { url?: unknown }[] } | null
   return (config?.remote_write ?? []).map((target) => target.url).filter((target): target is string => typeof target === 'string')
 }
