@@ -23,7 +23,7 @@ export const collectorUsage = `  collect <source> [--target T]... [--config FILE
   check [--config FILE]
       validate activity.yml`
 
-export const environmentUsage = `environment: PUSHGATEWAY_URL, METRICS_PROMETHEUS_URL, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
+export const environmentUsage = `environment: PUSHGATEWAY_URL, METRICS_PROMETHEUS_URL, HISTORY_MAX_SAMPLES, GITHUB_API_URL, GITHUB_TOKEN or GITHUB_TOKEN_FILE,
   DOCKERHUB_API_URL, NPM_API_URL, PYPISTATS_API_URL, CRATES_API_URL, CRATES_USER_AGENT,
   ACTIVITY_CONFIG (default ./activity.yml), HTTP_TIMEOUT_SECONDS, HTTP_RETRIES,
   <SOURCE>_MAX_WAIT_SECONDS (GITHUB_, DOCKERHUB_, NPM_, PYPI_, CRATES_: the longest
@@ -140,7 +140,9 @@ async function history(collectorsDir: URL, args: string[], env: NodeJS.ProcessEn
     throw new UsageError(`${source} has no history to write; sources with history: ${withHistory.join(', ') || 'none in this build'}`)
   }
   const document = values.openmetrics ? createOpenMetricsDocument() : undefined
-  const results = await runHistory({ collector, targets, options, schedule: historySchedule(env, schedule), since, prometheus, document, pushgateway }, runSettings(env))
+  const maxSamples = numberFrom(env, 'HISTORY_MAX_SAMPLES')
+  if (maxSamples !== undefined && (!Number.isInteger(maxSamples) || maxSamples < 1)) throw new UsageError(`HISTORY_MAX_SAMPLES=${env.HISTORY_MAX_SAMPLES} is not a whole number of samples; unset it (1000000) or give one such as 500000`)
+  const results = await runHistory({ collector, targets, options, schedule: historySchedule(env, schedule), since, prometheus, document, pushgateway, maxSamples }, runSettings(env))
   if (document) process.stdout.write(document.finish())
   return reportFailures(source, results)
 }

@@ -2,7 +2,7 @@
 // collector writes the past through ctx.history into the metrics Prometheus (or an OpenMetrics document) and keeps
 // ctx.progress there, so the next run continues. The targets share one rate-limit budget, as in a collect run.
 import { projectOf, runShared, soloRun, type AnyCollector, type HistoryContext, type RunShared, type Target } from './define.ts'
-import { oneLine } from './errors.ts'
+import { ActivityError, oneLine } from './errors.ts'
 import type { HistoryProgress, HistorySink } from './history.ts'
 import { createMemoryProgress, createPrometheusProgress, forwardsOf, readRetentionSeconds } from './history-progress.ts'
 import { createHttp } from './http.ts'
@@ -30,6 +30,23 @@ export const historySuccessSpecs = {
   activity_history_last_success_timestamp_seconds: { help: 'Unix time at which the last successful history run of this collector for this target finished.', labels: [] },
 } as const satisfies MetricSpecs
 
+/** The most samples one history run writes (all targets): the metrics Prometheus holds out-of-order samples in memory until its next head compaction (up to 3 hours), and replays them all on a restart in that time. */
+export const defaultMaxSamples = 1_000_000
+
+/** What a history run knows of the metrics Prometheus, and the samples it may still write. */
+interface RunWide {
+  retentionSeconds?: number
+  forwardTo: readonly string[]
+  share: { limit: number; written: number }
+}
+
+/** The run has written its share of samples (HISTORY_MAX_SAMPLES): the target stops there, and the next run continues. */
+export class HistoryShareSpent extends ActivityError {
+  constructor(readonly limit: number) {
+    super('history run', `wrote its share of ${limit} samples`, 'the next run continues from the progress kept (HISTORY_MAX_SAMPLES sets the share)')
+  }
+}
+
 export interface HistoryRequest {
   collector: AnyCollector
   targets: Target[]
@@ -44,6 +61,8 @@ export interface HistoryRequest {
   document?: OpenMetricsDocument
   /** Where the run's health and the collector's ctx.metrics go; without it they are logged only. */
   pushgateway?: string
+  /** The most samples this run writes over all its targets (default defaultMaxSamples). */
+  maxSamples?: number
 }
 
 interface TargetRun {
@@ -54,7 +73,8 @@ interface TargetRun {
 }
 
 /** The sink and progress of one target, counting what the collector writes. */
-async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined, forwardTo: readonly string[]): Promise<TargetRun> {
+async function targetRun(request: HistoryRequest, target: Target, settings: RunSettings, log: Logger, oldestKept: number | undefined, wide: RunWide): Promise<TargetRun> {
+  const { forwardTo, share } = wide
   const owner = { job: request.collector.name, target: target.id }
   // The samples carry the project label; the progress does not, so moving a target to another project keeps its place.
   const labelled = { ...owner, project: projectOf(target) }
@@ -73,7 +93,11 @@ async function targetRun(request: HistoryRequest, target: Target, settings: RunS
   }
   const sink: HistorySink = {
     async write(samples) {
+      // A batch that would pass the share is not written at all: the progress the collector kept stays true.
+      // (A first batch larger than the share is written: a run always moves on.)
+      if (share.written > 0 && share.written + samples.length > share.limit) throw new HistoryShareSpent(share.limit)
       await inner.write(samples)
+      share.written += samples.length
       counted.samples += samples.length
       if (oldestKept !== undefined) for (const sample of samples) if (sample.timestampSeconds < oldestKept) counted.beyondRetention++
     },
@@ -97,9 +121,9 @@ export async function runHistoryTarget(
   settings: RunSettings,
   budget: Budget,
   shared: RunShared = soloRun(target),
-  retentionSeconds?: number,
-  forwardTo: readonly string[] = [],
+  wide: RunWide = { forwardTo: [], share: { limit: request.maxSamples ?? defaultMaxSamples, written: 0 } },
 ): Promise<TargetResult> {
+  const { retentionSeconds } = wide
   const { collector } = request
   const clock = { now: settings.now ?? realClock.now, sleep: settings.sleep ?? realClock.sleep }
   const log = settings.log.child({ source: collector.name, target: target.id, run: 'history' })
@@ -111,13 +135,16 @@ export async function runHistoryTarget(
   let run: TargetRun | undefined
   log.info('writing history', { since: request.since === undefined ? undefined : new Date(request.since * 1000).toISOString() })
   try {
-    run = await targetRun(request, target, settings, log, retentionSeconds === undefined ? undefined : clock.now() / 1000 - retentionSeconds, forwardTo)
+    run = await targetRun(request, target, settings, log, retentionSeconds === undefined ? undefined : clock.now() / 1000 - retentionSeconds, wide)
     const ctx: HistoryContext = { http, metrics: recorded, log, now: clock.now, options: request.options, history: run.sink, run: shared, progress: run.progress, since: request.since, ...settingsReader(settings.env) }
     await collector.history!(target, ctx)
     await run.sink.close()
   } catch (caught) {
     error = caught
   }
+  // Its share spent, the target stopped where its progress says: not a failure, the next run continues.
+  const shareSpent = error instanceof HistoryShareSpent
+  if (shareSpent) error = undefined
   const finished = clock.now()
   const written = run?.counted.samples ?? 0
   if (run?.counted.beyondRetention) {
@@ -147,7 +174,14 @@ export async function runHistoryTarget(
     result.error = oneLine(error)
     log.error('history run failed; what was written stays, and the next run continues from its progress', { reason: result.error, written, requests: http.requests, points: http.points })
   } else {
-    log.info('history written', { written, requests: result.requests, points: result.points, seconds: result.durationSeconds, to: request.prometheus ? 'prometheus' : 'openmetrics' })
+    log.info(shareSpent ? 'history written up to the run\'s share of samples; the next run continues' : 'history written', {
+      written,
+      requests: result.requests,
+      points: result.points,
+      seconds: result.durationSeconds,
+      to: request.prometheus ? 'prometheus' : 'openmetrics',
+      ...(shareSpent ? { share: wide.share.limit } : {}),
+    })
   }
   return result
 }
@@ -169,19 +203,31 @@ export async function runHistory(request: HistoryRequest, settings: RunSettings)
   // npm's bulk form: one answer for many targets, asked by the first that needs it.
   const shared = runShared(request.targets)
   const log = settings.log.child({ source: request.collector.name, run: 'history' })
-  const retention = request.prometheus ? await retentionOf(request.prometheus, log) : undefined
-  const forwardTo = request.prometheus ? await forwardsOf(request.prometheus, log) : []
+  const wide: RunWide = {
+    retentionSeconds: request.prometheus ? await retentionOf(request.prometheus, log) : undefined,
+    forwardTo: request.prometheus ? await forwardsOf(request.prometheus, log) : [],
+    share: { limit: request.maxSamples ?? defaultMaxSamples, written: 0 },
+  }
   const results: TargetResult[] = []
+  const waiting: string[] = []
   for (const target of request.targets) {
     const stopped = budget.stopped
     if (stopped) {
       results.push({ target: target.id, ok: false, notAttempted: true, error: `not attempted: the rate limit ran out before it (${oneLine(stopped)})`, requests: 0, samples: 0, durationSeconds: 0 })
       continue
     }
-    results.push(await runHistoryTarget(request, target, settings, budget, shared, retention, forwardTo))
+    if (wide.share.written >= wide.share.limit) {
+      waiting.push(target.id)
+      results.push({ target: target.id, ok: true, requests: 0, samples: 0, durationSeconds: 0 })
+      continue
+    }
+    results.push(await runHistoryTarget(request, target, settings, budget, shared, wide))
   }
   const skipped = results.filter((r) => r.notAttempted).map((r) => r.target)
   if (skipped.length) log.warn('rate limit exhausted: the remaining targets wait for the next history run', { notAttempted: skipped })
+  if (waiting.length || wide.share.written >= wide.share.limit) {
+    log.warn('the run wrote its share of samples (HISTORY_MAX_SAMPLES): the rest waits for the next history run', { share: wide.share.limit, waiting })
+  }
   log.info('history run finished', {
     targets: results.length,
     failed: results.filter((r) => !r.ok).length,

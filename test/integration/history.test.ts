@@ -146,6 +146,36 @@ test('a history run that fails half way continues from its progress: every day o
   assert.equal(await queryAt(`sum_over_time(github_repository_forks${forks}[401d])`, today), [(400 * 401) / 2])
 })
 
+test('a run writes at most its share of samples (HISTORY_MAX_SAMPLES); the targets after it wait, and the next run continues', async () => {
+  const collector = defineCollector({
+    name: 'github',
+    description: 'test collector with a history',
+    schedule: '0 3 * * *',
+    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
+    example: 'a/b',
+    metrics: specs,
+    async collect() {},
+    async history(target: Target, ctx) {
+      for (let n = (await ctx.progress.get('forks')) ?? 200; n > 0; n -= 50) {
+        await ctx.history.write(Array.from({ length: 50 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'share', repository: target.id }, timestampSeconds: daysAgo(n - i), value: n - i })))
+        await ctx.progress.set('forks', n - 50)
+      }
+    },
+  })
+  const request = { collector, targets: [{ id: 'share/one' }, { id: 'share/two' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url, maxSamples: 120 }
+  const count = async (id: string) => (await queryAt(`count_over_time(github_repository_forks{target="${id}"}[201d])`, today))[0] ?? 0
+  const first = await runHistory(request, { env: {}, log })
+  assert.equal(first.map((r) => [r.target, r.ok, r.samples]), [['share/one', true, 100], ['share/two', true, 0]])
+  assert.equal([await count('share/one'), await count('share/two')], [100, 0])
+  // Runs of at most 120 samples in batches of 50: 100 for share/one, then 100 for share/one, then 100 for share/two each.
+  for (const expected of [[200, 0], [200, 100], [200, 200]]) {
+    const results = await runHistory(request, { env: {}, log })
+    assert.ok(results.reduce((sum, r) => sum + r.samples, 0) <= 120, 'within the share')
+    assert.equal([await count('share/one'), await count('share/two')], expected, 'every day once')
+  }
+  assert.equal(await queryAt(`sum_over_time(github_repository_forks{target="share/two"}[201d])`, today), [(200 * 201) / 2])
+})
+
 test('the OpenMetrics text is what promtool turns into blocks, and Prometheus answers from them at each day', async () => {
   const document = createOpenMetricsDocument()
   const days = Array.from({ length: 60 }, (_, i) => 60 - i)
