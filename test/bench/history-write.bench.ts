@@ -80,10 +80,17 @@ const allVisible = (url: string, timeoutMs: number) =>
 
 function diskBytes(dir: string): number {
   let total = 0
-  for (const name of readdirSync(dir)) {
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return 0 // removed by compaction meanwhile
+  }
+  for (const name of names) {
     const path = join(dir, name)
-    const stat = statSync(path)
-    total += stat.isDirectory() ? diskBytes(path) : stat.size
+    // Compaction creates and removes folders while this walks.
+    const stat = statSync(path, { throwIfNoEntry: false })
+    if (stat) total += stat.isDirectory() ? diskBytes(path) : stat.size
   }
   return total
 }
