@@ -183,6 +183,7 @@ export async function writeHistory(target: HistoryTarget, ctx: Context, token: s
   }
 
   let stoppedAt: string | undefined
+  let tooLarge: string | undefined
   const left: string[] = []
   for (const repository of repositories) {
     const labels = { owner: repository.owner.login, repository: repository.name }
@@ -192,7 +193,11 @@ export async function writeHistory(target: HistoryTarget, ctx: Context, token: s
       const key = progressKey(labels, source.name)
       if ((await ctx.progress.get(key)) !== undefined) continue
       const cost = source.cost(repository, nowSeconds)
-      if (!stoppedAt && !budget.fits(source.limit, cost)) stoppedAt = key
+      if (!stoppedAt && !budget.fits(source.limit, cost)) {
+        stoppedAt = key
+        const allowed = budget.allowance(source.limit).allowed
+        if (allowed !== undefined && cost > allowed) tooLarge = `${key} needs ${cost} ${source.limit === 'rest' ? 'REST requests' : 'points'}, more than this run's ${allowed}`
+      }
       if (stoppedAt) {
         needed += cost
         left.push(key)
@@ -238,6 +243,7 @@ export async function writeHistory(target: HistoryTarget, ctx: Context, token: s
       restRemainingAtStart: rest.remainingAtStart,
       next: stoppedAt,
       left: left.length,
+      ...(tooLarge && { tooLargeForOneRun: `${tooLarge}: raise ${budgetSetting} for a run` }),
     })
   } else {
     ctx.log.info('history complete', { target: target.id, repositories: repositories.length, points: budget.spent('graphql'), restRequests: budget.spent('rest') })

@@ -186,6 +186,16 @@ test('without a token the history run writes nothing, says so in one line, and d
   assert.is(api.graphqlRequests + api.restRequests, 0)
 })
 
+test('a source larger than a whole run’s share is named in the warning, with the setting that lets it run', async () => {
+  const history = generatedHistory('acme/huge', { years: 2, stars: 10, issues: 3000, pullRequests: 10, forks: 1, releases: 1, commits: 10 }, end)
+  const api = await serve({ owners: [owner('acme', [historyRepository('huge', history)])], graphqlPoints: { limit: 5000, remaining: 100 } })
+  const run = await runHistory(api.url, 'acme/huge', new MemorySink(), memoryProgress())
+  assert.ok(run.ok, String(run.error))
+  const stop = run.logs.find((l) => l.level === 'warn' && /share of the GitHub rate limit/.test(String(l.msg)))
+  assert.is(stop?.tooLargeForOneRun, "acme/huge/issues needs 30 points, more than this run's 20: raise GITHUB_HISTORY_BUDGET_PERCENT for a run")
+  assert.ok((await runHistory(api.url, 'acme/huge', new MemorySink(), memoryProgress(), { GITHUB_HISTORY_BUDGET_PERCENT: '100' })).ok)
+})
+
 test('GITHUB_HISTORY_BUDGET_PERCENT that is not a percentage is refused before any request', async () => {
   const api = await serve({ owners: [owner('acme', [repository('tool')])] })
   for (const bad of ['0', '101', 'half', '-5']) {
