@@ -46,6 +46,10 @@ export function plainHttpProblems(stack: string, name: string, service: Mapping,
     for (const flag of redirectFlags) {
       if (!command.includes(flag)) problems.push({ message: `services.${name}.command: has no ${flag}: plain HTTP would answer every route, basic-auth credentials in clear text`, at: ['command'] })
     }
+    const slash = '--entryPoints.websecure.http.encodedCharacters.allowEncodedSlash=false'
+    if (!command.includes(slash)) {
+      problems.push({ message: `services.${name}.command: has no ${slash}: a %2F in the path would slip past the routers' !PathPrefix exclusions (the Prometheus admin API)`, at: ['command'] })
+    }
     const asDefault = command.findIndex((arg) => /^--entry[pP]oints\.web\.asDefault=true$/.test(arg))
     if (asDefault >= 0) {
       problems.push({ message: `services.${name}.command: --entryPoints.web.asDefault=true puts every router on plain HTTP; name web only on the routers allowed it (plainHttpRouters in stacks/validate.ts)`, at: ['command', asDefault] })

@@ -172,11 +172,13 @@ test('a router on plain HTTP that is not the website or the gitops webhook fails
   edit(root, 'stacks/admin.yml', (text) =>
     text
       .replace('        - traefik.http.routers.grafana.rule=', '        - traefik.http.routers.grafana.entrypoints=web,websecure\n        - traefik.http.routers.grafana.rule=')
-      .replace('      - --entryPoints.web.http.redirections.entryPoint.to=websecure\n', '      - --entryPoints.web.asDefault=true\n'),
+      .replace('      - --entryPoints.web.http.redirections.entryPoint.to=websecure\n', '      - --entryPoints.web.asDefault=true\n')
+      .replace('      - --entryPoints.websecure.http.encodedCharacters.allowEncodedSlash=false\n', ''),
   )
   const command = lineOf(root, 'stacks/admin.yml', '--providers.swarm.endpoint')
   assert.equal(await problems(root), [
     `stacks/admin.yml:${command}: services.traefik.command: has no --entryPoints.web.http.redirections.entryPoint.to=websecure: plain HTTP would answer every route, basic-auth credentials in clear text`,
+    `stacks/admin.yml:${command}: services.traefik.command: has no --entryPoints.websecure.http.encodedCharacters.allowEncodedSlash=false: a %2F in the path would slip past the routers' !PathPrefix exclusions (the Prometheus admin API)`,
     `stacks/admin.yml:${lineOf(root, 'stacks/admin.yml', 'web.asDefault=true')}: services.traefik.command: --entryPoints.web.asDefault=true puts every router on plain HTTP; name web only on the routers allowed it (plainHttpRouters in stacks/validate.ts)`,
     `stacks/admin.yml:${lineOf(root, 'stacks/admin.yml', 'routers.grafana.entrypoints')}: services.grafana: router grafana answers on plain HTTP (entrypoints=web,websecure); only app/site, gitops/gitops-webhook may: leave web out (HTTPS only), or add it to plainHttpRouters in stacks/validate.ts with the reason`,
   ])
