@@ -4,7 +4,9 @@
 //
 // This file is the command and the repository's policy (what may go unpinned, what may publish a port); the checks
 // are below it: validate-stacks.ts and validate-stack-config.ts (stack files, docker stack config, the collectors
-// stack), validate-configs.ts (promtool, nginx -t), validate-grafana.ts, all sharing validate-core.ts's bookkeeping.
+// stack), validate-placement.ts (plain HTTP only where allowed, stores on the storage node, cAdvisor's metric flags),
+// validate-configs.ts (promtool, nginx -t, the Logstash pipeline), validate-grafana.ts, all sharing validate-core.ts's
+// bookkeeping.
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
