@@ -5,11 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { SimpleGit } from 'simple-git'
-import { ActivityError } from '../collectors/runtime/errors.ts'
 import type { Logger } from '../collectors/runtime/log.ts'
 import { checkoutCommit } from './checkout.ts'
+import { Interrupted, type RequestOptions, type RollbackRequest } from './requests.ts'
 import { changedStacks, fingerprints, images as allImages, type Fingerprints, type Image, type Stack } from './inputs.ts'
 import type { LedgerEntry, ServiceRecord, Trigger } from './ledger.ts'
+
+export { Interrupted, type RequestOptions, type RollbackRequest }
 import { type AttemptRecorder } from './attempts.ts'
 import { retryDelaySeconds, retrySchedule, systemClock, type Clock } from './retry.ts'
 import type { DeployState, Pin, StateFile } from './state.ts'
@@ -57,30 +59,6 @@ export interface DeployEvents {
   onResult?(result: DeployResult): void
   /** The platform was pinned by a rollback (a Pin) or unpinned (undefined). */
   onPin?(pin: Pin | undefined): void
-}
-
-/** Stopped while following the swarm: the attempt is neither done nor failed; the next gitops resumes it. */
-export class Interrupted extends ActivityError {
-  constructor() {
-    super('gitops', 'stopped while following the deployment', 'the next gitops resumes following it')
-  }
-}
-
-/** Deploys a ledger entry's commit again (its stacks, or `stacks`), then pins the platform to it. */
-export interface RollbackRequest {
-  entry: LedgerEntry
-  stacks?: Stack[]
-  /** The branch head now: it stays undeployed until a newer commit (or an unpin). */
-  head?: string
-}
-
-export interface RequestOptions {
-  /** Already validated (the built-in remote's pre-receive hook did it for this very commit). */
-  validated?: boolean
-  trigger?: Trigger
-  rollback?: RollbackRequest
-  /** An unfinished ledger entry of this commit, from a gitops that stopped while following it: it is finished, not repeated. */
-  resume?: LedgerEntry
 }
 
 interface Pending extends RequestOptions {

@@ -13,7 +13,7 @@ import type { LedgerInbox } from './inbox.ts'
 import { defaultLedgerLimit, Ledger, type Trigger } from './ledger.ts'
 import { gitHooks } from './git-hooks.ts'
 import { prepareRepository } from './git-server.ts'
-import { deployMetrics, metricsFor, showLedger, showPin, showState, type GitopsMetrics } from './metrics.ts'
+import { deployMetrics, metricsFor, resultLabels, showLastResult, showLedger, showPin, showState, type GitopsMetrics } from './metrics.ts'
 import { requestListener } from './routes.ts'
 import { Scheduler, type JobRunner, type SchedulerStore } from './scheduler.ts'
 import { StateFile, type Pin } from './state.ts'
@@ -140,6 +140,9 @@ export async function startGitops(options: GitopsOptions): Promise<GitopsService
   const ledger = openLedger(options)
   ledger.onChange = (entries) => showLedger(metrics, entries)
   showLedger(metrics, ledger.list())
+  // After a restart the last result is still the ledger's: an alert on a rolled-back deployment does not resolve by itself.
+  const lastEnded = ledger.list().filter((e) => e.result !== 'running').at(-1)
+  if (lastEnded) showLastResult(metrics, resultLabels[lastEnded.result as keyof typeof resultLabels])
   const recorder = new AttemptRecorder(ledger, options.steps.describe, log)
   const scheduler = schedulerFor(options, metrics)
   // A deployment of the collectors stack may add, remove or reschedule jobs.

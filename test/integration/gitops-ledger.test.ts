@@ -157,6 +157,7 @@ test('Swarm rolls B back: the ledger and the push answer say so; rollback --to A
   await restarted.deployer.idle()
   assert.is((await ledger(restarted)).length, countBefore, 'a restart while pinned records and deploys nothing')
   await metric(restarted, /activity_gitops_pinned 1/)
+  await metric(restarted, /activity_gitops_last_deploy_result\{result="succeeded"\} 1/)
 
   const c = await repo.commit(app('C'))
   const good = await push(restarted)
