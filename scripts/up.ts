@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { loadConfig, type ActivityConfig } from '../collectors/runtime/activity-yml.ts'
 import { loadCollectors } from '../collectors/runtime/registry.ts'
+import { alertSecrets } from '../stacks/alertmanager-config.ts'
 import { deployOrder, secretSpecs, type StackName } from '../stacks/stacks.ts'
 import { describe, waitForServices, type ServiceState } from '../stacks/deploy/converge.ts'
 import { credentialsFile, recordCredential } from './lib/credentials.ts'
@@ -169,6 +170,9 @@ export async function up(options: UpOptions, out: Output): Promise<UpResult> {
     const notes = credentialsFile(options.env)
     for (const name of secrets.filter((s) => !existing.has(s))) {
       const spec = secretSpecs[name]
+      if (!spec && alertSecrets(config.alerts).includes(name)) {
+        throw new StepError('secrets', `${config.file}: an alert receiver reads the secret ${name}, which does not exist`, `create it with the credential (a webhook URL, a password): printf %s VALUE | docker secret create ${name} -`)
+      }
       if (!spec) throw new StepError('secrets', `a stack needs the secret ${name}, which nothing here knows how to make`, `create it: printf %s VALUE | docker secret create ${name} -`)
       const { value, note } = spec.generate(options.env)
       await docker(['secret', 'create', '--label', `${platformLabel}=true`, name, '-'], { input: value })
