@@ -2,14 +2,25 @@
 // activity_history_progress{job,target,key} in the metrics Prometheus, written by remote write and read back with
 // last_over_time. So a history job on any node, after a failure or a restart, continues where the last one stopped.
 import got from 'got'
-import { oneLine } from './errors.ts'
+import { ActivityError, oneLine } from './errors.ts'
 import type { HistoryProgress } from './history.ts'
 import type { Logger } from './log.ts'
 import type { SeriesOwner } from './history-series.ts'
-import { postWriteRequest, remoteWriteUrl, RemoteWriteError, writeRequestBody, type RemoteWriteOptions } from './remote-write.ts'
+import { postWriteRequest, remoteWriteUrl, writeRequestBody, type RemoteWriteOptions } from './remote-write.ts'
 
 export const progressMetric = 'activity_history_progress'
 export const progressHelp = 'How far the history backfill of a target is written, per key the collector chooses (a Unix time, a position): what the next history run continues from.'
+
+/** The metrics Prometheus' API (query, configuration) did not answer as it should. */
+export class PrometheusApiError extends ActivityError {
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    fix: string,
+  ) {
+    super(`the metrics Prometheus at ${url}`, reason, fix)
+  }
+}
 
 /** How far back a progress value is looked for: a job that has not run for longer than this starts over (idempotently). */
 const lookback = '3650d'
@@ -31,9 +42,9 @@ export async function readProgress(prometheus: string, owner: SeriesOwner, optio
     answer = await got(url, { searchParams: { query }, timeout: { request: options.timeoutMs ?? 30_000 }, retry: { limit: options.retries ?? 4 } }).json<QueryAnswer>()
   } catch (error) {
     const reason = (error as { response?: { statusCode: number; body: unknown }; code?: string }).response
-    throw new RemoteWriteError(url, reason ? `${reason.statusCode} ${String(reason.body).slice(0, 200)}` : String((error as { code?: string }).code ?? error), 'check that the metrics Prometheus runs and METRICS_PROMETHEUS_URL points at it')
+    throw new PrometheusApiError(url, reason ? `${reason.statusCode} ${String(reason.body).slice(0, 200)}` : String((error as { code?: string }).code ?? error), 'check that the metrics Prometheus runs and METRICS_PROMETHEUS_URL points at it')
   }
-  if (answer.status !== 'success' || !answer.data) throw new RemoteWriteError(url, `query failed: ${answer.error ?? answer.status}`, 'see the metrics Prometheus log')
+  if (answer.status !== 'success' || !answer.data) throw new PrometheusApiError(url, `query failed: ${answer.error ?? answer.status}`, 'see the metrics Prometheus log')
   return new Map(answer.data.result.filter((r) => r.metric.key !== undefined).map((r) => [r.metric.key!, Number(r.value[1])]))
 }
 
@@ -118,7 +129,7 @@ export async function forwardsOf(prometheus: string, log: Logger): Promise<strin
   try {
     urls = await readRemoteWriteUrls(prometheus)
   } catch (caught) {
-    throw new RemoteWriteError(`${prometheus}/api/v1/status/config`, oneLine(caught), 'history also goes where the metrics Prometheus forwards (remote_write); check that it runs and METRICS_PROMETHEUS_URL points at it')
+    throw new PrometheusApiError(`${prometheus.replace(/\/+$/, '')}/api/v1/status/config`, oneLine(caught), 'a history run reads where it forwards (remote_write) before it writes; check that it runs and METRICS_PROMETHEUS_URL points at it')
   }
   if (urls.length) log.info('history also goes where the metrics Prometheus forwards (it does not forward out-of-order samples)', { forwardTo: urls })
   return urls
