@@ -39,12 +39,16 @@ interface SourceListing {
   schedule: string
   description: string
   example: string
+  /** Whether the collector has history (a `<source>-history` job); absent in listings of builds before it. */
+  history?: boolean
 }
 
 /** A collector known only from the listing of another build's image: enough to check activity.yml's shape and render its service. */
-function listedCollector(listing: SourceListing): AnyCollector {
+function listedCollector({ history, ...listing }: SourceListing): AnyCollector {
   return {
     ...listing,
+    // Its history runs in its own image; here it only makes the collectors stack render its history job.
+    ...(history ? { history: async () => {} } : {}),
     // Its own image checks the targets (activity check); here any entry passes, named as written.
     targets: v.pipe(v.unknown(), v.transform((value) => ({ id: typeof value === 'string' ? value : JSON.stringify(value) }))),
     options: v.unknown(),

@@ -165,7 +165,7 @@ async function sources(collectorsDir: URL, args: string[]): Promise<number> {
   const collectors = await loadCollectors(collectorsDir)
   if (args[0] === '--json') {
     // For gitops, which checks a commit's activity.yml against the collectors of the commit's image.
-    const list = [...collectors.values()].map(({ name, schedule, description, example }) => ({ name, schedule, description, example }))
+    const list = [...collectors.values()].map(({ name, schedule, description, example, history }) => ({ name, schedule, description, example, history: Boolean(history) }))
     process.stdout.write(JSON.stringify(list) + '\n')
     return 0
   }

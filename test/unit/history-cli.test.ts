@@ -39,4 +39,13 @@ test('a metrics Prometheus that does not answer fails the run with one line nami
   assert.match(run.stderr, new RegExp(`activity: the metrics Prometheus at http://127\\.0\\.0\\.1:${port}/api/v1/status/config: connect ECONNREFUSED`))
 })
 
+test('activity sources --json says which sources have history (gitops renders their history jobs from it for sources new in a commit)', async () => {
+  const run = await activity(['sources', '--json'])
+  assert.is(run.code, 0, run.stderr)
+  const listed = Object.fromEntries((JSON.parse(run.stdout) as { name: string; history: boolean }[]).map((s) => [s.name, s.history]))
+  assert.is(listed.github, true)
+  assert.is(listed.npm, true)
+  assert.is(listed.dockerhub, false)
+})
+
 test.run()
