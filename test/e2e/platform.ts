@@ -62,8 +62,9 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
   const config = loadConfig(configFile, await loadCollectors(new URL('../../collectors/', import.meta.url)))
   const sources = config.sources.map((s) => s.name)
   const extra = mkdtempSync(join(tmpdir(), 'activity-e2e-overlay-'))
-  // The history jobs call the same APIs as their source's job: they join the test APIs' network too.
-  collectorsOverlay(extra, config.sources.flatMap((s) => (s.collector.history ? [s.name, `${s.name}-history`] : [s.name])))
+  // The history jobs call the same APIs as their source's job: they join the test APIs' network too. So do npm and its
+  // history job, which a test adds by a commit (the overlay drops the jobs of sources that are not configured).
+  collectorsOverlay(extra, [...config.sources.flatMap((s) => (s.collector.history ? [s.name, `${s.name}-history`] : [s.name])), 'npm', 'npm-history'])
   const home = mkdtempSync(join(tmpdir(), 'activity-e2e-home-'))
   return {
     upArgs: [
@@ -77,6 +78,7 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
     env: {
       GITHUB_API_URL: fakeApis.url,
       DOCKERHUB_API_URL: fakeApis.url,
+      NPM_API_URL: fakeApis.url,
       // The fake GitHub takes any token: this one makes the collector use GraphQL, and up create the github_token secret.
       GITHUB_TOKEN: 'e2e-token-for-the-fake-github',
       ACTIVITY_HOME: home,

@@ -1,6 +1,7 @@
-// Fake GitHub and Docker Hub on one port, standalone: `node --import tsx test/support/fake-apis.ts --port N [--host H] [--data FILE]`.
+// Fake GitHub, Docker Hub and npm on one port, standalone: `node --import tsx test/support/fake-apis.ts --port N [--host H] [--data FILE]`.
 // GitHub: GraphQL at /graphql (and /api/graphql), REST at /users, /orgs, /user, /repos (and under /api/v3);
-// Docker Hub at /v2/... . The Swarm e2e points GITHUB_API_URL and DOCKERHUB_API_URL here.
+// Docker Hub at /v2/... ; npm's download counts at /downloads/range/... . The Swarm e2e points GITHUB_API_URL,
+// DOCKERHUB_API_URL and NPM_API_URL here.
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -8,6 +9,7 @@ import { parse as parseYaml } from 'yaml'
 import * as v from 'valibot'
 import { dockerHubReply, hubNamespace, hubRepository, type DockerHubData, type HubRepository } from './dockerhub-api.ts'
 import { asset, generatedOwner, githubHandler, owner, release, repository, type GitHubData, type OwnerData, type RepositoryData } from './github-api.ts'
+import { days, isoDay, npmReply, type NpmData } from './registry-apis.ts'
 import { startApiServer, type ApiServer } from './servers.ts'
 
 /** The data file: JSON or YAML. Owners and namespaces are listed, or generated (`generate: N`). */
@@ -29,6 +31,8 @@ const ownerSpec = v.object({
 const dataSpec = v.strictObject({
   github: v.optional(v.object({ owners: v.optional(v.array(ownerSpec), []), tokens: v.optional(v.array(v.string())) }), {}),
   dockerhub: v.optional(v.object({ namespaces: v.optional(v.record(v.string(), v.union([count(), v.array(v.looseObject({ name: v.string() }))])), {}) }), {}),
+  // Package name -> the day it was published; it is downloaded 100 + (n mod 7) times on its n-th day, up to yesterday.
+  npm: v.optional(v.object({ packages: v.optional(v.record(v.string(), v.pipe(v.string(), v.isoDate())), {}) }), {}),
 })
 export type FakeApisData = v.InferInput<typeof dataSpec>
 
@@ -45,9 +49,13 @@ export const defaultData: FakeApisData = {
     ],
   },
   dockerhub: { namespaces: { prom: 40, bitnami: 5, grafana: [{ name: 'grafana', pull_count: 3_000_000_000, star_count: 3_100 }] } },
+  npm: { packages: { 'prom-client': '2026-01-01' } },
 }
 
-export function buildData(input: FakeApisData): { github: GitHubData; dockerhub: DockerHubData } {
+/** The downloads of an npm package on its n-th day, in the fake. */
+export const npmDownloadsOn = (n: number) => 100 + (n % 7)
+
+export function buildData(input: FakeApisData, now = Date.now()): { github: GitHubData; dockerhub: DockerHubData; npm: NpmData } {
   const spec = v.parse(dataSpec, input)
   const owners: OwnerData[] = spec.github.owners.map((o) => {
     const listed = o.repositories.map(({ name, releases, ...fields }) =>
@@ -63,7 +71,9 @@ export function buildData(input: FakeApisData): { github: GitHubData; dockerhub:
   for (const [namespace, repositories] of Object.entries(spec.dockerhub.namespaces)) {
     namespaces[namespace] = typeof repositories === 'number' ? hubNamespace(namespace, repositories) : repositories.map(({ name, ...fields }) => hubRepository(namespace, name, fields as Partial<HubRepository>))
   }
-  return { github: { owners, tokens: spec.github.tokens }, dockerhub: { namespaces } }
+  const lastDay = isoDay(now - 86_400_000)
+  const packages = Object.fromEntries(Object.entries(spec.npm.packages).map(([name, first]) => [name, days(first, lastDay, npmDownloadsOn)]))
+  return { github: { owners, tokens: spec.github.tokens }, dockerhub: { namespaces }, npm: { lastDay, packages } }
 }
 
 export async function startFakeApis(input: FakeApisData = defaultData, listen: { port?: number; host?: string } = {}): Promise<ApiServer> {
@@ -71,6 +81,7 @@ export async function startFakeApis(input: FakeApisData = defaultData, listen: {
   const github = githubHandler(data.github)
   return startApiServer(async (request) => {
     if (request.url === '/' || request.url === '/healthz') return { body: { github_graphql: '/graphql', github_rest: '/users/{owner}/repos', dockerhub: '/v2/namespaces/{namespace}/repositories' } }
+    if (request.url.startsWith('/downloads/')) return npmReply(data.npm, request)
     return (
       (await github.route(request)) ??
       // Docker Hub's next links name hub.docker.com; the collector follows them on its configured base.
