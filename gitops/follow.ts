@@ -70,12 +70,18 @@ export function updateVerdict(service: InspectedService, tasks: (TaskJson & { Sp
 }
 
 /** The services and their tasks, as the engine reports them now. */
-export async function inspectServices(names: string[]): Promise<{ services: InspectedService[]; tasks: (TaskJson & { Spec?: unknown })[] }> {
+export async function inspectServices(names: string[], attempts = 3): Promise<{ services: InspectedService[]; tasks: (TaskJson & { Spec?: unknown })[] }> {
   if (!names.length) return { services: [], tasks: [] }
   const services = JSON.parse(await docker(['service', 'inspect', ...names])) as InspectedService[]
   const ids = (await docker(['service', 'ps', '--no-trunc', '-q', ...names])).split('\n').filter(Boolean)
-  const tasks = ids.length ? (JSON.parse(await docker(['inspect', '--type', 'task', ...new Set(ids)])) as (TaskJson & { Spec?: unknown })[]) : []
-  return { services, tasks }
+  if (!ids.length) return { services, tasks: [] }
+  // Swarm prunes old tasks while it updates: one listed a moment ago may be gone; the listing is asked again.
+  const tasks = await docker(['inspect', '--type', 'task', ...new Set(ids)]).catch((error: Error) => {
+    if (attempts > 1 && /not found/i.test(error.message)) return undefined
+    throw error
+  })
+  if (tasks === undefined) return inspectServices(names, attempts - 1)
+  return { services, tasks: JSON.parse(tasks) as (TaskJson & { Spec?: unknown })[] }
 }
 
 /** Each service as the ledger records it: its image and a fingerprint of its whole spec (equal specs, equal fingerprints). */
@@ -160,8 +166,9 @@ export async function followUpdates(names: string[], options: FollowOptions): Pr
       options.report(`waiting for ${pending.map((p) => `${p.name} (${(p.verdict as { why: string }).why})`).join(', ')} (${elapsed})`)
     }
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.pollMs ?? 1000)
-      options.signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true })
+      const stop = () => (clearTimeout(timer), resolve())
+      const timer = setTimeout(() => (options.signal?.removeEventListener('abort', stop), resolve()), options.pollMs ?? 1000)
+      options.signal?.addEventListener('abort', stop, { once: true })
     })
   }
 }

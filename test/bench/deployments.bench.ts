@@ -54,6 +54,7 @@ const gitops = await startGitops({
   },
   log: createLogger({ write: () => {} }),
 })
+const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 const remote = gitops.url.replace('http://', 'http://platform:bench@') + '/platform.git'
 const authorization = 'Basic ' + Buffer.from('platform:bench').toString('base64')
 
@@ -80,6 +81,7 @@ try {
     const last = gitops.ledger.list().at(-1)!
     if (last.result !== 'succeeded') throw new Error(`push ${i}: ${last.result}: ${last.reason}`)
   }
+  console.log(`deployments: push to deployed and converged, one-service change: median ${s(median(viaPush))} (${rounds} pushes; min ${s(Math.min(...viaPush))}, max ${s(Math.max(...viaPush))})`)
 
   // Back through the pushes' entries, newest first: each rollback changes the service's spec.
   const pushes = gitops.ledger.list().filter((e) => e.trigger === 'push' && e.stacks.includes('app')).slice(-rounds - 1, -1).reverse()
@@ -90,6 +92,7 @@ try {
     viaRollback.push(performance.now() - t0)
     if (answer !== 'ok') throw new Error(`rollback to entry ${entry.id}: ${answer}`)
   }
+  console.log(`deployments: activity rollback to converged: median ${s(median(viaRollback))} (${viaRollback.length} rollbacks; min ${s(Math.min(...viaRollback))}, max ${s(Math.max(...viaRollback))})`)
 
   // The floor: the same change made by hand, followed until Swarm says the update completed.
   const floor: number[] = []
@@ -107,9 +110,6 @@ try {
     floor.push(performance.now() - t0)
   }
 
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
-  console.log(`deployments: push to deployed and converged, one-service change: median ${s(median(viaPush))} (${rounds} pushes; min ${s(Math.min(...viaPush))}, max ${s(Math.max(...viaPush))})`)
-  console.log(`deployments: activity rollback to converged: median ${s(median(viaRollback))} (${viaRollback.length} rollbacks; min ${s(Math.min(...viaRollback))}, max ${s(Math.max(...viaRollback))})`)
   console.log(`deployments: floor, docker service update followed to UpdateStatus completed: median ${s(median(floor))} (${rounds} updates, polled every 100 ms)`)
   // Target: gitops adds at most 3 s to what Swarm itself takes (git, fingerprints, checkout, its 1 s polling).
   process.exitCode = median(viaPush) - median(floor) <= 3000 && median(viaRollback) - median(floor) <= 3000 ? 0 : 1
