@@ -2,7 +2,7 @@
 // (UpdateStatus, and every task at the new spec), so a task the swarm rejects (an image that does not exist, no node
 // that fits), an update it pauses or rolls back, or a service not running in time is a failed deployment, not a done one.
 import { ActivityError } from '../collectors/runtime/errors.ts'
-import { stackServices } from '../stacks/deploy/deploy.ts'
+import { forgetDeployed, stackServices } from '../stacks/deploy/deploy.ts'
 import { docker } from '../stacks/deploy/docker.ts'
 import type { DeploySteps } from './deployer.ts'
 import { describeServices, followUpdates } from './follow.ts'
@@ -43,6 +43,8 @@ export function awaitRollout(options: RolloutOptions): NonNullable<DeploySteps['
     const followed = await followUpdates(services, { since, timeoutMs: options.timeoutSeconds * 1000, pollMs: options.pollMs, report, signal })
     const failed = followed.flatMap(({ name, verdict }) => (verdict.done && !verdict.ok ? [{ name, ...verdict }] : []))
     if (!failed.length) return
+    // What the swarm runs is not what was deployed: a retry of this commit deploys it again, and is followed again.
+    await forgetDeployed(stack)
     const rolledBack = failed.every((f) => f.rolledBack)
     // Said as `app_nginx rolled back by Swarm: <Swarm's message>`, or `the swarm does not run it: app_x FAILED: <why>`.
     const problems = failed.map((f) => (f.rolledBack ? `${f.name} ${f.problem}` : `${f.name} FAILED: ${f.problem}`)).join('; ')

@@ -207,6 +207,14 @@ export async function deployStack(stack: ResolvedStack, workDir: string, options
   })
 }
 
+/**
+ * Forgets the hash a stack was deployed with: the swarm does not run it (Swarm rolled its update back, or paused it),
+ * so the next deployment of the same stack file deploys it again instead of taking it for unchanged.
+ */
+export async function forgetDeployed(stack: string): Promise<void> {
+  await dockerMaybe(['config', 'rm', markerPrefix + stack])
+}
+
 /** Removes a stack and its deploy record; the named volumes stay unless the caller removes them. */
 export async function removeStack(stack: string): Promise<void> {
   await docker(['stack', 'rm', stack])

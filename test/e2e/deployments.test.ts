@@ -140,11 +140,16 @@ test('gitops restarted while it follows an update resumes following it, and the 
   assert.is.not(slower, app, 'the test slows the healthcheck of stacks/app.yml')
   const since = Date.now()
   const pushing = push('D: a slower healthcheck', { 'stacks/app.yml': slower })
-  const following = await poll('gitops to follow the app update', async () => {
+  const following = await poll('gitops to start the app update', async () => {
     const last = ((await ledger().catch(() => [])) as LedgerEntry[]).at(-1)
     return last && Date.parse(last.startedAt) >= since - 2000 && last.result === 'running' && last.stacks.includes('app') ? last : undefined
   }, 120_000, 500)
-  await new Promise((resolve) => setTimeout(resolve, 3000))
+  // Swarm updates nginx (its new task waits 20 s for its first health check) while gitops follows it.
+  await poll('Swarm to update app_nginx', async () => {
+    const status = JSON.parse(await docker(['service', 'inspect', '--format', '{{json .UpdateStatus}}', 'app_nginx'])) as { State?: string; StartedAt?: string } | null
+    return status?.State === 'updating' && Date.parse(status.StartedAt ?? '') >= since - 2000
+  }, 60_000, 500)
+  await new Promise((resolve) => setTimeout(resolve, 2000))
   const task = (await docker(['service', 'ps', '-q', '--filter', 'desired-state=running', 'gitops_gitops'])).trim()
   await docker(['service', 'update', '--detach', '--force', 'gitops_gitops'])
   log(`restarted gitops while it followed ledger entry ${following.id}`)
