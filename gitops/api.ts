@@ -2,6 +2,7 @@
 // rollback (or an unpin) whose progress is streamed line by line, its last line `ok` or `failed`. Behind the same
 // Basic auth as the built-in git remote (user platform, the gitops_push_password secret).
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { ActivityError } from '../collectors/runtime/errors.ts'
 import type { Deployer, DeployResult } from './deployer.ts'
 import { stacks as stackNames, type Stack } from './inputs.ts'
 import type { Ledger, LedgerEntry } from './ledger.ts'
@@ -31,7 +32,13 @@ export interface RollbackRequestBody {
 }
 
 /** Why a rollback cannot start: said to the person who asked, with what to do. */
-export class RollbackRefused extends Error {}
+export class RollbackRefused extends ActivityError {
+  override readonly kind = 'usage'
+
+  constructor(problem: string) {
+    super('', problem)
+  }
+}
 
 /** The entry a rollback deploys again, from what the person gave. */
 export function rollbackTarget(entries: LedgerEntry[], to: string | undefined, head: string | undefined, stacks: string[] = []): LedgerEntry {

@@ -146,7 +146,7 @@ export class Ledger {
   /** Records what changed about an entry (its stacks, its end). */
   update(id: number, change: Partial<Omit<LedgerEntry, 'id'>>): LedgerEntry {
     const current = this.get(id)
-    if (!current) throw new Error(`ledger entry ${id} does not exist`)
+    if (!current) throw new ActivityError(this.file, `ledger entry ${id} does not exist (past the bound of ${this.limit} entries?)`)
     const updated = { ...current, ...change }
     this.write(updated)
     return updated
