@@ -49,7 +49,9 @@ async function containersLeft(stacks: string[]): Promise<number> {
 async function platformVolumes(): Promise<string[]> {
   const volumes = jsonLines<{ Name: string; Labels: string }>(await docker(['volume', 'ls', '--format', '{{json .}}']))
   return volumes
-    .filter((v) => deployOrder.some((stack) => v.Labels.split(',').includes(`${stackLabel}=${stack}`)))
+    // By label, or by name: a stack's volume another stack mounts first (the backup job mounts gitops_gitops-state
+    // before the gitops stack is deployed) is created by the engine without the stack's label.
+    .filter((v) => deployOrder.some((stack) => v.Labels.split(',').includes(`${stackLabel}=${stack}`) || v.Name.startsWith(`${stack}_`)))
     .map((v) => v.Name)
     .sort()
 }

@@ -33,9 +33,9 @@ export function folderStore(options: FolderOptions): Store {
 
     async backup(dir: string, progress: Progress): Promise<PartWritten> {
       if (!existsSync(path)) throw fail('does not exist', 'check the path (or volume:) of the store')
-      // A service's volume is never empty once it ran: an empty one here is another node's, not the service's.
-      if (!entries().length) throw fail('is empty', 'back it up on the node where its service runs (its volume is there)')
       const file = `${name}.tar`
+      // Empty until its service first runs (up runs the backup job before it deploys gitops): an empty part, said so.
+      if (!entries().length) progress(`${name}: ${path} is empty (its service has not run on this node yet)`)
       const written = writeTarHashed(path, entries(), join(dir, file), `${name}: ${file}`, progress)
       progress(`${name}: ${file} ${formatBytes(written.size)}, ${entries().length} entries`)
       return { file, ...written, detail: { entries: entries().length } }

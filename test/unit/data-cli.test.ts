@@ -82,7 +82,7 @@ test('a mistake in a stores file names the file and field', async () => {
   assert.is(run.code, 2)
   assert.is(run.stderr, `activity: ${file}: metrics.data: is missing\n`)
   writeFileSync(file, 'metrics:\n  kind: influx\n')
-  assert.is((await activity(['data', 'backup', '--stores', file])).stderr, `activity: ${file}: metrics.kind: is missing or unknown; kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch\n`)
+  assert.is((await activity(['data', 'backup', '--stores', file])).stderr, `activity: ${file}: metrics.kind: is missing or unknown; kind is one of prometheus, pushgateway, sqlite, postgres, elasticsearch, folder\n`)
 })
 
 test('logs setup reads logs.retention from activity.yml, and a second run writes nothing', async () => {
