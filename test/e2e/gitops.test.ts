@@ -183,6 +183,30 @@ test('a commit adding a Docker Hub namespace redeploys the collectors only, the 
   assert.ok((await pushedJobs()).includes(`dockerhub ${newNamespace}`), 'the Pushgateway holds the new group')
 })
 
+test('a commit adding the npm source with one package in a project deploys its job, and its series reach Prometheus with their project label', async () => {
+  const npm = buildData(defaultData).npm
+  const days = npm.packages['prom-client']!
+  const pushed = await commitAndPush('watch prom-client on npm, in the prometheus project', {
+    'activity.yml': editConfig((doc) => {
+      doc.setIn(['sources', 'npm'], doc.createNode({ targets: ['prom-client'] }))
+      doc.setIn(['projects'], doc.createNode({ prometheus: { npm: ['prom-client'] } }))
+    }),
+  })
+  log(`push adding the npm source: ${pushed.seconds.toFixed(1)} s`)
+  assert.is(pushed.code, 0, pushed.output)
+  assert.match(pushed.output, /stacks to deploy: collectors\b/)
+  await poll('collectors_npm to be created', async () => (await docker(['service', 'ls', '--format', '{{.Name}}'])).split('\n').includes('collectors_npm'), 60_000)
+  const last = await poll("the metrics Prometheus to have prom-client's last day", async () => {
+    const series = await query(hostPorts.metricsPrometheus, 'npm_package_downloads_last_day{package="prom-client"}')
+    return series.length ? series : undefined
+  }, 180_000, 2000)
+  assert.equal(last.map((s) => [s.metric.job, s.metric.target, s.metric.project, s.value]), [['npm', 'prom-client', 'prometheus', days.at(-1)!.downloads]])
+  // The days went in by remote write with their own timestamps: the last one answers at its 00:00 UTC.
+  const lastDay = Date.parse(`${npm.lastDay}T00:00:00Z`) / 1000
+  const day = await query(hostPorts.metricsPrometheus, 'npm_package_daily_downloads{package="prom-client",project="prometheus"}', lastDay)
+  assert.equal(day.map((s) => s.value), [days.at(-1)!.downloads])
+})
+
 test('the scheduler re-runs a job on a one-minute schedule', async () => {
   const started = () => gitopsMetrics().then((m) => metricValue(m, 'activity_gitops_job_runs_total', { service: 'collectors_dockerhub', result: 'started' }))
   const before = await started()
