@@ -84,7 +84,10 @@ export function backupJobService(config: ActivityConfig, options: BackupJobOptio
           // The stores' volumes live on the storage node (activity cluster init labels it; up labels its single node).
           placement: { constraints: ['node.labels.activity.storage == true'] },
           restart_policy: { condition: 'none' },
-          labels: { 'activity.job': 'backup', 'activity.schedule': config.backup.schedule },
+          // activity.converge=started: a deployment waits for the run to start, not to finish. A backup's Prometheus
+          // snapshot waits for the TSDB's compaction, which takes minutes after a first history backfill (thousands of
+          // one-day blocks: README, "Why remote write"); its outcome is reported by its health group and alerts.
+          labels: { 'activity.job': 'backup', 'activity.schedule': config.backup.schedule, 'activity.converge': 'started' },
           resources: { limits: { memory: '512M' } },
         },
       },

@@ -75,13 +75,15 @@ export function serviceState(service: ServiceJson, tasks: TaskJson[], since = 0,
     const stillTrying = current.some((t) => live.has(t.Status.State))
     const lastFailed = current.filter((t) => failedStates.has(t.Status.State)).at(-1)
     const failed = done < wanted && !stillTrying && lastFailed !== undefined
+    // A job labelled activity.converge=started (the backup job) counts as deployed once its run is under way.
+    const startedIsEnough = service.Spec.Labels?.['activity.converge'] === 'started' && current.some((t) => t.Status.State === 'running')
     return {
       name,
       stack,
       kind: 'job',
       done,
       wanted,
-      ready: done >= wanted,
+      ready: done >= wanted || startedIsEnough,
       failed,
       problem: lastFailed && done < wanted ? taskProblem(lastFailed) : undefined,
       exitCode: finished?.Status.ContainerStatus?.ExitCode,
@@ -123,6 +125,7 @@ export async function serviceStates(names: string[], since = 0): Promise<Service
 export function describe(state: ServiceState): string {
   if (state.kind === 'job') {
     const exit = state.exitCode === undefined ? '' : `, exit ${state.exitCode}`
+    if (state.ready && state.done < state.wanted) return `started (runs on, reported by its health group) ${state.done}/${state.wanted}`
     return `${state.ready ? 'completed' : state.failed ? 'FAILED' : 'running'} ${state.done}/${state.wanted}${exit}`
   }
   return `${state.ready ? 'running' : state.failed ? 'FAILED' : 'starting'} ${state.done}/${state.wanted}`

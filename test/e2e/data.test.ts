@@ -78,7 +78,9 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
   const run = await poll('the backup job to run', async () => {
     const [state] = await serviceStates(['collectors_backup'], since)
     return state?.finishedAt && Date.parse(state.finishedAt) >= since && (state.ready || state.failed) ? state : undefined
-  }, 180_000, 2000)
+    // Its Prometheus snapshot waits for the TSDB's compaction, which is busy for minutes after the github-history job's
+    // first backfill (one block per day of ten years: README, "Why remote write").
+  }, 600_000, 2000)
   assert.is(run.exitCode, 0, `the backup job succeeded (${run.problem ?? ''})`)
   const volume = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'activity_backups'])).trim()
   const listed = await activity(['data', 'list', '--to', volume])
