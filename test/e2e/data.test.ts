@@ -72,7 +72,14 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
   assert.is(job!.kind, 'job')
   const schedule = await docker(['service', 'inspect', '--format', '{{index .Spec.Labels "activity.schedule"}}', 'collectors_backup'])
   assert.match(schedule.trim(), /^\S+ \S+ \S+ \S+ \S+$/, 'it carries the schedule the gitops scheduler reads')
-  // It ran once when deployed; run it again, as the scheduler does, and wait for that run.
+  // It ran once when deployed (up waits for that run to start, not to finish): let that run end first, so the rerun
+  // below is the only backup writing (its Prometheus snapshot waits for the compaction of the history job's backfill).
+  const first = await poll('the backup job\'s first run to end', async () => {
+    const [state] = await serviceStates(['collectors_backup'])
+    return state && (state.done >= state.wanted || state.failed) ? state : undefined
+  }, 600_000, 2000)
+  log(`the first backup run ended: exit ${first.exitCode ?? '?'}${first.problem ? ` (${first.problem})` : ''}`)
+  // Run it again, as the scheduler does, and wait for that run.
   const since = Date.now()
   await docker(['service', 'update', '--detach', '--force', 'collectors_backup'])
   const run = await poll('the backup job to run', async () => {
@@ -81,6 +88,7 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
     // Its Prometheus snapshot waits for the TSDB's compaction, which is busy for minutes after the github-history job's
     // first backfill (one block per day of ten years: README, "Why remote write").
   }, 600_000, 2000)
+  if (run.exitCode !== 0) log(`the backup job's last lines:\n${await dockerMaybe(['service', 'logs', '--raw', '--tail', '30', 'collectors_backup'])}`)
   assert.is(run.exitCode, 0, `the backup job succeeded (${run.problem ?? ''})`)
   const volume = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'activity_backups'])).trim()
   const listed = await activity(['data', 'list', '--to', volume])
