@@ -101,12 +101,14 @@ test('a commit B whose nginx fails its healthcheck is rolled back by Swarm: the 
   const b = await push('B: /healthz answers 503', { 'stacks/app/nginx.conf': broken })
   assert.is(b.code, 0, 'the commit is valid: the branch moves')
   assert.match(b.output, /remote: failed: app: app_nginx rolled back by Swarm/)
-  assert.match(b.output, /health check exit 1: HTTP\/1\.1 503/, 'the reason is the healthcheck, as Docker ran it')
+  // Swarm's reason is always there; the failed task's last health check only while Docker still keeps that container
+  // (a removed task's container takes its health log with it), so it is not asserted here.
+  assert.match(b.output, /app_nginx: rolled back by Swarm: .*rollback/, 'the reason is Swarm\'s')
   const named = new RegExp(`remote: ${b.commit.slice(0, 7)}: rolled back by Swarm \\(ledger entry (\\d+)\\)`).exec(b.output)
   assert.ok(named, 'the push answer says rolled back by Swarm and names the entry')
   const entry = (await ledger()).find((e) => e.id === Number(named![1]))!
   assert.equal([entry.commit, entry.result, entry.stacks], [b.commit, 'rolled back by Swarm', ['app']])
-  assert.match(entry.reason ?? '', /app_nginx rolled back by Swarm.*unhealthy: health check exit 1: HTTP\/1\.1 503/)
+  assert.match(entry.reason ?? '', /app_nginx rolled back by Swarm/)
   assert.is(await metric('activity_gitops_last_deploy_success', { stack: 'app' }), 0)
   assert.is(await metric('activity_gitops_last_deploy_result', { result: 'rolled_back' }), 1)
   const served = await poll('nginx (A, again) to answer', async () => (await fetch('http://127.0.0.1:8080/healthz').catch(() => undefined))?.status, 60_000)
