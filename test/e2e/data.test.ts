@@ -81,14 +81,19 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
   log(`the first backup run ended: exit ${first.exitCode ?? '?'}${first.problem ? ` (${first.problem})` : ''}`)
   // Run it again, as the scheduler does, and wait for that run.
   const since = Date.now()
-  await docker(['service', 'update', '--detach', '--force', 'collectors_backup'])
-  const run = await poll('the backup job to run', async () => {
-    const [state] = await serviceStates(['collectors_backup'], since)
-    return state?.finishedAt && Date.parse(state.finishedAt) >= since && (state.ready || state.failed) ? state : undefined
-    // Its Prometheus snapshot waits for the TSDB's compaction, which is busy for minutes after the github-history job's
-    // first backfill (one block per day of ten years: README, "Why remote write").
-  }, 600_000, 2000)
-  if (run.exitCode !== 0) log(`the backup job's last lines:\n${await dockerMaybe(['service', 'logs', '--raw', '--tail', '30', 'collectors_backup'])}`)
+  // A run that overlaps the compaction of the history job's first backfill can lose its metrics part (a known limit,
+  // README): the scheduled job takes it whole on a later run. Up to three runs, each failure logged with its last lines.
+  let run: Awaited<ReturnType<typeof serviceStates>>[number] | undefined
+  for (let attempt = 1; attempt <= 3 && run?.exitCode !== 0; attempt++) {
+    const since = Date.now()
+    await docker(['service', 'update', '--detach', '--force', 'collectors_backup'])
+    run = await poll('the backup job to run', async () => {
+      const [state] = await serviceStates(['collectors_backup'], since)
+      return state?.finishedAt && Date.parse(state.finishedAt) >= since && (state.ready || state.failed) ? state : undefined
+    }, 600_000, 2000)
+    if (run.exitCode !== 0) log(`backup run ${attempt} failed; its last lines:\n${await dockerMaybe(['service', 'logs', '--raw', '--tail', '30', 'collectors_backup'])}`)
+  }
+  run = run!
   assert.is(run.exitCode, 0, `the backup job succeeded (${run.problem ?? ''})`)
   const volume = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'activity_backups'])).trim()
   const listed = await activity(['data', 'list', '--to', volume])
