@@ -79,9 +79,7 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
     return state && (state.done >= state.wanted || state.failed) ? state : undefined
   }, 600_000, 2000)
   log(`the first backup run ended: exit ${first.exitCode ?? '?'}${first.problem ? ` (${first.problem})` : ''}`)
-  // Run it again, as the scheduler does, and wait for that run.
-  const since = Date.now()
-  // A run that overlaps the compaction of the history job's first backfill can lose its metrics part (a known limit,
+  // Run it again, as the scheduler does, and wait for that run. A run that overlaps the compaction of the history job's first backfill can lose its metrics part (a known limit,
   // README): the scheduled job takes it whole on a later run. Up to three runs, each failure logged with its last lines.
   let run: Awaited<ReturnType<typeof serviceStates>>[number] | undefined
   for (let attempt = 1; attempt <= 3 && run?.exitCode !== 0; attempt++) {
