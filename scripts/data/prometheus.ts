@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
+import got, { TimeoutError } from 'got'
 import { extract as extractTar } from 'tar'
 import { StoreError } from './errors.ts'
 import { chownTree, copyFiles, filesUnder, formatBytes, identityOf, linkOrCopyHashed, ownerOf, parseSums, sameFile, sumsOf, SUMS, type FileIdentity, type FolderFile, type Progress } from './files.ts'
@@ -16,9 +17,13 @@ export interface PrometheusOptions {
   /** Its --storage.tsdb.path as seen from here: a local folder, or a Swarm volume mounted into the backup job. */
   dataDir: string
   control?: Control
+  /** How long a snapshot may wait for Prometheus's running compaction, and how often a line says it still waits (tests shorten both). */
+  snapshotWait?: { limitMs: number; lineEveryMs: number }
 }
 
 const ulid = /^[0-9A-HJKMNP-TV-Z]{26}$/
+/** A snapshot waits up to an hour for Prometheus's running compaction (a first backfill's took over 5 min on the e2e swarm). */
+const snapshotWait = { limitMs: 60 * 60_000, lineEveryMs: 30_000 }
 
 interface BlockMeta {
   minTime: number
@@ -57,14 +62,27 @@ export function prometheusStore(options: PrometheusOptions): Store {
   const where = `Prometheus at ${url}, data ${dataDir}`
   const fail = (problem: string, fix?: string) => new StoreError(name, where, problem, fix)
 
-  async function snapshot(): Promise<string> {
-    let response: Response
+  /**
+   * Asks for a snapshot. Prometheus answers once its compaction (which holds the TSDB's compaction lock) ends: after a
+   * first history backfill that is minutes, one 2-hour range at a time over years. fetch() gives up on any answer
+   * whose headers take over 300 s (undici's headersTimeout), so the request goes through got, which waits as long as
+   * it is told; a line every 30 s says it is still waiting.
+   */
+  async function snapshot(progress: Progress): Promise<string> {
+    const { limitMs, lineEveryMs } = options.snapshotWait ?? snapshotWait
+    const limit = limitMs >= 60_000 ? `${limitMs / 60_000} min` : `${limitMs / 1000} s`
+    const started = Date.now()
+    const waiting = setInterval(() => progress(`${name}: waiting for the snapshot for ${Math.round((Date.now() - started) / 1000)} s (Prometheus takes it once its running compaction ends; up to ${limit})`), lineEveryMs)
+    let response: { statusCode: number; body: string }
     try {
-      response = await fetch(`${url}/api/v1/admin/tsdb/snapshot`, { method: 'POST', signal: AbortSignal.timeout(10 * 60_000) })
+      response = await got.post(`${url}/api/v1/admin/tsdb/snapshot`, { timeout: { request: limitMs }, retry: { limit: 0 }, throwHttpErrors: false })
     } catch (error) {
-      throw fail(`cannot be reached (${(error as Error).cause ? ((error as Error).cause as Error).message : (error as Error).message})`, 'is it running, and is this URL its address on the internal network?')
+      const problem = error instanceof TimeoutError ? `took no snapshot within ${limit}` : `cannot be reached (${(error as Error).message})`
+      throw fail(problem, error instanceof TimeoutError ? 'see its log for the compaction it is busy with, then run the backup again' : 'is it running, and is this URL its address on the internal network?')
+    } finally {
+      clearInterval(waiting)
     }
-    const text = await response.text()
+    const text = response.body
     let body: { status?: string; error?: string; data?: { name?: string } } = {}
     try {
       body = JSON.parse(text) as typeof body
@@ -72,7 +90,7 @@ export function prometheusStore(options: PrometheusOptions): Store {
       // not JSON: reported below with the status
     }
     if (body.error === 'admin APIs disabled') throw fail('its admin API is off', 'start it with --web.enable-admin-api (the stacks do; the admin API is reachable on the internal network only)')
-    if (!response.ok || body.status !== 'success' || !body.data?.name) throw fail(`snapshot refused: ${response.status} ${body.error ?? text.slice(0, 200)}`, 'see the Prometheus log')
+    if (response.statusCode !== 200 || body.status !== 'success' || !body.data?.name) throw fail(`snapshot refused: ${response.statusCode} ${body.error ?? text.slice(0, 200)}`, 'see the Prometheus log')
     return body.data.name
   }
 
@@ -111,7 +129,7 @@ export function prometheusStore(options: PrometheusOptions): Store {
       progress(`${name}: snapshot through ${url}/api/v1/admin/tsdb/snapshot`)
       let snapshotName: string
       try {
-        snapshotName = await snapshot()
+        snapshotName = await snapshot(progress)
       } catch (error) {
         await fetching
         await rm(partDir, { recursive: true, force: true })

@@ -3,6 +3,8 @@
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -142,6 +144,35 @@ test('with --force, a restore replaces the history a Prometheus holds', async ()
   await restoreBackup({ source: join(backups, backup!), stores: [store()], force: true, progress })
   const history = await rangeQuery(prometheus!.url, 'activity_history_value{series="00003"}', from, to, 3600)
   assert.is(Number(history[0]!.values.at(-1)![1]), historyValue(3, history[0]!.values.at(-1)![0]))
+})
+
+/** A proxy to the test's Prometheus that holds each snapshot answer `delayMs`, as Prometheus does while it compacts. */
+async function slowSnapshots(delayMs: number): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    const forward = async () => {
+      const answer = await fetch(`http://127.0.0.1:${port}${request.url}`, { method: request.method })
+      response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' })
+      response.end(await answer.text())
+    }
+    setTimeout(() => void forward().catch(() => response.destroy()), request.url?.includes('/snapshot') ? delayMs : 0)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => new Promise((resolve) => server.close(() => resolve())) }
+}
+
+test('a snapshot Prometheus answers late (its compaction running) is waited for, with a line while it waits; past the limit the part fails naming it', async () => {
+  const proxy = await slowSnapshots(2500)
+  const at = (limitMs: number) => prometheusStore({ name: 'metrics', url: proxy.url, dataDir, snapshotWait: { limitMs, lineEveryMs: 1000 } })
+  const waited: string[] = []
+  try {
+    const late = await takeBackup({ stores: [at(10_000)], to: join(work.path, 'late'), keep: 1, archive: 'none', commit: null, tool: 'test', progress: (line) => waited.push(line) })
+    assert.equal(late.manifest.failed, [])
+    assert.ok(waited.some((line) => /metrics: waiting for the snapshot for 2 s \(Prometheus takes it once its running compaction ends; up to 10 s\)/.test(line)), waited.join('\n'))
+    const over = await takeBackup({ stores: [at(1000)], to: join(work.path, 'over'), keep: 1, archive: 'none', commit: null, tool: 'test', progress: () => {} })
+    assert.equal(over.manifest.failed.map((f) => f.error), [`metrics (Prometheus at ${proxy.url}, data ${dataDir}): took no snapshot within 1 s; see its log for the compaction it is busy with, then run the backup again`])
+  } finally {
+    await proxy.close()
+  }
 })
 
 test('a Prometheus without the admin API is named with the flag to add', async () => {
