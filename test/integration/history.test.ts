@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parse as parseYaml } from 'yaml'
-import { defineCollector, type Target } from '../../collectors/runtime/define.ts'
+import { defineCollector, type HistoryContext, type Target } from '../../collectors/runtime/define.ts'
 import type { HistorySample } from '../../collectors/runtime/history.ts'
 import { createPrometheusProgress } from '../../collectors/runtime/history-progress.ts'
 import { runHistory } from '../../collectors/runtime/history-run.ts'
@@ -58,10 +58,35 @@ const tenYears = Array.from({ length: 3650 }, (_, i) => 3650 - i).map((n): Histo
 const owner = { job: 'github', target: 'prometheus/prometheus' }
 const series = '{job="github",target="prometheus/prometheus",owner="prometheus",repository="prometheus"}'
 
-async function queryAt(promql: string, seconds: number): Promise<number[]> {
-  const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(promql)}&time=${seconds}`)
+/** The values of an instant query at `seconds`, asked of `server` (the suite's Prometheus unless told). */
+async function queryAt(promql: string, seconds: number, server = prometheus.url): Promise<number[]> {
+  const response = await fetch(`${server}/api/v1/query?query=${encodeURIComponent(promql)}&time=${seconds}`)
   const body = (await response.json()) as { data: { result: { value: [number, string] }[] } }
   return body.data.result.map((r) => Number(r.value[1]))
+}
+
+/** A GitHub collector whose backfill is `history`: the runs below differ only in what their backfill writes. */
+function collectorWithHistory(history: (target: Target, ctx: HistoryContext<typeof specs>) => Promise<void>) {
+  return defineCollector({
+    name: 'github',
+    description: 'test collector with a history',
+    schedule: '0 3 * * *',
+    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
+    example: 'a/b',
+    metrics: specs,
+    async collect() {},
+    history,
+  })
+}
+
+/** `length` days of forks of owner/repository, from `from` days ago towards today; each day's value is its number of days ago. */
+const forkDays = (owner: string, repository: string, from: number, length: number): HistorySample[] =>
+  Array.from({ length }, (_, i) => ({ name: 'github_repository_forks', labels: { owner, repository }, timestampSeconds: daysAgo(from - i), value: from - i }))
+
+/** What npm run status shows of a target's history runs, read from the real Pushgateway's groups. */
+async function historyStatusOf(target: string) {
+  const groups = ((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data
+  return targetsOfGroups(groups).find((t) => t.target === target)!.history
 }
 
 test('ten years of daily samples written by remote write answer at their own days', async () => {
@@ -104,23 +129,13 @@ test('progress written by one history run is what the next one reads', async () 
 
 test('a history run that fails half way continues from its progress: every day once, none missing', async () => {
   let failAfter: number | undefined = 100
-  const collector = defineCollector({
-    name: 'github',
-    description: 'test collector with a history',
-    schedule: '0 3 * * *',
-    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
-    example: 'a/b',
-    metrics: specs,
-    async collect() {},
-    async history(target: Target, ctx) {
-      const from = (await ctx.progress.get('forks')) ?? 400
-      for (let n = from; n > 0; n -= 50) {
-        const batch = Array.from({ length: 50 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'half', repository: target.id }, timestampSeconds: daysAgo(n - i), value: n - i }))
-        await ctx.history.write(batch)
-        await ctx.progress.set('forks', n - 50)
-        if (failAfter !== undefined && n - 50 <= 400 - failAfter) throw new Error('the API failed')
-      }
-    },
+  const collector = collectorWithHistory(async (target, ctx) => {
+    const from = (await ctx.progress.get('forks')) ?? 400
+    for (let n = from; n > 0; n -= 50) {
+      await ctx.history.write(forkDays('half', target.id, n, 50))
+      await ctx.progress.set('forks', n - 50)
+      if (failAfter !== undefined && n - 50 <= 400 - failAfter) throw new Error('the API failed')
+    }
   })
   const request = { collector, targets: [{ id: 'half/way' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url, pushgateway: gateway.url }
   logs.length = 0
@@ -130,37 +145,27 @@ test('a history run that fails half way continues from its progress: every day o
   // This Prometheus keeps its default 15 days: the run says its 100 samples (400 to 301 days old) will be deleted.
   const warning = logs.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => String(line.msg).startsWith('history older than the metrics Prometheus keeps'))
   assert.equal({ samples: warning?.samples, retentionDays: warning?.retentionDays }, { samples: 100, retentionDays: 15 })
-  // What npm run status shows of it, read from the real Pushgateway's groups.
-  const afterFailure = targetsOfGroups(((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data).find((t) => t.target === 'half/way')!
-  assert.equal({ ok: afterFailure.history?.lastRunOk, written: afterFailure.history?.samplesWritten, success: afterFailure.history?.lastSuccessAt }, { ok: false, written: 100, success: undefined })
+  const afterFailure = await historyStatusOf('half/way')
+  assert.equal({ ok: afterFailure?.lastRunOk, written: afterFailure?.samplesWritten, success: afterFailure?.lastSuccessAt }, { ok: false, written: 100, success: undefined })
   failAfter = undefined
   const second = await runHistory(request, { env: {}, log })
   assert.is(second[0]!.ok, true)
   assert.is(second[0]!.samples, 300)
-  const afterSuccess = targetsOfGroups(((await (await fetch(`${gateway.url}/api/v1/metrics`)).json()) as { data: PushedGroupJson[] }).data).find((t) => t.target === 'half/way')!
-  assert.is(afterSuccess.history?.lastRunOk, true)
-  assert.is(afterSuccess.history?.samplesWritten, 300)
-  assert.ok(afterSuccess.history!.lastSuccessAt! > Date.now() / 1000 - 60)
+  const afterSuccess = await historyStatusOf('half/way')
+  assert.is(afterSuccess?.lastRunOk, true)
+  assert.is(afterSuccess?.samplesWritten, 300)
+  assert.ok(afterSuccess!.lastSuccessAt! > Date.now() / 1000 - 60)
   const forks = '{job="github",target="half/way",repository="half/way"}'
   assert.equal(await queryAt(`count_over_time(github_repository_forks${forks}[401d])`, today), [400])
   assert.equal(await queryAt(`sum_over_time(github_repository_forks${forks}[401d])`, today), [(400 * 401) / 2])
 })
 
 test('a run writes at most its share of samples (HISTORY_MAX_SAMPLES); the targets after it wait, and the next run continues', async () => {
-  const collector = defineCollector({
-    name: 'github',
-    description: 'test collector with a history',
-    schedule: '0 3 * * *',
-    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
-    example: 'a/b',
-    metrics: specs,
-    async collect() {},
-    async history(target: Target, ctx) {
-      for (let n = (await ctx.progress.get('forks')) ?? 200; n > 0; n -= 50) {
-        await ctx.history.write(Array.from({ length: 50 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'share', repository: target.id }, timestampSeconds: daysAgo(n - i), value: n - i })))
-        await ctx.progress.set('forks', n - 50)
-      }
-    },
+  const collector = collectorWithHistory(async (target, ctx) => {
+    for (let n = (await ctx.progress.get('forks')) ?? 200; n > 0; n -= 50) {
+      await ctx.history.write(forkDays('share', target.id, n, 50))
+      await ctx.progress.set('forks', n - 50)
+    }
   })
   const request = { collector, targets: [{ id: 'share/one' }, { id: 'share/two' }], options: {}, schedule: '0 3 * * *', prometheus: prometheus.url, maxSamples: 120 }
   const count = async (id: string) => (await queryAt(`count_over_time(github_repository_forks{target="${id}"}[201d])`, today))[0] ?? 0
@@ -192,12 +197,8 @@ test('the OpenMetrics text is what promtool turns into blocks, and Prometheus an
     // Its default retention (15 days) would delete the older blocks at once: the metrics stack sets metrics.retention.
     const fromBlocks = await startPrometheus({ pushgateways: [], storagePath: join(dir.path, 'data'), flags: ['--storage.tsdb.retention.time=20y'] })
     try {
-      for (const n of [60, 30, 1]) {
-        const at = await fetch(`${fromBlocks.url}/api/v1/query?query=${encodeURIComponent(`github_repository_stars${series}`)}&time=${daysAgo(n)}`)
-        assert.equal(((await at.json()) as { data: { result: { value: [number, string] }[] } }).data.result.map((r) => Number(r.value[1])), [starsOn(n)])
-      }
-      const forks = await fetch(`${fromBlocks.url}/api/v1/query?query=${encodeURIComponent('github_repository_forks{job="github",target="grafana"}')}&time=${daysAgo(10)}`)
-      assert.equal(((await forks.json()) as { data: { result: { value: [number, string] }[] } }).data.result.map((r) => Number(r.value[1])), [10])
+      for (const n of [60, 30, 1]) assert.equal(await queryAt(`github_repository_stars${series}`, daysAgo(n), fromBlocks.url), [starsOn(n)])
+      assert.equal(await queryAt('github_repository_forks{job="github",target="grafana"}', daysAgo(10), fromBlocks.url), [10])
     } finally {
       await fromBlocks.stop()
     }
@@ -229,17 +230,8 @@ longterm.after(async () => {
 longterm('a history run writes where the metrics Prometheus forwards: its remote_write does not forward out-of-order samples', async () => {
   // Prometheus' head is at now, as the scraped Pushgateway keeps it: the history is out of order there.
   await createRemoteWriteSink(forwarding.url, { job: 'bench', target: 'clock' }, { clock: { help: 'Clock.', labels: [] } }, { log }).write([{ name: 'clock', labels: {}, timestampSeconds: Math.floor(Date.now() / 1000), value: 1 }])
-  const collector = defineCollector({
-    name: 'github',
-    description: 'test collector with a history',
-    schedule: '0 3 * * *',
-    targets: { parse: (raw: unknown) => ({ id: String(raw) }) } as never,
-    example: 'a/b',
-    metrics: specs,
-    async collect() {},
-    async history(target: Target, ctx) {
-      await ctx.history.write(Array.from({ length: 30 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'lt', repository: target.id }, timestampSeconds: daysAgo(30 - i), value: i })))
-    },
+  const collector = collectorWithHistory(async (target, ctx) => {
+    await ctx.history.write(Array.from({ length: 30 }, (_, i) => ({ name: 'github_repository_forks', labels: { owner: 'lt', repository: target.id }, timestampSeconds: daysAgo(30 - i), value: i })))
   })
   const [result] = await runHistory({ collector, targets: [{ id: 'long/term' }], options: {}, schedule: '0 3 * * *', prometheus: forwarding.url }, { env: {}, log })
   assert.is(result!.ok, true, result!.error)
