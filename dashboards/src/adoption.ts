@@ -1,6 +1,6 @@
 // Adoption: downloads from the package registries (npm, PyPI, crates.io) per day, per registry, package and version.
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
-import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, queryTable, stat, timeseries } from './common.ts'
 
 const npm = '{project=~"$project", package=~"$npm"}'
 const pypi = '{project=~"$project", package=~"$pypi"}'
@@ -13,6 +13,21 @@ const daily = (metric: string, selector: string) => `last_over_time(${metric}${s
 /** Downloads in the 7 days before each point, and the change from the 7 days before those. */
 const week = (metric: string, selector: string, offset = '') => `sum(sum_over_time(${metric}${selector}[7d]${offset}))`
 const weekOverWeek = (metric: string, selector: string) => `${week(metric, selector)} / ${week(metric, selector, ' offset 7d')} - 1`
+/** npm and PyPI publish the same counts of a package (last day, week, month, and the day counted last) under their own prefix. */
+const packagesTable = (title: string, description: string, prefix: 'npm_package' | 'pypi_package', selector: string) =>
+  queryTable({
+    title,
+    w: 12,
+    description,
+    keep: ['package'],
+    columns: [
+      { title: 'Last day', unit: 'short', expr: `max by (package) (${prefix}_downloads_last_day${selector})` },
+      { title: 'Last 7 days', unit: 'short', expr: `max by (package) (${prefix}_downloads_last_week${selector})` },
+      { title: 'Last 30 days', unit: 'short', expr: `max by (package) (${prefix}_downloads_last_month${selector})` },
+      { title: 'Counted up to', unit: 'dateTimeFromNow', expr: `max by (package) (${prefix}_last_counted_day_timestamp_seconds${selector}) * 1000` },
+    ],
+    sortBy: 'Last 30 days',
+  })
 
 export function adoption() {
   const board = dashboard({
@@ -84,25 +99,12 @@ export function adoption() {
     }),
   )
   board.withPanel(
-    table({
-      title: 'npm packages',
-      w: 12,
-      description: 'Per package: downloads on the last day npm counted, in its last 7 and 30 days, and which day npm counted last (npm publishes a UTC day soon after midnight).',
-      keep: ['package'],
-      columns: [
-        { title: 'Last day', unit: 'short' },
-        { title: 'Last 7 days', unit: 'short' },
-        { title: 'Last 30 days', unit: 'short' },
-        { title: 'Counted up to', unit: 'dateTimeFromNow' },
-      ],
-      sortBy: 'Last 30 days',
-      targets: [
-        prom(`max by (package) (npm_package_downloads_last_day${npm})`, { instant: true, table: true }),
-        prom(`max by (package) (npm_package_downloads_last_week${npm})`, { instant: true, table: true }),
-        prom(`max by (package) (npm_package_downloads_last_month${npm})`, { instant: true, table: true }),
-        prom(`max by (package) (npm_package_last_counted_day_timestamp_seconds${npm}) * 1000`, { instant: true, table: true }),
-      ],
-    }),
+    packagesTable(
+      'npm packages',
+      'Per package: downloads on the last day npm counted, in its last 7 and 30 days, and which day npm counted last (npm publishes a UTC day soon after midnight).',
+      'npm_package',
+      npm,
+    ),
   )
 
   board.withRow(new RowBuilder('PyPI'))
@@ -116,25 +118,12 @@ export function adoption() {
     }),
   )
   board.withPanel(
-    table({
-      title: 'PyPI packages',
-      w: 12,
-      description: 'Per package: downloads on the last day pypistats.org counted, in its last 7 and 30 days (mirrors excluded), and which day it counted last.',
-      keep: ['package'],
-      columns: [
-        { title: 'Last day', unit: 'short' },
-        { title: 'Last 7 days', unit: 'short' },
-        { title: 'Last 30 days', unit: 'short' },
-        { title: 'Counted up to', unit: 'dateTimeFromNow' },
-      ],
-      sortBy: 'Last 30 days',
-      targets: [
-        prom(`max by (package) (pypi_package_downloads_last_day${pypi})`, { instant: true, table: true }),
-        prom(`max by (package) (pypi_package_downloads_last_week${pypi})`, { instant: true, table: true }),
-        prom(`max by (package) (pypi_package_downloads_last_month${pypi})`, { instant: true, table: true }),
-        prom(`max by (package) (pypi_package_last_counted_day_timestamp_seconds${pypi}) * 1000`, { instant: true, table: true }),
-      ],
-    }),
+    packagesTable(
+      'PyPI packages',
+      'Per package: downloads on the last day pypistats.org counted, in its last 7 and 30 days (mirrors excluded), and which day it counted last.',
+      'pypi_package',
+      pypi,
+    ),
   )
   board.withPanel(
     timeseries({
@@ -175,26 +164,24 @@ export function adoption() {
     }),
   )
   board.withPanel(
-    table({
+    queryTable({
       title: 'Crates',
       description: 'Per crate: downloads since it was published and in the last 90 days, as crates.io counts them.',
       keep: ['crate'],
       columns: [
-        { title: 'Downloads', unit: 'short' },
-        { title: 'Last 90 days', unit: 'short' },
+        { title: 'Downloads', unit: 'short', expr: `max by (crate) (crates_crate_downloads${crate})` },
+        { title: 'Last 90 days', unit: 'short', expr: `max by (crate) (crates_crate_recent_downloads${crate})` },
       ],
       sortBy: 'Downloads',
-      targets: [prom(`max by (crate) (crates_crate_downloads${crate})`, { instant: true, table: true }), prom(`max by (crate) (crates_crate_recent_downloads${crate})`, { instant: true, table: true })],
     }),
   )
   board.withPanel(
-    table({
+    queryTable({
       title: 'Crate versions',
       description: 'Per crate and version: downloads since the version was published (crates_version_downloads).',
       keep: ['crate', 'version'],
-      columns: [{ title: 'Downloads', unit: 'short' }],
+      columns: [{ title: 'Downloads', unit: 'short', expr: `max by (crate, version) (crates_version_downloads${crate})` }],
       sortBy: 'Downloads',
-      targets: [prom(`max by (crate, version) (crates_version_downloads${crate})`, { instant: true, table: true })],
     }),
   )
   return finish(board)

@@ -262,6 +262,20 @@ export function table(spec: PanelSpec & { keep: string[]; columns: Column[]; sor
   return panel
 }
 
+/** A table column with the instant query that fills it (aggregated `by` the table's `keep` labels). */
+export interface QueryColumn extends Column {
+  expr: string
+}
+
+/** A table whose every column is one instant Prometheus query: each column says its query beside its header and unit. */
+export function queryTable(spec: Omit<PanelSpec, 'targets'> & { keep: string[]; columns: QueryColumn[]; sortBy?: string }): TablePanel {
+  return table({
+    ...spec,
+    columns: spec.columns.map(({ expr: _expr, ...column }) => column),
+    targets: spec.columns.map((column) => prom(column.expr, { instant: true, table: true })),
+  })
+}
+
 /** Horizontal bars, one per series (or per table row with `rows`, e.g. Elasticsearch terms), largest first: for "top N" lists. */
 export function bars(spec: PanelSpec & { rows?: boolean }): BarGaugePanel {
   return base(new BarGaugePanel(), { w: 8, h: 9, ...spec })
