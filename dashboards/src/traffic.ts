@@ -1,6 +1,6 @@
 // GitHub traffic: views and clones per day, kept past GitHub's 14 days, and where visitors come from (referrers, pages).
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
-import { bars, dashboard, datasource, datasourceVariable, finish, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { bars, dashboard, datasource, datasourceVariable, finish, labelVariable, prom, queryTable, stat, timeseries } from './common.ts'
 import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
@@ -88,41 +88,21 @@ export function traffic() {
       targets: [prom(`sum by (referrer) (github_repository_traffic_referrer_views${repo})`, { legend: '{{referrer}}' })],
     }),
   )
-  board.withPanel(
-    table({
-      title: 'Referrers per repository',
-      description: "GitHub's top 10 referrers of each repository over the last 14 days: views and distinct visitors.",
+  /** GitHub's top 10 referrers and top 10 pages come as the same two counts, views and unique visitors, labelled by what they rank. */
+  const topTenPerRepository = (title: string, things: string, label: 'referrer' | 'path') =>
+    queryTable({
+      title,
+      description: `GitHub's top 10 ${things} of each repository over the last 14 days: views and distinct visitors.`,
       h: 10,
       w: 12,
-      keep: ['owner', 'repository', 'referrer'],
+      keep: ['owner', 'repository', label],
       columns: [
-        { title: 'Views', unit: 'short' },
-        { title: 'Unique visitors', unit: 'short' },
+        { title: 'Views', unit: 'short', expr: `max by (owner, repository, ${label}) (github_repository_traffic_${label}_views${repo})` },
+        { title: 'Unique visitors', unit: 'short', expr: `max by (owner, repository, ${label}) (github_repository_traffic_${label}_unique_visitors${repo})` },
       ],
       sortBy: 'Views',
-      targets: [
-        prom(`max by (owner, repository, referrer) (github_repository_traffic_referrer_views${repo})`, { instant: true, table: true }),
-        prom(`max by (owner, repository, referrer) (github_repository_traffic_referrer_unique_visitors${repo})`, { instant: true, table: true }),
-      ],
-    }),
-  )
-  board.withPanel(
-    table({
-      title: 'Popular pages per repository',
-      description: "GitHub's top 10 pages of each repository over the last 14 days: views and distinct visitors.",
-      h: 10,
-      w: 12,
-      keep: ['owner', 'repository', 'path'],
-      columns: [
-        { title: 'Views', unit: 'short' },
-        { title: 'Unique visitors', unit: 'short' },
-      ],
-      sortBy: 'Views',
-      targets: [
-        prom(`max by (owner, repository, path) (github_repository_traffic_path_views${repo})`, { instant: true, table: true }),
-        prom(`max by (owner, repository, path) (github_repository_traffic_path_unique_visitors${repo})`, { instant: true, table: true }),
-      ],
-    }),
-  )
+    })
+  board.withPanel(topTenPerRepository('Referrers per repository', 'referrers', 'referrer'))
+  board.withPanel(topTenPerRepository('Popular pages per repository', 'pages', 'path'))
   return finish(board)
 }
