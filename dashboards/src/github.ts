@@ -1,6 +1,6 @@
 // GitHub detail: every metric the github collector exposes, per repository and per owner, with units.
 import { MappingType, RowBuilder, type ValueMapping } from '@grafana/grafana-foundation-sdk/dashboard'
-import { dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, prom, stat, table, timeseries } from './common.ts'
+import { dashboard, datasource, datasourceVariable, finish, greenFrom, labelVariable, prom, queryTable, stat, timeseries } from './common.ts'
 import { releases } from './annotations.ts'
 
 const repo = '{owner=~"$owner", repository=~"$repository"}'
@@ -46,50 +46,42 @@ export function github() {
     ['Commits', 'github_repository_commits'],
   ] as const
   board.withPanel(
-    table({
+    queryTable({
       title: 'Repository figures',
       description: 'Every count the collector gathers, now, one row per repository. Commits are those of the default branch; release downloads sum the assets of the most recent releases (option `releases`, default 5).',
       h: 10,
       keep: ['owner', 'repository'],
-      columns: counts.map(([title]) => ({ title, unit: 'short' })),
+      columns: counts.map(([title, metric]) => ({ title, unit: 'short', expr: perRepository(metric) })),
       sortBy: 'Stars',
-      targets: counts.map(([, metric]) => prom(perRepository(metric), { instant: true, table: true })),
     }),
   )
   board.withPanel(
-    table({
+    queryTable({
       title: 'Repository facts',
       description: 'Language, fork and archived flags (github_repository_info), when the repository was created, last pushed to and last released, and its size on GitHub.',
       h: 10,
       keep: ['owner', 'repository', 'language', 'fork', 'archived'],
       columns: [
-        { title: 'Created', unit: 'dateTimeFromNow' },
-        { title: 'Last push', unit: 'dateTimeFromNow' },
-        { title: 'Latest release', unit: 'dateTimeFromNow' },
-        { title: 'Disk usage', unit: 'bytes' },
+        { title: 'Created', unit: 'dateTimeFromNow', expr: withFacts(`${perRepository('github_repository_created_timestamp_seconds')} * 1000`) },
+        { title: 'Last push', unit: 'dateTimeFromNow', expr: withFacts(`${perRepository('github_repository_pushed_timestamp_seconds')} * 1000`) },
+        { title: 'Latest release', unit: 'dateTimeFromNow', expr: withFacts(`${perRepository('github_repository_latest_release_timestamp_seconds')} * 1000`) },
+        { title: 'Disk usage', unit: 'bytes', expr: withFacts(perRepository('github_repository_disk_usage_bytes')) },
       ],
       sortBy: 'Last push',
-      targets: [
-        prom(withFacts(`${perRepository('github_repository_created_timestamp_seconds')} * 1000`), { instant: true, table: true }),
-        prom(withFacts(`${perRepository('github_repository_pushed_timestamp_seconds')} * 1000`), { instant: true, table: true }),
-        prom(withFacts(`${perRepository('github_repository_latest_release_timestamp_seconds')} * 1000`), { instant: true, table: true }),
-        prom(withFacts(perRepository('github_repository_disk_usage_bytes')), { instant: true, table: true }),
-      ],
     }),
   )
 
   board.withPanel(
-    table({
+    queryTable({
       title: 'History written',
       description: 'Whether the history of each repository (stars, issues, pull requests, forks, releases and commits on every day since its creation) is written (1) or still being written by later history runs (0), and the rate-limit points it still needs.',
       h: 6,
       keep: ['owner', 'repository'],
       columns: [
-        { title: 'History complete', mappings: historyWritten, steps: greenFrom(1) },
-        { title: 'Points still needed', unit: 'short' },
+        { title: 'History complete', mappings: historyWritten, steps: greenFrom(1), expr: perRepository('github_history_complete') },
+        { title: 'Points still needed', unit: 'short', expr: perRepository('github_history_points_needed') },
       ],
       sortBy: 'Points still needed',
-      targets: [prom(perRepository('github_history_complete'), { instant: true, table: true }), prom(perRepository('github_history_points_needed'), { instant: true, table: true })],
     }),
   )
 
