@@ -1,7 +1,6 @@
 // The deploy ledger and rollbacks through the gitops service over real git (its own remote, git push over smart HTTP),
 // with the bundled `activity deploys` and `activity rollback` asking its API as a person does. The Swarm side is
 // played here: a stack file marked UNHEALTHY is "rolled back by Swarm" (the swarm then runs what it ran before).
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -11,17 +10,15 @@ import { createLogger } from '../../collectors/runtime/log.ts'
 import type { DeploySteps } from '../../gitops/deployer.ts'
 import type { LedgerEntry } from '../../gitops/ledger.ts'
 import { RolloutError } from '../../gitops/rollout.ts'
-import { startGitops, type GitopsService } from '../../gitops/service.ts'
+import type { GitopsService } from '../../gitops/service.ts'
 import { runActivity } from '../support/cli.ts'
-import { createRepo, type TestRepo } from '../support/git.ts'
-import { requireBinary, tempDir, waitFor } from '../support/servers.ts'
+import { builtInRemote, gitAsync, gitopsWorkspace, type GitopsWorkspace } from '../support/gitops.ts'
+import { requireBinary, waitFor } from '../support/servers.ts'
 
 requireBinary('git', 'git')
 const test = suite('gitops deploy ledger and rollback')
 const password = 'push-secret'
-let repo: TestRepo
-let state: ReturnType<typeof tempDir>
-let service: GitopsService | undefined
+let workspace: GitopsWorkspace
 let logLines: { level: string; msg: string }[]
 /** What the played swarm runs: each stack's file content; what Swarm refused is never here. */
 let running: Map<string, string>
@@ -55,25 +52,9 @@ const steps: DeploySteps = {
   },
 }
 
-async function start(): Promise<GitopsService> {
-  service = await startGitops({
-    stateDir: state.path, port: 0, host: '127.0.0.1', branch: 'main', pollSeconds: 0, pushPassword: password, steps,
-    log: createLogger({ write: (line) => logLines.push(JSON.parse(line)) }),
-  })
-  return service
-}
-
-function git(args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
-    let output = ''
-    child.stdout.on('data', (c) => (output += c))
-    child.stderr.on('data', (c) => (output += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, output }))
-  })
-}
-const remote = (s: GitopsService) => s.url.replace('http://', `http://platform:${password}@`) + '/platform.git'
-const push = (s: GitopsService) => git(['-C', repo.path, 'push', remote(s), 'HEAD:refs/heads/main'])
+const start = () => workspace.start({ pushPassword: password, steps, log: createLogger({ write: (line) => logLines.push(JSON.parse(line)) }) })
+const remote = (s: GitopsService) => builtInRemote(s, password)
+const push = (s: GitopsService) => gitAsync(['-C', workspace.repo.path, 'push', remote(s), 'HEAD:refs/heads/main'])
 const activity = (s: GitopsService, args: string[]) => runActivity([...args, '--remote', remote(s)], { env: { PATH: process.env.PATH } })
 async function ledger(s: GitopsService): Promise<LedgerEntry[]> {
   const listed = await activity(s, ['deploys', '--json'])
@@ -84,24 +65,20 @@ const metric = async (s: GitopsService, line: RegExp) => assert.match(await (awa
 const app = (marker: string) => ({ 'stacks/app.yml': `services:\n  nginx:\n    image: nginx:1.27.2\n    # ${marker}\n` })
 
 test.before.each(async () => {
-  repo = await createRepo()
-  state = tempDir('gitops-ledger-state')
+  workspace = await gitopsWorkspace('gitops-ledger-state')
   logLines = []
   running = new Map()
   appUpdate = undefined
 })
 test.after.each(async () => {
-  await service?.close()
-  service = undefined
-  repo.remove()
-  state.remove()
+  await workspace.remove()
 })
 
 test('each push is one ledger entry, named in the push answer; a push validation refuses is one too', async () => {
   const s = await start()
   const first = await push(s)
   assert.match(first.output, /remote: [0-9a-f]{7}: succeeded \(ledger entry 1\)/)
-  const a = await repo.commit(app('A'))
+  const a = await workspace.repo.commit(app('A'))
   await push(s)
   const entries = await ledger(s)
   assert.equal(entries.map((e) => [e.id, e.commit, e.trigger, e.result, e.stacks]), [
@@ -111,7 +88,7 @@ test('each push is one ledger entry, named in the push answer; a push validation
   assert.equal(entries[1]!.services, [{ name: 'app_main', image: 'nginx:1.27.2', fingerprint: createHash('sha256').update(app('A')['stacks/app.yml']).digest('hex').slice(0, 16) }])
   assert.ok(entries.every((e) => e.endedAt && Date.parse(e.endedAt) >= Date.parse(e.startedAt)))
 
-  const broken = await repo.commit({ 'stacks/app.yml': 'services:\n  nginx:\n    BROKEN: true\n' })
+  const broken = await workspace.repo.commit({ 'stacks/app.yml': 'services:\n  nginx:\n    BROKEN: true\n' })
   const refused = await push(s)
   assert.is.not(refused.code, 0)
   assert.match(refused.output, /remote: ledger entry 3: refused by validation/)
@@ -123,9 +100,9 @@ test('each push is one ledger entry, named in the push answer; a push validation
 test('Swarm rolls B back: the ledger and the push answer say so; rollback --to A pins, gitops leaves B alone, and the next commit C deploys and unpins', async () => {
   const s = await start()
   await push(s)
-  const a = await repo.commit(app('A'))
+  const a = await workspace.repo.commit(app('A'))
   await push(s)
-  const b = await repo.commit(app('B UNHEALTHY'))
+  const b = await workspace.repo.commit(app('B UNHEALTHY'))
   const bad = await push(s)
   assert.is(bad.code, 0, 'the branch moved: the commit is valid')
   assert.match(bad.output, /remote: failed: app: app_nginx rolled back by Swarm: update rolled back due to failure/)
@@ -151,15 +128,14 @@ test('Swarm rolls B back: the ledger and the push answer say so; rollback --to A
 
   // A retry of B, or a restart, deploys nothing while pinned.
   const countBefore = entries.length
-  await s.close()
-  service = undefined
+  await workspace.stop()
   const restarted = await start()
   await restarted.deployer.idle()
   assert.is((await ledger(restarted)).length, countBefore, 'a restart while pinned records and deploys nothing')
   await metric(restarted, /activity_gitops_pinned 1/)
   await metric(restarted, /activity_gitops_last_deploy_result\{result="succeeded"\} 1/)
 
-  const c = await repo.commit(app('C'))
+  const c = await workspace.repo.commit(app('C'))
   const good = await push(restarted)
   assert.match(good.output, /the pin to [0-9a-f]{7} \(ledger entry 2\) ends/)
   assert.match(good.output, new RegExp(`${c.slice(0, 7)}: succeeded`))
@@ -170,9 +146,9 @@ test('Swarm rolls B back: the ledger and the push answer say so; rollback --to A
 test('rollback --unpin deploys the branch head at once; a rollback to an entry that did not succeed is refused', async () => {
   const s = await start()
   await push(s)
-  const a = await repo.commit(app('A'))
+  const a = await workspace.repo.commit(app('A'))
   await push(s)
-  await repo.commit(app('B'))
+  await workspace.repo.commit(app('B'))
   await push(s)
   assert.is((await activity(s, ['rollback'])).code, 0, 'without --to: the newest succeeded entry of another commit')
   assert.is((await ledger(s)).at(-1)!.commit, a)
@@ -183,7 +159,7 @@ test('rollback --unpin deploys the branch head at once; a rollback to an entry t
   assert.equal([last.trigger, last.result, last.stacks], ['unpin', 'succeeded', ['app']])
   await metric(s, /activity_gitops_pinned 0/)
 
-  await repo.commit(app('D UNHEALTHY'))
+  await workspace.repo.commit(app('D UNHEALTHY'))
   await push(s)
   const refused = await activity(s, ['rollback', '--to', String((await ledger(s)).at(-1)!.id)])
   assert.is(refused.code, 1)
@@ -195,13 +171,12 @@ test('gitops stopped while following an update resumes following it after a rest
   await push(s)
   let finish!: () => void
   appUpdate = new Promise((resolve) => (finish = resolve))
-  const commit = await repo.commit(app('slow'))
+  const commit = await workspace.repo.commit(app('slow'))
   const pushing = push(s)
   await waitFor('gitops to follow the app update', async () => (await ledger(s)).at(-1)?.commit === commit, 20_000)
-  await s.close()
-  service = undefined
+  await workspace.stop()
   await pushing
-  assert.is((await import('../../gitops/ledger.ts')).readLedgerFile(join(state.path, 'deploys.jsonl')).at(-1)!.result, 'running', 'the stopped gitops left its attempt running')
+  assert.is((await import('../../gitops/ledger.ts')).readLedgerFile(join(workspace.stateDir, 'deploys.jsonl')).at(-1)!.result, 'running', 'the stopped gitops left its attempt running')
 
   const restarted = await start()
   finish()
@@ -211,11 +186,11 @@ test('gitops stopped while following an update resumes following it after a rest
 })
 
 test('a corrupt ledger file is refused in one log line naming it; gitops keeps running with a new ledger beside it', async () => {
-  writeFileSync(join(state.path, 'deploys.jsonl'), 'not json\n')
+  writeFileSync(join(workspace.stateDir, 'deploys.jsonl'), 'not json\n')
   const s = await start()
   const refused = logLines.filter((l) => l.level === 'error')
   assert.is(refused.length, 1)
-  assert.match(refused[0]!.msg, new RegExp(`^${join(state.path, 'deploys.jsonl')}:1: not a deploy ledger entry .*moved to ${join(state.path, 'deploys.jsonl.corrupt-')}`))
+  assert.match(refused[0]!.msg, new RegExp(`^${join(workspace.stateDir, 'deploys.jsonl')}:1: not a deploy ledger entry .*moved to ${join(workspace.stateDir, 'deploys.jsonl.corrupt-')}`))
   const pushed = await push(s)
   assert.is(pushed.code, 0)
   assert.equal((await ledger(s)).map((e) => [e.id, e.result]), [[1, 'succeeded']])

@@ -1,21 +1,18 @@
 // The gitops service over real git: its own remote (git push over smart HTTP), webhooks, polling, restart.
 import { createHmac } from 'node:crypto'
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import type { DeploySteps } from '../../gitops/deployer.ts'
-import { startGitops, type GitopsService } from '../../gitops/service.ts'
-import { createRepo, type TestRepo } from '../support/git.ts'
-import { requireBinary, tempDir, waitFor } from '../support/servers.ts'
+import type { GitopsService } from '../../gitops/service.ts'
+import { builtInRemote, gitAsync, gitopsWorkspace, type GitopsWorkspace } from '../support/gitops.ts'
+import { requireBinary, waitFor } from '../support/servers.ts'
 
 requireBinary('git', 'git')
 const test = suite('gitops service')
-let repo: TestRepo
-let state: ReturnType<typeof tempDir>
-let service: GitopsService | undefined
+let workspace: GitopsWorkspace
 let deployed: string[]
 const password = 'push-secret'
 const webhookSecret = 'hook-secret'
@@ -36,36 +33,18 @@ const steps: DeploySteps = {
   },
 }
 
-async function start(remoteUrl?: string): Promise<GitopsService> {
-  service = await startGitops({ stateDir: state.path, port: 0, host: '127.0.0.1', branch: 'main', pollSeconds: 0, remoteUrl, webhookSecret, pushPassword: password, steps, log: createLogger({ write: () => {} }) })
-  return service
-}
-
-/** git, asynchronously: the service answering it runs in this process. */
-function git(args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('git', args, { env: { ...process.env, GIT_TERMINAL_PROMPT: '0' } })
-    let output = ''
-    child.stdout.on('data', (c) => (output += c))
-    child.stderr.on('data', (c) => (output += c))
-    child.on('close', (code) => resolve({ code: code ?? -1, output }))
-  })
-}
-const push = (url: string, ref = 'main') => git(['-C', repo.path, 'push', url, `HEAD:refs/heads/${ref}`])
-const remote = (s: GitopsService, secret = password) => s.url.replace('http://', `http://platform:${secret}@`) + '/platform.git'
-const remoteHead = async (s: GitopsService) => (await git(['ls-remote', remote(s), 'refs/heads/main'])).output.split('\t')[0]
+const start = (remoteUrl?: string) => workspace.start({ remoteUrl, webhookSecret, pushPassword: password, steps, log: createLogger({ write: () => {} }) })
+const push = (url: string, ref = 'main') => gitAsync(['-C', workspace.repo.path, 'push', url, `HEAD:refs/heads/${ref}`])
+const remote = (s: GitopsService, secret = password) => builtInRemote(s, secret)
+const remoteHead = async (s: GitopsService) => (await gitAsync(['ls-remote', remote(s), 'refs/heads/main'])).output.split('\t')[0]
 
 test.before.each(async () => {
-  repo = await createRepo()
-  state = tempDir('gitops-state')
+  workspace = await gitopsWorkspace('gitops-state')
   deployed = []
   appFails = undefined
 })
 test.after.each(async () => {
-  await service?.close()
-  service = undefined
-  repo.remove()
-  state.remove()
+  await workspace.remove()
 })
 
 test('git push to the built-in remote deploys, and the push answer shows it line by line', async () => {
@@ -76,7 +55,7 @@ test('git push to the built-in remote deploys, and the push answer shows it line
   assert.match(first.output, /remote: [0-9a-f]{7}: deployed admin, metrics, logs, monitoring, app, collectors, gitops in/)
   deployed = []
   validations = 0
-  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 64; }\n' })
+  await workspace.repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 64; }\n' })
   const second = await push(remote(s))
   assert.is(validations, 1, 'the commit is validated once, in pre-receive, not again by the deployment')
   assert.is(second.code, 0, second.output)
@@ -89,7 +68,7 @@ test('a commit with a broken stack file is refused in the push answer, and nothi
   assert.is((await push(remote(s))).code, 0)
   const good = await remoteHead(s)
   deployed = []
-  await repo.commit({ 'stacks/app.yml': 'services:\n  nginx:\n    BROKEN: true\n' })
+  await workspace.repo.commit({ 'stacks/app.yml': 'services:\n  nginx:\n    BROKEN: true\n' })
   const refused = await push(remote(s))
   assert.is.not(refused.code, 0)
   assert.match(refused.output, /remote: invalid: stacks\/app\.yml: services\.nginx: BROKEN is not a Compose key/)
@@ -102,7 +81,7 @@ test('a README-only push starts no deployment', async () => {
   const s = await start()
   await push(remote(s))
   deployed = []
-  await repo.commit({ 'README.md': 'words\n' })
+  await workspace.repo.commit({ 'README.md': 'words\n' })
   const result = await push(remote(s))
   assert.is(result.code, 0)
   assert.match(result.output, /no stack changed, nothing to deploy/)
@@ -118,9 +97,9 @@ test('a wrong password cannot push', async () => {
 })
 
 test('a signed webhook makes gitops fetch the remote and deploy the new commit', async () => {
-  const s = await start(repo.path)
-  await repo.commit({ 'stacks/metrics/prometheus.yml': 'global: {scrape_interval: 5s}\n' })
-  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await repo.git.revparse(['HEAD'])).trim() })
+  const s = await start(workspace.repo.path)
+  await workspace.repo.commit({ 'stacks/metrics/prometheus.yml': 'global: {scrape_interval: 5s}\n' })
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await workspace.repo.git.revparse(['HEAD'])).trim() })
   const signature = 'sha256=' + createHmac('sha256', webhookSecret).update(body).digest('hex')
   const response = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature, 'x-github-delivery': 'one' } })
   assert.is(response.status, 202)
@@ -139,7 +118,7 @@ test('a push whose deployment fails says so in the push answer and when gitops t
   assert.is((await push(remote(s))).code, 0)
   deployed = []
   appFails = 'app_nginx: rejected: No such image: activity-test/absent:1'
-  const failing = await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 16; }\n' })
+  const failing = await workspace.repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 16; }\n' })
   const answer = await push(remote(s))
   assert.is(answer.code, 0, 'the branch moved: the commit is valid, the swarm refused it')
   const short = failing.slice(0, 7)
@@ -152,7 +131,7 @@ test('a push whose deployment fails says so in the push answer and when gitops t
   assert.match(metrics, /activity_gitops_failed_attempts 1/)
 
   appFails = undefined
-  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 8; }\n' })
+  await workspace.repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 8; }\n' })
   const fixed = await push(remote(s))
   assert.match(fixed.output, /remote: [0-9a-f]{7}: deployed app in /)
   assert.equal(deployed, ['app'])
@@ -163,7 +142,7 @@ test('a push whose deployment fails says so in the push answer and when gitops t
 
 test('a signed webhook with no remote to fetch from is answered 409, naming the setting to set, and deploys nothing', async () => {
   const s = await start()
-  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await repo.git.revparse(['HEAD'])).trim() })
+  const body = JSON.stringify({ ref: 'refs/heads/main', after: (await workspace.repo.git.revparse(['HEAD'])).trim() })
   const signature = 'sha256=' + createHmac('sha256', webhookSecret).update(body).digest('hex')
   const response = await fetch(s.url + '/webhook', { method: 'POST', body, headers: { 'x-github-event': 'push', 'x-hub-signature-256': signature, 'x-github-delivery': 'no-remote' } })
   assert.is(response.status, 409)
@@ -178,11 +157,11 @@ test('a signed webhook with no remote to fetch from is answered 409, naming the 
 })
 
 test('polling picks up a new commit on the remote', async () => {
-  const s = await start(repo.path)
+  const s = await start(workspace.repo.path)
   await s.poll()
   await s.deployer.idle()
   deployed = []
-  await repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 32; }\n' })
+  await workspace.repo.commit({ 'stacks/app/nginx.conf': 'events { worker_connections 32; }\n' })
   const result = await s.poll()
   assert.is(result?.outcome, 'deployed')
   assert.equal(deployed, ['app'])
@@ -192,13 +171,12 @@ test('polling picks up a new commit on the remote', async () => {
 test('a restart deploys nothing that is already deployed', async () => {
   const s = await start()
   await push(remote(s))
-  await s.close()
-  service = undefined
+  await workspace.stop()
   deployed = []
   const again = await start()
   await again.deployer.idle()
   assert.equal(deployed, [])
-  assert.ok(existsSync(join(state.path, 'deployed.json')))
+  assert.ok(existsSync(join(workspace.stateDir, 'deployed.json')))
 })
 
 test.run()
