@@ -148,38 +148,53 @@ async function compactionAfter(url: string): Promise<string> {
   }
 }
 
-async function remoteWritePath(): Promise<string[]> {
-  const dir = join(work.path, 'remote-write')
+/** One way of taking the history in, into a Prometheus of its own: its folders, that Prometheus (a step may restart it) and the report. */
+interface WritePath {
+  dir: string
+  data: string
+  prometheus: Started
+  lines: string[]
+}
+
+/**
+ * Measures one way of taking the history in: a fresh Prometheus with its head at now, `take` writes the history and
+ * reports, then the compaction that follows (`compaction` says which) is measured and reported under the same `name`.
+ */
+async function measurePath(folder: string, name: string, compaction: string, take: (path: WritePath) => Promise<void>): Promise<string[]> {
+  const dir = join(work.path, folder)
   const data = join(dir, 'data')
   mkdirSync(data, { recursive: true })
-  let prometheus = await startMetricsPrometheus(dir, data)
-  const lines: string[] = []
+  const path: WritePath = { dir, data, prometheus: await startMetricsPrometheus(dir, data), lines: [] }
   try {
-    await headAtNow(prometheus.url)
-    const start = process.hrtime.bigint()
-    for (let r = 0; r < repos; r++) {
-      await createRemoteWriteSink(prometheus.url, { job: 'github', target: `owner-${r % 50}/repo-${r}` }, specs, { log }).write(repositoryHistory(r))
-    }
-    const wall = seconds(start)
-    await allVisible(prometheus.url, 60_000)
-    const ingestPeak = peakKb(prometheus.process.pid!)
-    report(lines, `remote write: ${repos * names.length * days} samples in ${wall.toFixed(1)} s (${Math.round((repos * names.length * days) / wall)} samples/s), Prometheus peak RSS ${mb(ingestPeak)}`)
-
-    await prometheus.stop()
-    const restart = process.hrtime.bigint()
-    prometheus = await startMetricsPrometheus(dir, data)
-    await allVisible(prometheus.url, 120_000)
-    report(lines, `remote write: restart (WAL and out-of-order WBL replayed) ready in ${seconds(restart).toFixed(1)} s, peak RSS ${mb(peakKb(prometheus.process.pid!))}`)
-
-    await forceCompaction(prometheus.url)
-    const compacted = await compactionAfter(prometheus.url)
-    await allVisible(prometheus.url, 60_000)
-    report(lines, `remote write: the first head compaction (out-of-order samples become blocks) ${compacted}, ${blockCount(data)} block folders, ${Math.round(diskBytes(data) / 1e6)} MB on disk, peak RSS ${mb(peakKb(prometheus.process.pid!))}`)
-    return lines
+    await headAtNow(path.prometheus.url)
+    await take(path)
+    await forceCompaction(path.prometheus.url)
+    const compacted = await compactionAfter(path.prometheus.url)
+    await allVisible(path.prometheus.url, 60_000)
+    report(path.lines, `${name}: ${compaction} ${compacted}, ${blockCount(data)} block folders, ${Math.round(diskBytes(data) / 1e6)} MB on disk, peak RSS ${mb(peakKb(path.prometheus.process.pid!))}`)
+    return path.lines
   } finally {
-    await prometheus.stop()
+    await path.prometheus.stop()
   }
 }
+
+const remoteWritePath = () =>
+  measurePath('remote-write', 'remote write', 'the first head compaction (out-of-order samples become blocks)', async (path) => {
+    const start = process.hrtime.bigint()
+    for (let r = 0; r < repos; r++) {
+      await createRemoteWriteSink(path.prometheus.url, { job: 'github', target: `owner-${r % 50}/repo-${r}` }, specs, { log }).write(repositoryHistory(r))
+    }
+    const wall = seconds(start)
+    await allVisible(path.prometheus.url, 60_000)
+    const ingestPeak = peakKb(path.prometheus.process.pid!)
+    report(path.lines, `remote write: ${repos * names.length * days} samples in ${wall.toFixed(1)} s (${Math.round((repos * names.length * days) / wall)} samples/s), Prometheus peak RSS ${mb(ingestPeak)}`)
+
+    await path.prometheus.stop()
+    const restart = process.hrtime.bigint()
+    path.prometheus = await startMetricsPrometheus(path.dir, path.data)
+    await allVisible(path.prometheus.url, 120_000)
+    report(path.lines, `remote write: restart (WAL and out-of-order WBL replayed) ready in ${seconds(restart).toFixed(1)} s, peak RSS ${mb(peakKb(path.prometheus.process.pid!))}`)
+  })
 
 function promtoolBlocks(file: string, out: string): { kb: number } {
   const promtool = requireBinary('promtool', 'prometheus')
@@ -188,52 +203,39 @@ function promtoolBlocks(file: string, out: string): { kb: number } {
   return { kb: Number(run.stderr.trim().split('\n').at(-1)) }
 }
 
-async function blocksPath(): Promise<string[]> {
-  const dir = join(work.path, 'blocks')
-  const data = join(dir, 'data')
-  mkdirSync(data, { recursive: true })
-  let prometheus = await startMetricsPrometheus(dir, data)
-  const lines: string[] = []
-  try {
-    await headAtNow(prometheus.url)
+const blocksPath = () =>
+  measurePath('blocks', 'blocks', 'compaction of the overlapping blocks', async (path) => {
     const start = process.hrtime.bigint()
     let promtoolPeak = 0
     let textBytes = 0
     for (let first = 0; first < repos; first += batchRepos) {
       const document = createOpenMetricsDocument()
       for (let r = first; r < Math.min(repos, first + batchRepos); r++) await document.sinkFor({ job: 'github', target: `owner-${r % 50}/repo-${r}` }, specs).write(repositoryHistory(r))
-      const file = join(dir, 'batch.om')
+      const file = join(path.dir, 'batch.om')
       const text = document.finish()
       textBytes += text.length
       writeFileSync(file, text)
-      const out = join(dir, `out-${first}`)
+      const out = join(path.dir, `out-${first}`)
       promtoolPeak = Math.max(promtoolPeak, promtoolBlocks(file, out).kb)
-      for (const block of readdirSync(out)) renameSync(join(out, block), join(data, block))
+      for (const block of readdirSync(out)) renameSync(join(out, block), join(path.data, block))
     }
     const made = seconds(start)
     let restarted = false
     try {
-      await allVisible(prometheus.url, 150_000)
+      await allVisible(path.prometheus.url, 150_000)
     } catch {
       // Blocks moved in while it runs are read at its next reload; a restart reads them at once.
       restarted = true
-      await prometheus.stop()
-      prometheus = await startMetricsPrometheus(dir, data)
-      await allVisible(prometheus.url, 300_000)
+      await path.prometheus.stop()
+      path.prometheus = await startMetricsPrometheus(path.dir, path.data)
+      await allVisible(path.prometheus.url, 300_000)
     }
     const wall = seconds(start)
-    report(lines, 
-      `blocks: ${repos * names.length * days} samples as ${Math.round(textBytes / 1e6)} MB of OpenMetrics in batches of ${batchRepos} repositories, promtool and moves ${made.toFixed(1)} s, visible after ${wall.toFixed(1)} s${restarted ? ' (needed a restart)' : ''}; promtool peak RSS ${mb(promtoolPeak)}, Prometheus peak RSS ${mb(peakKb(prometheus.process.pid!))}, ${blockCount(data)} blocks`,
+    report(
+      path.lines,
+      `blocks: ${repos * names.length * days} samples as ${Math.round(textBytes / 1e6)} MB of OpenMetrics in batches of ${batchRepos} repositories, promtool and moves ${made.toFixed(1)} s, visible after ${wall.toFixed(1)} s${restarted ? ' (needed a restart)' : ''}; promtool peak RSS ${mb(promtoolPeak)}, Prometheus peak RSS ${mb(peakKb(path.prometheus.process.pid!))}, ${blockCount(path.data)} blocks`,
     )
-    await forceCompaction(prometheus.url)
-    const compacted = await compactionAfter(prometheus.url)
-    await allVisible(prometheus.url, 60_000)
-    report(lines, `blocks: compaction of the overlapping blocks ${compacted}, ${blockCount(data)} block folders, ${Math.round(diskBytes(data) / 1e6)} MB on disk, peak RSS ${mb(peakKb(prometheus.process.pid!))}`)
-    return lines
-  } finally {
-    await prometheus.stop()
-  }
-}
+  })
 
 try {
   console.log(`history of ${repos} repositories x ${days} days x ${names.length} series (${repos * days * names.length} samples), Prometheus ${spawnSync('prometheus', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]}`)
