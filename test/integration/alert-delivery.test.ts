@@ -36,7 +36,18 @@ function renderedAlertmanager(activityYml: string): string {
   return readFileSync(join(out, 'alertmanager.yml'), 'utf8')
 }
 
-function amtool(file: string) {
+/** An activity.yml with one source and these alert receivers (each a YAML flow mapping). */
+const withReceivers = (...receivers: string[]) => `sources:
+  dockerhub:
+    targets: [prom]
+alerts:
+  receivers:
+${receivers.map((receiver) => `    - ${receiver}\n`).join('')}`
+
+/** What Debian's amtool says of the alertmanager.yml rendered for this activity.yml (written to `name` in the test's folder). */
+function amtoolCheck(name: string, activityYml: string) {
+  const file = join(dir.path, name)
+  writeFileSync(file, renderedAlertmanager(activityYml))
   return spawnSync(requireBinary('amtool', 'prometheus-alertmanager'), ['check-config', file], { encoding: 'utf8' })
 }
 
@@ -56,15 +67,11 @@ test.before(async () => {
   const secrets = join(dir.path, 'secrets')
   mkdirSync(secrets)
   writeFileSync(join(secrets, 'alerts_slack_url'), `${receiver.url}/slack\n`)
-  const activityYml = `sources:
-  dockerhub:
-    targets: [prom]
-alerts:
-  receivers:
-    - {name: oncall, kind: webhook, url: "${receiver.url}/oncall", severities: [critical]}
-    - {name: news, kind: webhook, url: "${receiver.url}/news", severities: [info]}
-    - {name: team, kind: slack, secret: alerts_slack_url, channel: "#platform", severities: [critical, warning]}
-`
+  const activityYml = withReceivers(
+    `{name: oncall, kind: webhook, url: "${receiver.url}/oncall", severities: [critical]}`,
+    `{name: news, kind: webhook, url: "${receiver.url}/news", severities: [info]}`,
+    '{name: team, kind: slack, secret: alerts_slack_url, channel: "#platform", severities: [critical, warning]}',
+  )
   // Where Swarm would mount the secret, and timings of seconds instead of the stack's 30 s and 5 min: only routing is tested.
   const config = renderedAlertmanager(activityYml)
     .replaceAll('/run/secrets/', `${secrets}/`)
@@ -138,38 +145,20 @@ test('once the stack deploys again the receiver is told the alert is resolved', 
 })
 
 test("Debian's amtool accepts the rendered config of a webhook URL, Slack and e-mail receivers", () => {
-  const file = join(dir.path, 'checked.yml')
-  writeFileSync(
-    file,
-    renderedAlertmanager(`sources:
-  dockerhub:
-    targets: [prom]
-alerts:
-  receivers:
-    - {name: oncall, kind: webhook, url: "https://hooks.example.org/alert", severities: [critical]}
-    - {name: team, kind: slack, secret: alerts_slack_url, channel: "#platform"}
-    - {name: ops, kind: email, to: ops@example.org, from: alerts@example.org, smarthost: "smtp.example.org:587", username: alerts, secret: alerts_smtp_password, severities: [critical, warning]}
-`),
+  const result = amtoolCheck(
+    'checked.yml',
+    withReceivers(
+      '{name: oncall, kind: webhook, url: "https://hooks.example.org/alert", severities: [critical]}',
+      '{name: team, kind: slack, secret: alerts_slack_url, channel: "#platform"}',
+      '{name: ops, kind: email, to: ops@example.org, from: alerts@example.org, smarthost: "smtp.example.org:587", username: alerts, secret: alerts_smtp_password, severities: [critical, warning]}',
+    ),
   )
-  const result = amtool(file)
   assert.is(result.status, 0, result.stdout + result.stderr)
   assert.match(result.stdout, /Found:\n - global config\n - route\n - 1 inhibit rules\n - 4 receivers/)
 })
 
 test("Debian's amtool (0.25) predates the two *_file fields it lacks, and names only them: webhook url_file (0.26) and Discord webhook_url_file (0.27)", () => {
-  const file = join(dir.path, 'newer.yml')
-  writeFileSync(
-    file,
-    renderedAlertmanager(`sources:
-  dockerhub:
-    targets: [prom]
-alerts:
-  receivers:
-    - {name: oncall, kind: webhook, secret: alerts_webhook_url}
-    - {name: community, kind: discord, secret: alerts_discord_url}
-`),
-  )
-  const result = amtool(file)
+  const result = amtoolCheck('newer.yml', withReceivers('{name: oncall, kind: webhook, secret: alerts_webhook_url}', '{name: community, kind: discord, secret: alerts_discord_url}'))
   assert.is.not(result.status, 0)
   const unknown = [...(result.stdout + result.stderr).matchAll(/field (\S+) not found/g)].map((m) => m[1])
   assert.equal(unknown, ['url_file', 'webhook_url_file'])
