@@ -1,13 +1,13 @@
 // The app's nginx.conf under Debian's nginx: every access-log line it sends over syslog is JSON with the fields the
 // Logstash pipeline and the website dashboards use, whatever a client puts in its request.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { connect, type AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { nginxStreamModule } from '../../stacks/validate-configs.ts'
-import { freePort, requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
+import { startAppNginx } from '../support/nginx.ts'
+import { tempDir, waitFor, type Started } from '../support/servers.ts'
 
 const stacks = new URL('../../stacks/', import.meta.url).pathname
 const test = suite('nginx access log')
@@ -87,30 +87,14 @@ function http(path: string, headers: Record<string, string> = {}, method = 'GET'
 }
 
 test.before(async () => {
-  const program = requireBinary('nginx', 'nginx')
   receiver = createSocket('udp4')
   receiver.on('message', (message) => datagrams.push(message))
   await new Promise<void>((resolve) => receiver.bind(0, '127.0.0.1', resolve))
   const syslogPort = (receiver.address() as AddressInfo).port
-  const conf = join(dir.path, 'nginx.conf')
-  const relayPort = await freePort()
-  const modules = nginxStreamModule(program)
-  // Only the listen address, the relay's port and Logstash's address change: in the Swarm they are port 8080,
-  // 127.0.0.1:5514 and logs_logstash:5514 (re-resolution is test/integration/nginx-resolve.test.ts).
-  nginx = await startProgram(
-    program,
-    (port) => {
-      const original = readFileSync(join(stacks, 'app/nginx.conf'), 'utf8')
-      const adapted = original
-        .replace('listen 8080 default_server;', `listen 127.0.0.1:${port} default_server;`)
-        .replaceAll('127.0.0.1:5514', `127.0.0.1:${relayPort}`)
-        .replace('set $logstash logs_logstash:5514;', `set $logstash 127.0.0.1:${syslogPort};`)
-      if (!adapted.includes(`127.0.0.1:${port}`) || !adapted.includes(`set $logstash 127.0.0.1:${syslogPort};`) || adapted.includes(':5514')) throw new Error('stacks/app/nginx.conf no longer has the listen, relay and Logstash lines this test adapts')
-      writeFileSync(conf, adapted)
-      return ['-p', dir.path + '/', '-c', conf, '-e', join(dir.path, 'error.log'), '-g', `${modules} daemon off; pid ${join(dir.path, 'nginx.pid')};`]
-    },
-    '/healthz',
-  )
+  // Besides the listen address and the relay's port, only Logstash's address changes: in the Swarm it is
+  // logs_logstash:5514 (re-resolution is test/integration/nginx-resolve.test.ts).
+  const logstash = `set $logstash 127.0.0.1:${syslogPort};`
+  nginx = await startAppNginx(dir.path, (conf) => conf.replace('set $logstash logs_logstash:5514;', logstash), [logstash])
 })
 
 test.after(async () => {

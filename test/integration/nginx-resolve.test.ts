@@ -2,17 +2,14 @@
 // logs_logstash (as Docker's embedded DNS does in the Swarm), the answer changes mid-test (the logs stack re-created),
 // and the access-log lines must arrive at the new address without nginx being restarted or reloaded.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
-import { readFileSync, writeFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import * as dnsPacket from 'dns-packet'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { nginxStreamModule } from '../../stacks/validate-configs.ts'
-import { freePort, requireBinary, startProgram, tempDir, waitFor, type Started } from '../support/servers.ts'
+import { startAppNginx } from '../support/nginx.ts'
+import { tempDir, waitFor, type Started } from '../support/servers.ts'
 
-const stacks = new URL('../../stacks/', import.meta.url).pathname
 const test = suite('nginx re-resolves Logstash')
 const dir = tempDir('nginx-resolve')
 let nginx: Started
@@ -52,8 +49,6 @@ function get(path: string): Promise<number> {
 }
 
 test.before(async () => {
-  const program = requireBinary('nginx', 'nginx')
-  const modules = nginxStreamModule(program)
   // The DNS server: an A record for logs_logstash with a 1 s TTL, whatever logstashAddress is now.
   dns = createSocket('udp4')
   dns.on('message', (message, from) => {
@@ -76,26 +71,15 @@ test.before(async () => {
   receive('127.0.0.1', first)
   receive('127.0.0.2', await bindUdp('127.0.0.2', logstashPort))
 
-  const relayPort = await freePort()
-  const conf = join(dir.path, 'nginx.conf')
-  // What changes: the listen address, the relay's port, the DNS server (Docker's is 127.0.0.11) and how long its
-  // answer is kept (1 s, not 10 s, to keep the test short), and Logstash's port. The name stays logs_logstash.
-  nginx = await startProgram(
-    program,
-    (port) => {
-      const original = readFileSync(join(stacks, 'app/nginx.conf'), 'utf8')
-      const adapted = original
-        .replace('listen 8080 default_server;', `listen 127.0.0.1:${port} default_server;`)
-        .replaceAll('127.0.0.1:5514', `127.0.0.1:${relayPort}`)
+  // What changes besides the listen address and the relay's port: the DNS server (Docker's is 127.0.0.11) and how long
+  // its answer is kept (1 s, not 10 s, to keep the test short), and Logstash's port. The name stays logs_logstash.
+  nginx = await startAppNginx(
+    dir.path,
+    (conf) =>
+      conf
         .replace('resolver 127.0.0.11 valid=10s ipv6=off;', `resolver 127.0.0.1:${dnsPort} valid=1s ipv6=off;`)
-        .replace('set $logstash logs_logstash:5514;', `set $logstash logs_logstash:${logstashPort};`)
-      if (adapted.includes(':5514') || !adapted.includes(`resolver 127.0.0.1:${dnsPort} `) || !adapted.includes(`logs_logstash:${logstashPort}`)) {
-        throw new Error('stacks/app/nginx.conf no longer has the relay, resolver and Logstash lines this test adapts')
-      }
-      writeFileSync(conf, adapted)
-      return ['-p', dir.path + '/', '-c', conf, '-e', join(dir.path, 'error.log'), '-g', `${modules} daemon off; pid ${join(dir.path, 'nginx.pid')};`]
-    },
-    '/healthz',
+        .replace('set $logstash logs_logstash:5514;', `set $logstash logs_logstash:${logstashPort};`),
+    [`resolver 127.0.0.1:${dnsPort} `, `logs_logstash:${logstashPort}`],
   )
 })
 
