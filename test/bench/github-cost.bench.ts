@@ -6,7 +6,9 @@ import github from '../../collectors/github.ts'
 import type { AnyCollector } from '../../collectors/runtime/define.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { runTarget } from '../../collectors/runtime/run.ts'
-import { generatedOwner, rateLimitCost, startGitHubApi, visibleReleases } from '../support/github-api.ts'
+import { startGitHubApi } from '../support/github-api.ts'
+import { generatedOwner, visibleReleases } from '../support/github-data.ts'
+import { rateLimitCost } from '../support/github-limits.ts'
 import { parse as parseSchema } from '../../collectors/runtime/schema.ts'
 
 const repositories = 1000

@@ -1,6 +1,6 @@
 // What the GitHub collector should record for a repository of the fake GitHub, worked out from the fake's data by
 // GitHub's rules (never by the collector's code).
-import { latestRelease, visibleReleases, type RepositoryData } from './github-api.ts'
+import { latestRelease, visibleReleases, type RepositoryData } from './github-data.ts'
 
 /** Every github_repository_* value (undefined: not recorded) for `repo`, with downloads of its `releases` most recent releases. */
 export function expectedMetrics(repo: RepositoryData, releases: number): Record<string, number | undefined> {

@@ -1,7 +1,7 @@
 // The fake GitHub's history: a repository's past as data the server owns (each star, issue, pull request, fork, release
 // and commit with its times; generated in github-history-data.ts), and what GitHub serves of it: the star-history endpoint
 // (GET /repos/{owner}/{repo}/stargazers/history: weeks newest first, 30 a page, Link headers) and the GraphQL
-// connections with creation, closing, merging, starring and commit times (wired into github-api.ts).
+// connections with creation, closing, merging, starring and commit times (wired into github-graphql.ts and github-rest.ts).
 import type { Reply } from './servers.ts'
 
 const day = 86_400
@@ -30,7 +30,7 @@ export interface RepositoryHistory {
   commits: number[]
 }
 
-/** What a repository of the fake says of itself now, for a past derived from it (github-api.ts' RepositoryData). */
+/** What a repository of the fake says of itself now, for a past derived from it (github-data.ts' RepositoryData). */
 export interface CurrentCounts {
   name: string
   createdAt: string
@@ -90,7 +90,7 @@ interface PageArgs {
   before?: string | null
 }
 type Order = { field: string; direction: 'ASC' | 'DESC' } | null | undefined
-/** github-api.ts' connection(): GitHub's paging over a list. */
+/** github-graphql.ts' connection(): GitHub's paging over a list. */
 export type Connection = <T>(name: string, args: PageArgs, items: T[] | undefined, count?: number, node?: (item: T) => unknown) => Record<string, unknown>
 
 /** GitHub's time format: ISO 8601 in UTC, whole seconds. */
@@ -105,7 +105,7 @@ function inOrder<T>(items: T[], order: Order, fields: string[]): T[] {
 
 const newestFirst = new WeakMap<number[], number[]>()
 
-/** The fields of a Repository node that come from its history; `node` is the rest of it, as github-api.ts builds it. */
+/** The fields of a Repository node that come from its history; `node` is the rest of it, as github-graphql.ts builds it. */
 export function withHistory<N extends Record<string, unknown>>(node: N, data: CurrentCounts, connection: Connection): N {
   // Lazily: a repository whose past nobody asks for costs nothing (an owner of 5,000 repositories).
   const history = new Proxy({} as RepositoryHistory, { get: (_, field) => historyOf(data)[field as keyof RepositoryHistory] })

@@ -1,7 +1,8 @@
 // A repository's past for the fake GitHub, generated from a seed: a ten-year repository with 50,000 stars, 20,000 issues
 // and pull requests and 5,000 forks, as RepositoryData whose current counts agree with its history.
-import { githubTime, release, repository, type RepositoryData } from './github-api.ts'
+import { githubTime, release, repository, type RepositoryData } from './github-data.ts'
 import type { IssueData, PullRequestData, RepositoryHistory } from './github-history-api.ts'
+import { randomFrom } from './seeded-random.ts'
 
 export interface HistorySize {
   years: number
@@ -17,17 +18,6 @@ export interface HistorySize {
 export const tenYears: HistorySize = { years: 10, stars: 50_000, issues: 12_000, pullRequests: 8_000, forks: 5_000, releases: 150, commits: 15_000 }
 
 const day = 86_400
-
-function randomFrom(seedText: string): () => number {
-  let seed = [...seedText].reduce((hash, char) => Math.imul(hash ^ char.charCodeAt(0), 16777619), 2166136261) >>> 0
-  return () => {
-    seed = (seed + 0x6d2b79f5) >>> 0
-    let t = seed
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /**
  * A repository's past from a seed: created `years` before `endSeconds`, activity growing over time (more events in

@@ -2,7 +2,9 @@
 import { parse } from 'graphql'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { generatedOwner, owner, rateLimitCost, repository, startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { generatedOwner, owner, repository } from '../support/github-data.ts'
+import { rateLimitCost } from '../support/github-limits.ts'
 
 let fake: FakeGitHub | undefined
 const test = suite('fake GitHub')

@@ -8,7 +8,9 @@ import { createLogger } from '../../collectors/runtime/log.ts'
 import { runCollector, type TargetResult } from '../../collectors/runtime/run.ts'
 import { parse } from '../../collectors/runtime/schema.ts'
 import { parseExposition, valueOf, type Sample } from '../support/collect.ts'
-import { generatedOwner, graphqlRateLimited, secondaryRateLimit, startGitHubApi, tooManyRequests, type FakeGitHub, type GitHubData } from '../support/github-api.ts'
+import { startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { generatedOwner, type GitHubData } from '../support/github-data.ts'
+import { graphqlRateLimited, secondaryRateLimit, tooManyRequests } from '../support/github-limits.ts'
 
 /** Time that moves only when the run sleeps, from a whole second; every sleep is kept. */
 function fakeClock(start = Math.floor(Date.now() / 1000) * 1000) {

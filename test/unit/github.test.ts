@@ -7,19 +7,9 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import github from '../../collectors/github.ts'
 import { collectOnce, valueOf, type CollectOnce, type Sample } from '../support/collect.ts'
-import {
-  asset,
-  badGateway,
-  generatedOwner,
-  graphqlTimeout,
-  owner,
-  release,
-  repository,
-  startGitHubApi,
-  type FakeGitHub,
-  type GitHubData,
-  type RepositoryData,
-} from '../support/github-api.ts'
+import { startGitHubApi, type FakeGitHub } from '../support/github-api.ts'
+import { asset, generatedOwner, owner, release, repository, type GitHubData, type RepositoryData } from '../support/github-data.ts'
+import { badGateway, graphqlTimeout } from '../support/github-limits.ts'
 import { expectedMetrics } from '../support/github-expected.ts'
 import { tempDir } from '../support/servers.ts'
 import { check, parse as parseSchema } from '../../collectors/runtime/schema.ts'
