@@ -69,8 +69,10 @@ function reportFailures(source: string, results: TargetResult[]): number {
   return failed.length ? 1 : 0
 }
 
-/** A base URL setting (a flag or its variable), checked: http(s) and nothing after the host but a path. */
-function urlSetting(value: string | undefined, name: string): string | undefined {
+/** A base URL setting, from its flag or else its variable, checked: http(s) and nothing after the host but a path. */
+function urlSetting(flagValue: string | undefined, flag: string, env: NodeJS.ProcessEnv, variable: string): string | undefined {
+  const value = flagValue ?? env[variable]
+  const name = flagValue ? flag : variable
   if (value === undefined || value === '') return undefined
   let url: URL
   try {
@@ -82,24 +84,35 @@ function urlSetting(value: string | undefined, name: string): string | undefined
   return value
 }
 
+/** What runTargets reads: the targets given on the command line (else activity.yml's for the source), and which activity.yml. */
+const targetOptions = {
+  target: { type: 'string', multiple: true },
+  config: { type: 'string' },
+} as const
+
+/** The one source a command runs; none or more is a usage error that lists the sources and shows `example`. */
+function oneSource(collectorsDir: URL, command: string, positionals: string[], example: string): string {
+  const [source, ...extra] = positionals
+  if (!source || extra.length) throw new UsageError(`${command} takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. ${example}`)
+  return source
+}
+
 async function collect(collectorsDir: URL, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
-      target: { type: 'string', multiple: true },
-      config: { type: 'string' },
+      ...targetOptions,
       stdout: { type: 'boolean', default: false },
       pushgateway: { type: 'string' },
       prometheus: { type: 'string' },
     },
   })
-  const [source, ...extra] = positionals
-  if (!source || extra.length) throw new UsageError(`collect takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity collect github --target prometheus --stdout`)
+  const source = oneSource(collectorsDir, 'collect', positionals, 'activity collect github --target prometheus --stdout')
   const pushgateway = values.stdout ? undefined : (values.pushgateway ?? env.PUSHGATEWAY_URL)
   if (!values.stdout && !pushgateway) throw new UsageError('no Pushgateway: set PUSHGATEWAY_URL or pass --pushgateway URL, or --stdout to print the metrics')
   // Samples with their own timestamps go to the metrics Prometheus when it is named; --stdout prints them too.
-  const prometheus = values.stdout ? undefined : urlSetting(values.prometheus ?? env.METRICS_PROMETHEUS_URL, values.prometheus ? '--prometheus' : 'METRICS_PROMETHEUS_URL')
+  const prometheus = values.stdout ? undefined : urlSetting(values.prometheus, '--prometheus', env, 'METRICS_PROMETHEUS_URL')
   const { collector, targets, options, schedule } = await runTargets(collectorsDir, source, values, env)
   const results = await runCollector({ collector, targets, options, schedule, pushgateway, prometheus, print: (text) => process.stdout.write(text) }, runSettings(env))
   return reportFailures(source, results)
@@ -118,22 +131,20 @@ async function history(collectorsDir: URL, args: string[], env: NodeJS.ProcessEn
     args,
     allowPositionals: true,
     options: {
-      target: { type: 'string', multiple: true },
-      config: { type: 'string' },
+      ...targetOptions,
       since: { type: 'string' },
       openmetrics: { type: 'boolean', default: false },
       prometheus: { type: 'string' },
       pushgateway: { type: 'string' },
     },
   })
-  const [source, ...extra] = positionals
-  if (!source || extra.length) throw new UsageError(`history takes one source (${sourceNames(collectorsDir).join(', ')}), e.g. activity history github --target prometheus/prometheus --openmetrics`)
+  const source = oneSource(collectorsDir, 'history', positionals, 'activity history github --target prometheus/prometheus --openmetrics')
   const since = sinceFrom(values.since)
-  const prometheus = values.openmetrics ? undefined : urlSetting(values.prometheus ?? env.METRICS_PROMETHEUS_URL, values.prometheus ? '--prometheus' : 'METRICS_PROMETHEUS_URL')
+  const prometheus = values.openmetrics ? undefined : urlSetting(values.prometheus, '--prometheus', env, 'METRICS_PROMETHEUS_URL')
   if (!values.openmetrics && !prometheus) {
     throw new UsageError('no metrics Prometheus: set METRICS_PROMETHEUS_URL or pass --prometheus URL (in the swarm: http://tasks.metrics_prometheus:9090), or --openmetrics to print the history')
   }
-  const pushgateway = values.openmetrics ? undefined : urlSetting(values.pushgateway ?? env.PUSHGATEWAY_URL, values.pushgateway ? '--pushgateway' : 'PUSHGATEWAY_URL')
+  const pushgateway = values.openmetrics ? undefined : urlSetting(values.pushgateway, '--pushgateway', env, 'PUSHGATEWAY_URL')
   const { collector, targets, options, schedule } = await runTargets(collectorsDir, source, values, env)
   if (!collector.history) {
     const withHistory = [...(await loadCollectors(collectorsDir)).values()].filter((c) => c.history).map((c) => c.name)
