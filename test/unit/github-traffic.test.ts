@@ -55,6 +55,20 @@ const trafficLines = (stderr: string) =>
     .map((line) => JSON.parse(line) as { level: string; msg: string; permission?: string; refused?: string[]; notAskedCount?: number })
     .filter((line) => /traffic/i.test(line.msg))
 
+/**
+ * A run with a token whose traffic GitHub will not give: it exits 0 with the other metrics (`repository`'s stars) and
+ * says so in one log line. Returns that line and the traffic requests the run made.
+ */
+async function collectWithoutTraffic(token: string, repository: string, stars: number) {
+  const before = api.requests.length
+  const run = await collect('acme', token)
+  assert.is(run.code, 0, run.stderr)
+  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository }), stars)
+  const lines = trafficLines(run.stderr)
+  assert.is(lines.length, 1, run.stderr)
+  return { run, line: lines[0]!, trafficRequests: api.requests.slice(before).filter((r) => r.url.includes('/traffic/')) }
+}
+
 test('the fake answers traffic in GitHub\'s shape: per day, days without traffic left out, the top 10 referrers', async () => {
   const headers = { authorization: 'bearer ghp_admin' }
   const views = (await (await fetch(`${api.url}/repos/acme/app/traffic/views?per=day`, { headers })).json()) as { count: number; uniques: number; views: { timestamp: string; count: number; uniques: number }[] }
@@ -92,30 +106,20 @@ test('referrers and popular paths are current values with the top 10 only, next 
 })
 
 test('a token without push access: one log line naming the permission, no traffic request, exit 0 and the other metrics pushed', async () => {
-  const before = api.requests.length
-  const run = await collect('acme', 'ghp_reader')
-  assert.is(run.code, 0, run.stderr)
-  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository: 'lib' }), 12)
-  const lines = trafficLines(run.stderr)
-  assert.is(lines.length, 1, run.stderr)
-  assert.match(lines[0]!.permission!, 'Administration: read')
-  assert.is(lines[0]!.notAskedCount, 2)
-  assert.equal(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')), [])
+  const { run, line, trafficRequests } = await collectWithoutTraffic('ghp_reader', 'lib', 12)
+  assert.match(line.permission!, 'Administration: read')
+  assert.is(line.notAskedCount, 2)
+  assert.equal(trafficRequests, [])
   assert.not.ok(run.stdout.includes('github_repository_traffic_'))
 })
 
 test('a fine-grained token without Administration read: GitHub answers 403, one warning names the permission, exit 0', async () => {
-  const before = api.requests.length
-  const run = await collect('acme', 'ghp_fine')
-  assert.is(run.code, 0, run.stderr)
-  assert.is(valueOf(parseExposition(run.stdout), 'github_repository_stars', { repository: 'app' }), 321)
-  const lines = trafficLines(run.stderr)
-  assert.is(lines.length, 1, run.stderr)
-  assert.is(lines[0]!.level, 'warn')
-  assert.equal(lines[0]!.refused, ['acme/app', 'acme/lib'])
-  assert.match(lines[0]!.permission!, 'Administration: read')
+  const { line, trafficRequests } = await collectWithoutTraffic('ghp_fine', 'app', 321)
+  assert.is(line.level, 'warn')
+  assert.equal(line.refused, ['acme/app', 'acme/lib'])
+  assert.match(line.permission!, 'Administration: read')
   // One refused request per repository: after the views request is refused, clones, referrers and paths are not asked.
-  assert.is(api.requests.slice(before).filter((r) => r.url.includes('/traffic/')).length, 2)
+  assert.is(trafficRequests.length, 2)
 })
 
 test('with less than 10% of the hour\'s REST requests left, traffic stops for the run with one line, and nothing fails', async () => {
