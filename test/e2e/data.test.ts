@@ -72,36 +72,30 @@ test('up deploys the backup job with the collectors; it runs in the swarm and wr
   assert.is(job!.kind, 'job')
   const schedule = await docker(['service', 'inspect', '--format', '{{index .Spec.Labels "activity.schedule"}}', 'collectors_backup'])
   assert.match(schedule.trim(), /^\S+ \S+ \S+ \S+ \S+$/, 'it carries the schedule the gitops scheduler reads')
-  // It ran once when deployed (up waits for that run to start, not to finish): let that run end first, so the rerun
-  // below is the only backup writing (its Prometheus snapshot waits for the compaction of the history job's backfill).
+  // It ran once when deployed (up waits for that run to start, not to finish). That run overlaps the compaction of the
+  // github-history job's first backfill, for which its Prometheus snapshot waits (over 5 min on this machine): it
+  // still succeeds, whole.
   const first = await poll('the backup job\'s first run to end', async () => {
     const [state] = await serviceStates(['collectors_backup'])
     return state && (state.done >= state.wanted || state.failed) ? state : undefined
+  }, 900_000, 2000)
+  const lastLines = async () => `its last lines:\n${await dockerMaybe(['service', 'logs', '--raw', '--tail', '30', 'collectors_backup'])}`
+  assert.is(first.exitCode, 0, `the first backup run succeeded (${first.problem ?? ''}); ${first.exitCode === 0 ? '' : await lastLines()}`)
+  // Run it again, as the scheduler does, and wait for that run.
+  const since = Date.now()
+  await docker(['service', 'update', '--detach', '--force', 'collectors_backup'])
+  const run = await poll('the backup job to run again', async () => {
+    const [state] = await serviceStates(['collectors_backup'], since)
+    return state?.finishedAt && Date.parse(state.finishedAt) >= since && (state.ready || state.failed) ? state : undefined
   }, 600_000, 2000)
-  log(`the first backup run ended: exit ${first.exitCode ?? '?'}${first.problem ? ` (${first.problem})` : ''}`)
-  // Run it again, as the scheduler does, and wait for that run. A run that overlaps the compaction of the history job's first backfill can lose its metrics part (a known limit,
-  // README): the scheduled job takes it whole on a later run. Up to three runs, each failure logged with its last lines.
-  let run: Awaited<ReturnType<typeof serviceStates>>[number] | undefined
-  for (let attempt = 1; attempt <= 3 && run?.exitCode !== 0; attempt++) {
-    const since = Date.now()
-    await docker(['service', 'update', '--detach', '--force', 'collectors_backup'])
-    run = await poll('the backup job to run', async () => {
-      const [state] = await serviceStates(['collectors_backup'], since)
-      return state?.finishedAt && Date.parse(state.finishedAt) >= since && (state.ready || state.failed) ? state : undefined
-    }, 600_000, 2000)
-    if (run.exitCode !== 0) log(`backup run ${attempt} failed; its last lines:\n${await dockerMaybe(['service', 'logs', '--raw', '--tail', '30', 'collectors_backup'])}`)
-  }
-  run = run!
-  assert.is(run.exitCode, 0, `the backup job succeeded (${run.problem ?? ''})`)
+  assert.is(run.exitCode, 0, `the backup job succeeded again (${run.problem ?? ''}); ${run.exitCode === 0 ? '' : await lastLines()}`)
   const volume = (await docker(['volume', 'inspect', '--format', '{{.Mountpoint}}', 'activity_backups'])).trim()
   const listed = await activity(['data', 'list', '--to', volume])
   assert.is(listed.code, 0)
-  // The newest backup is the rerun's. The first run may have lost its metrics part: it overlapped the compaction of the
-  // github-history job's first backfill (a known limit, in the closing note and README); it is listed as FAILED, not hidden.
-  const newest = listed.output.split('\n').filter((line) => /activity-backup-\S+\s/.test(line)).sort().at(-1) ?? ''
-  assert.match(newest, /metrics,monitoring,pushgateway/, 'a backup of each running store')
-  assert.not.match(newest, /FAILED|DAMAGED/)
-  assert.not.match(listed.output, /DAMAGED/)
+  const backups = listed.output.split('\n').filter((line) => /activity-backup-\S+\s/.test(line))
+  assert.is(backups.length, 2, listed.output)
+  for (const line of backups) assert.match(line, /metrics,monitoring,pushgateway/, 'a backup of each running store')
+  assert.not.match(listed.output, /FAILED|DAMAGED/)
   assert.ok(readdirSync(volume).some((name) => name.startsWith('activity-backup-')))
 })
 
