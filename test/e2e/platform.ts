@@ -11,7 +11,7 @@ import { loadCollectors } from '../../collectors/runtime/registry.ts'
 import { credentialsFile } from '../../scripts/lib/credentials.ts'
 import { docker, dockerMaybe, engineInfo, jsonLines } from '../../stacks/deploy/docker.ts'
 import { ensureSwarm } from '../../stacks/deploy/swarm.ts'
-import { requireBinary, waitFor } from '../support/servers.ts'
+import { requireBinary, startApiServer, waitFor, type ApiServer } from '../support/servers.ts'
 import { buildStandIns, nodeStandIn } from './standins.ts'
 import { collectorsOverlay, fakeApis, removeTestApis, startTestApis } from './test-apis.ts'
 
@@ -47,7 +47,11 @@ export interface Prepared {
   remove(): void
 }
 
-/** The engine answers; the swarm is active; base image, stand-ins and the test APIs are there; the overlays are written. */
+/**
+ * The engine answers; the swarm is active; base image and stand-ins are there; nothing of the platform runs (what a run
+ * that died before its clean-up left is removed first: its collector services hold the test APIs' network); the test
+ * APIs run; the overlays are written.
+ */
 export async function prepare(log: (line: string) => void): Promise<Prepared> {
   requireBinary('docker', 'docker.io')
   const info = await engineInfo()
@@ -57,8 +61,6 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
   if (base.status !== 0) throw new Error(`test/e2e/base-image.sh failed: ${base.stdout}${base.stderr}`)
   log(base.stdout.trim())
   await buildStandIns(log)
-  await removeTestApis()
-  await startTestApis()
   const config = loadConfig(configFile, await loadCollectors(new URL('../../collectors/', import.meta.url)))
   const sources = config.sources.map((s) => s.name)
   const extra = mkdtempSync(join(tmpdir(), 'activity-e2e-overlay-'))
@@ -66,7 +68,7 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
   // history job, which a test adds by a commit (the overlay drops the jobs of sources that are not configured).
   collectorsOverlay(extra, [...config.sources.flatMap((s) => (s.collector.history ? [s.name, `${s.name}-history`] : [s.name])), 'npm', 'npm-history'])
   const home = mkdtempSync(join(tmpdir(), 'activity-e2e-home-'))
-  return {
+  const prepared: Prepared = {
     upArgs: [
       '--overlay', overlayDir,
       '--overlay', extra,
@@ -90,6 +92,16 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
       rmSync(home, { recursive: true, force: true })
     },
   }
+  try {
+    const down = await npmRun('down', ['--volumes'], prepared.env)
+    if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
+    await removeTestApis()
+    await startTestApis()
+  } catch (error) {
+    prepared.remove()
+    throw error
+  }
+  return prepared
 }
 
 export interface Ran {
@@ -165,10 +177,7 @@ export async function pushedGroups(): Promise<PushedGroup[]> {
 
 /** A prepared engine with nothing of the platform on it (what a run that died before its clean-up left is removed). */
 export async function cleanPlatform(log: (line: string) => void): Promise<Prepared> {
-  const prepared = await prepare(log)
-  const down = await npmRun('down', ['--volumes'], prepared.env)
-  if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
-  return prepared
+  return prepare(log)
 }
 
 /** cleanPlatform, then `npm run up` as a person runs it; throws when it fails. */
@@ -207,6 +216,21 @@ export function gitopsRemote(prepared: Prepared, port = 8088): string {
   const password = /gitops git remote: git remote add platform http:\/\/platform:([^@\s]+)@/.exec(notes)?.[1]
   if (!password) throw new Error(`no gitops remote line in ${credentialsFile(prepared.env)}`)
   return `http://platform:${password}@127.0.0.1:${port}/platform.git`
+}
+
+/** Waits until the gitops service answers on its host port (its task starts after up returns). */
+export async function gitopsAnswering(port = 8088): Promise<void> {
+  await poll('the gitops service to answer', async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.ok, 120_000)
+}
+
+/**
+ * A webhook receiver on this host where the swarm's containers reach it (the gateway of their bridge to it,
+ * docker_gwbridge), answering 200 to every request it records; `base` is its address as the containers see it.
+ */
+export async function hostReceiver(): Promise<{ server: ApiServer; base: string }> {
+  const gateway = (await docker(['network', 'inspect', 'docker_gwbridge', '--format', '{{(index .IPAM.Config 0).Gateway}}'])).trim()
+  const server = await startApiServer(() => ({ body: 'ok' }), { host: gateway })
+  return { server, base: `http://${gateway}:${new URL(server.url).port}` }
 }
 
 export interface PlatformRepo {

@@ -74,10 +74,27 @@ export async function startTestApis(): Promise<void> {
 export async function removeTestApis(): Promise<void> {
   for (const service of [fakeApis.service, failingApi.service]) await dockerMaybe(['service', 'rm', service])
   // The network is free once the services' containers are gone.
-  await waitFor(`network ${apisNetwork} to be removed`, async () => {
-    await dockerMaybe(['network', 'rm', apisNetwork])
-    return (await dockerMaybe(['network', 'inspect', apisNetwork])) === undefined
-  }, 60_000)
+  try {
+    await waitFor(`network ${apisNetwork} to be removed`, async () => {
+      await dockerMaybe(['network', 'rm', apisNetwork])
+      return (await dockerMaybe(['network', 'inspect', apisNetwork])) === undefined
+    }, 60_000)
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; still attached: ${await attached()} (remove them, then run the test again)`)
+  }
+}
+
+/** The containers and services on the test APIs' network, by name: what keeps it from being removed. */
+async function attached(): Promise<string> {
+  const containers = Object.values(JSON.parse((await dockerMaybe(['network', 'inspect', '--format', '{{json .Containers}}', apisNetwork])) || 'null') ?? {}) as { Name: string }[]
+  const id = (await dockerMaybe(['network', 'inspect', '--format', '{{.Id}}', apisNetwork]))?.trim()
+  const services: string[] = []
+  for (const name of (await dockerMaybe(['service', 'ls', '--format', '{{.Name}}']))?.split('\n').filter(Boolean) ?? []) {
+    const networks = (await dockerMaybe(['service', 'inspect', '--format', '{{json .Spec.TaskTemplate.Networks}}', name])) ?? ''
+    if (id && networks.includes(id)) services.push(`service ${name}`)
+  }
+  const names = [...containers.map((c) => `container ${c.Name}`), ...services]
+  return names.length ? names.join(', ') : 'nothing the engine lists'
 }
 
 /** A Compose overlay putting the rendered collector services on the APIs' network too (the base file keeps them on activity_metrics). */
