@@ -95,7 +95,7 @@ export async function prepare(log: (line: string) => void): Promise<Prepared> {
   try {
     const down = await npmRun('down', ['--volumes'], prepared.env)
     if (down.code !== 0) throw new Error(`npm run down -- --volumes failed: ${down.output}`)
-    await removeTestApis()
+    await removeTestApis(log)
     await startTestApis()
   } catch (error) {
     prepared.remove()
@@ -137,7 +137,7 @@ export function npmRun(script: 'up' | 'down' | 'status', args: string[], env: Re
 export async function cleanUp(prepared: Prepared | undefined, log: (line: string) => void): Promise<void> {
   const down = await npmRun('down', ['--volumes'], prepared?.env ?? {})
   log(`clean-up: npm run down -- --volumes exited ${down.code}`)
-  await removeTestApis()
+  await removeTestApis(log)
   prepared?.remove()
 }
 

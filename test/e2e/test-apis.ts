@@ -71,16 +71,19 @@ export async function startTestApis(): Promise<void> {
   }, 60_000)
 }
 
-export async function removeTestApis(): Promise<void> {
+/**
+ * Removes both API services, then their network once it is free. A network the engine will not let go of within a
+ * minute (an endpoint it still counts) is left in place, saying what holds it: startTestApis uses it as it is.
+ */
+export async function removeTestApis(log: (line: string) => void): Promise<void> {
   for (const service of [fakeApis.service, failingApi.service]) await dockerMaybe(['service', 'rm', service])
-  // The network is free once the services' containers are gone.
   try {
     await waitFor(`network ${apisNetwork} to be removed`, async () => {
       await dockerMaybe(['network', 'rm', apisNetwork])
       return (await dockerMaybe(['network', 'inspect', apisNetwork])) === undefined
     }, 60_000)
-  } catch (error) {
-    throw new Error(`${(error as Error).message}; still attached: ${await attached()} (remove them, then run the test again)`)
+  } catch {
+    log(`network ${apisNetwork} could not be removed within 60 s; still attached: ${await attached()}; left in place (the next run uses it)`)
   }
 }
 
