@@ -12,8 +12,8 @@ import type { LedgerEntry } from '../../gitops/ledger.ts'
 import { docker } from '../../stacks/deploy/docker.ts'
 import { parseExposition, valueOf } from '../support/collect.ts'
 import { runActivity } from '../support/cli.ts'
-import { requireBinary } from '../support/servers.ts'
-import { cleanUp, freshPlatform, gitopsRemote, platformRepo, poll, root, serviceSpecs, type PlatformRepo, type Prepared } from './platform.ts'
+import { requireBinary, type ApiServer } from '../support/servers.ts'
+import { cleanUp, freshPlatform, gitopsAnswering, gitopsRemote, hostReceiver, platformRepo, poll, root, serviceSpecs, type PlatformRepo, type Prepared } from './platform.ts'
 
 const test = suite('deploy ledger, Swarm rollbacks and activity rollback on a single-node swarm')
 const log = (line: string) => process.stdout.write(`  ${line}\n`)
@@ -26,6 +26,9 @@ let remote = ''
 let commitA = ''
 /** Every service's spec (hashed) once A was deployed; collector jobs, which the scheduler re-runs, and gitops left out. */
 let specsOfA = new Map<string, string>()
+/** The webhook receiver of critical alerts this test runs, and its address as the swarm's containers see it. */
+let receiver: ApiServer | undefined
+let oncall = ''
 
 const nginxConf = () => readFileSync(join(repo!.path, 'stacks/app/nginx.conf'), 'utf8')
 
@@ -66,9 +69,16 @@ test.before(async () => {
     prepared = await freshPlatform(log, echo)
     repo = await platformRepo()
     remote = gitopsRemote(prepared, gitopsPort)
-    await poll('the gitops service to answer', async () => (await fetch(`http://127.0.0.1:${gitopsPort}/healthz`).catch(() => undefined))?.ok, 120_000)
+    await gitopsAnswering(gitopsPort)
     // The tree up deployed, pushed as it is: gitops finds nothing to change.
     await repo.git('push', remote, 'HEAD:main')
+    // Critical alerts go to a webhook this test runs, where the containers reach the host (the gateway of docker_gwbridge).
+    const host = await hostReceiver()
+    receiver = host.server
+    oncall = `${host.base}/oncall`
+    const receivers = `\nalerts:\n  receivers:\n    - {name: oncall, kind: webhook, url: "${oncall}", severities: [critical]}\n`
+    const alerting = await push('alerts: critical ones to the on-call webhook', { 'activity.yml': readFileSync(join(repo.path, 'activity.yml'), 'utf8') + receivers })
+    if (alerting.code !== 0 || !/: deployed monitoring in /.test(alerting.output)) throw new Error('the commit adding the alert receiver did not deploy monitoring')
   } catch (error) {
     log(`SETUP FAILED: ${(error as Error).stack ?? error}`)
     throw error
@@ -76,6 +86,7 @@ test.before(async () => {
 })
 
 test.after(async () => {
+  await receiver?.close()
   await cleanUp(prepared, log)
   repo?.remove()
 })
@@ -113,6 +124,14 @@ test('a commit B whose nginx fails its healthcheck is rolled back by Swarm: the 
   assert.is(await metric('activity_gitops_last_deploy_result', { result: 'rolled_back' }), 1)
   const served = await poll('nginx (A, again) to answer', async () => (await fetch('http://127.0.0.1:8080/healthz').catch(() => undefined))?.status, 60_000)
   assert.is(served, 200, 'Swarm runs what it ran before: the site answers')
+  // The rule DeploymentFailed in the monitoring Prometheus fires, and Alertmanager sends it to the critical receiver.
+  const started = Date.now()
+  const alert = await poll('DeploymentFailed for app at the on-call webhook', async () => {
+    const bodies = receiver!.requests.filter((r) => r.method === 'POST' && r.url === '/oncall').map((r) => JSON.parse(r.body) as { status: string; alerts: { labels: Record<string, string> }[] })
+    return bodies.flatMap((b) => b.alerts).find((a) => a.labels.alertname === 'DeploymentFailed' && a.labels.stack === 'app')
+  }, 240_000, 2000)
+  assert.is(alert.labels.severity, 'critical')
+  log(`DeploymentFailed reached the webhook receiver ${((Date.now() - started) / 1000).toFixed(0)} s after the push answer`)
 })
 
 test('activity rollback --to A leaves every service as A deployed it and pins the platform; the next good commit C deploys and unpins', async () => {

@@ -14,7 +14,7 @@ import { docker, jsonLines } from '../../stacks/deploy/docker.ts'
 import { parseExposition, valueOf } from '../support/collect.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
-import { cleanUp, freshPlatform, hostPorts, poll, pushedGroups, query, root, type Prepared } from './platform.ts'
+import { cleanUp, freshPlatform, gitopsAnswering, hostPorts, poll, pushedGroups, query, root, type Prepared } from './platform.ts'
 
 const run = promisify(execFile)
 const test = suite('gitops on a single-node swarm')
@@ -124,7 +124,7 @@ test.before(async () => {
     const password = /gitops git remote: git remote add platform http:\/\/platform:([^@\s]+)@/.exec(notes)?.[1]
     if (!password) throw new Error(`no gitops remote line in ${credentialsFile(prepared.env)}`)
     remote = `http://platform:${password}@127.0.0.1:${gitopsPort}/platform.git`
-    await poll('the gitops service to answer', async () => (await fetch(`http://127.0.0.1:${gitopsPort}/healthz`).catch(() => undefined))?.ok, 120_000)
+    await gitopsAnswering(gitopsPort)
   } catch (error) {
     log(`SETUP FAILED: ${(error as Error).stack ?? error}`)
     throw error

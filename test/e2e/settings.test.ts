@@ -15,7 +15,7 @@ import { serviceStates } from '../../stacks/deploy/converge.ts'
 import type { ComposeService } from '../../stacks/deploy/deploy.ts'
 import { dockerMaybe } from '../../stacks/deploy/docker.ts'
 import { profileConfig, readProfile, resolveForDeploy } from '../../stacks/deploy/profile.ts'
-import { cleanPlatform, cleanUp, gitopsRemote, hostPorts, npmRun, platformRepo, platformServices, poll, root, serviceSpecs, type PlatformRepo, type Prepared, type ServiceSpec } from './platform.ts'
+import { cleanPlatform, cleanUp, gitopsAnswering, gitopsRemote, hostPorts, npmRun, platformRepo, platformServices, poll, root, serviceSpecs, type PlatformRepo, type Prepared, type ServiceSpec } from './platform.ts'
 import { buildStandIn, pinnedImage, victoriaMetricsStandIn } from './standins.ts'
 
 const test = suite('what activity.yml and npm run up set is what runs')
@@ -161,7 +161,7 @@ test('a second up changes nothing', async () => {
 })
 
 test('gitops, pushed an unrelated change, leaves every spec as up made it (ha and the settings of up included)', async () => {
-  await poll('the gitops service to answer', async () => (await fetch('http://127.0.0.1:8088/healthz').catch(() => undefined))?.ok, 120_000)
+  await gitopsAnswering()
   const before = await versions()
   const postgresTask = async () => (await serviceStates(['admin_postgres']))[0]?.tasks.find((t) => t.Status.State === 'running')?.ID
   const postgres = await postgresTask()
