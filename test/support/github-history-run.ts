@@ -4,6 +4,7 @@
 import github from '../../collectors/github.ts'
 import { createHttp } from '../../collectors/runtime/http.ts'
 import type { HistoryProgress, HistorySample, HistorySink } from '../../collectors/runtime/history.ts'
+import { createMemoryProgress } from '../../collectors/runtime/history-progress.ts'
 import { createLogger } from '../../collectors/runtime/log.ts'
 import { createMetricSet } from '../../collectors/runtime/metrics.ts'
 import { runBudget, settingsReader } from '../../collectors/runtime/run.ts'
@@ -37,18 +38,8 @@ export class MemorySink implements HistorySink {
   }
 }
 
-export function memoryProgress(): HistoryProgress & { values: Map<string, number> } {
-  const values = new Map<string, number>()
-  return {
-    values,
-    async get(key) {
-      return values.get(key)
-    },
-    async set(key, value) {
-      values.set(key, value)
-    },
-  }
-}
+/** The runtime's in-process progress, as --openmetrics runs keep it. */
+export const memoryProgress = (): HistoryProgress & { readonly values: Map<string, number> } => createMemoryProgress()
 
 export interface HistoryRun {
   ok: boolean

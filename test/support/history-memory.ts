@@ -8,6 +8,7 @@ import { createMetricSet } from '../../collectors/runtime/metrics.ts'
 import { runBudget, runCollector, settingsReader, type TargetResult } from '../../collectors/runtime/run.ts'
 import { parse } from '../../collectors/runtime/schema.ts'
 import { parseExposition, type Sample } from './collect.ts'
+import { createMemoryProgress } from '../../collectors/runtime/history-progress.ts'
 
 export interface MemorySink extends HistorySink {
   samples: HistorySample[]
@@ -36,10 +37,8 @@ export function memorySink(): MemorySink {
   }
 }
 
-export function memoryProgress(): HistoryProgress & { values: Map<string, number> } {
-  const values = new Map<string, number>()
-  return { values, get: async (key) => values.get(key), set: async (key, value) => void values.set(key, value) }
-}
+/** The runtime's in-process progress, as --openmetrics runs keep it. */
+export const memoryProgress = (): HistoryProgress & { readonly values: Map<string, number> } => createMemoryProgress()
 
 /** A clock at `startMs` that moves only when the run sleeps; `waits` lists every sleep. */
 export function virtualClock(startMs: number) {
