@@ -90,12 +90,12 @@ const duration = (example: string) => v.pipe(v.string(`expected a duration such 
 
 const metricsSchema = v.optional(
   v.strictObject({
-    retention: v.optional(duration('25y'), '25y'),
+    retention: v.optional(duration('1y'), '1y'),
     retentionSize: v.optional(v.pipe(v.string('expected a size such as 50GB'), v.regex(/^[1-9][0-9]*(KB|MB|GB|TB|PB)$/, 'must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB'))),
     longTerm: v.optional(
       v.strictObject({
         enabled: v.optional(v.boolean(), false),
-        retention: v.optional(duration('25y'), '25y'),
+        retention: v.optional(duration('5y'), '5y'),
       }),
       {},
     ),

@@ -114,21 +114,6 @@ swarm('Prometheus, queried from the host, returns the stars and pulls the APIs a
   assert.equal([...new Set(stars.map((s) => `${s.metric.job} ${s.metric.target}`))], ['github prometheus'])
 })
 
-swarm('the metrics Prometheus keeps 25 years by default, and the github-history job\'s stars of 2020 are there', async () => {
-  const flags = (await (await fetch(`http://127.0.0.1:${hostPorts.metricsPrometheus}/api/v1/status/flags`)).json()) as { data: Record<string, string> }
-  assert.is(flags.data['storage.tsdb.retention.time'], '25y', 'metrics.retention unset: the README\'s default')
-  // One sample per UTC day from each repository's creation (the fake's createdAt): on 2020-01-01 only those created before.
-  const day = Date.parse('2020-01-01T00:00:00Z')
-  const createdBefore = owner('prometheus').repositories.filter((r) => Date.parse(r.createdAt) < day).map((r) => r.name)
-  const old = await poll('the stars of 2020-01-01 in the metrics Prometheus', async () => {
-    const series = await query(hostPorts.metricsPrometheus, 'github_repository_stars{owner="prometheus"}', day / 1000)
-    return series.length ? series : undefined
-  }, 300_000, 5000)
-  const named = old.map((s) => s.metric.repository!)
-  assert.ok(named.every((name) => createdBefore.includes(name)), `only repositories created before 2020: ${named.filter((n) => !createdBefore.includes(n)).join(', ')}`)
-  log(`stars of 2020-01-01: ${named.length} of the ${createdBefore.length} repositories created before it`)
-})
-
 swarm('the monitoring Prometheus scrapes its targets and finds the Alertmanager', async () => {
   const expectedJobs = ['alertmanager', 'metrics-prometheus', 'node', 'prometheus', 'pushgateway']
   const targets = await poll('every target of the monitoring Prometheus to be up', async () => {

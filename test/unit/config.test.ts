@@ -81,7 +81,7 @@ const minimal = 'sources:\n  dockerhub:\n    targets: [prom]\n'
 
 test('retention, logs and backup settings default to a year of metrics, 8 weeks of logs and 7 daily backups', () => {
   const config = parseConfig(minimal, 'a.yml', collectors)
-  assert.equal(config.metrics, { retention: '25y', retentionSize: undefined, longTerm: { enabled: false, retention: '25y' } })
+  assert.equal(config.metrics, { retention: '1y', retentionSize: undefined, longTerm: { enabled: false, retention: '5y' } })
   assert.equal(config.logs, { retention: '8w', nodes: 1 })
   assert.equal(config.backup, { keep: 7, schedule: '0 3 * * *', archive: 'none' })
 })
@@ -95,10 +95,10 @@ test('metrics, logs and backup sections are read as written', () => {
 })
 
 test('a retention that is not a duration names the units', () => {
-  assert.is(problem(`${minimal}metrics:\n  retention: one year\n`), 'activity.yml:5: metrics.retention: must be a number and a unit (h, d, w or y), e.g. 25y')
+  assert.is(problem(`${minimal}metrics:\n  retention: one year\n`), 'activity.yml:5: metrics.retention: must be a number and a unit (h, d, w or y), e.g. 1y')
   assert.is(problem(`${minimal}logs:\n  retention: 8 weeks\n`), 'activity.yml:5: logs.retention: must be a number and a unit (h, d, w or y), e.g. 8w')
   assert.is(problem(`${minimal}metrics:\n  retentionSize: 50G\n`), 'activity.yml:5: metrics.retentionSize: must be a number and a unit (KB, MB, GB, TB or PB), e.g. 50GB')
-  assert.is(problem(`${minimal}metrics:\n  longTerm:\n    retention: 0y\n`), 'activity.yml:6: metrics.longTerm.retention: must be a number and a unit (h, d, w or y), e.g. 25y')
+  assert.is(problem(`${minimal}metrics:\n  longTerm:\n    retention: 0y\n`), 'activity.yml:6: metrics.longTerm.retention: must be a number and a unit (h, d, w or y), e.g. 5y')
 })
 
 test('Elasticsearch runs on 1 or 3 nodes, nothing else', () => {

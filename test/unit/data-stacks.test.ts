@@ -56,7 +56,7 @@ test('metrics.retention, retentionSize and longTerm reach the flags of Prometheu
   assert.ok(service(compose, 'victoriametrics').command.includes('-retentionPeriod=3y'))
 
   const defaults = await resolved('metrics', '')
-  assert.ok(service(defaults, 'prometheus').command.includes('--storage.tsdb.retention.time=25y'), '25 years by default, what the history path accepts (README)')
+  assert.ok(service(defaults, 'prometheus').command.includes('--storage.tsdb.retention.time=1y'), 'a year by default (README)')
   assert.ok(service(defaults, 'prometheus').command.includes('--storage.tsdb.retention.size=0'), 'no size limit by default')
   assert.not.ok(defaults.services!.victoriametrics, 'no VictoriaMetrics unless longTerm.enabled')
 })
@@ -66,7 +66,7 @@ test("what up was given reaches its services, and the deployer's own environment
   Object.assign(process.env, { METRICS_RETENTION: '9y', MONITORING_RETENTION: '9y', ACTIVITY_PROFILES: 'ha', LOG_LEVEL: 'debug' })
   try {
     const plain = await resolved('metrics', '')
-    assert.ok(service(plain, 'prometheus').command.includes('--storage.tsdb.retention.time=25y'), 'METRICS_RETENTION of this process is not read')
+    assert.ok(service(plain, 'prometheus').command.includes('--storage.tsdb.retention.time=1y'), 'METRICS_RETENTION of this process is not read')
     assert.ok(service(await resolved('monitoring', ''), 'prometheus').command.includes('--storage.tsdb.retention.time=30d'), 'MONITORING_RETENTION of this process is not read')
     assert.is(service(await resolved('collectors', ''), 'github').environment.LOG_LEVEL, 'info', 'LOG_LEVEL of this process is not read')
     assert.not.ok((await resolved('admin', '')).services!.postgres, 'ACTIVITY_PROFILES of this process is not read')
