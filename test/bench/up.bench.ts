@@ -2,7 +2,7 @@
 // with the images present to every service converged, and a second up that changes nothing. Target (issue 5): the
 // no-change up under 10 s; exits non-zero when missed.
 import { activityTag, buildImage } from '../../stacks/deploy/images.ts'
-import { cleanUp, npmRun, prepare, root, type Prepared } from '../e2e/platform.ts'
+import { cleanPlatform, cleanUp, npmRun, root, type Prepared } from '../e2e/platform.ts'
 import { nodeStandIn } from '../e2e/standins.ts'
 
 const noChangeRuns = Number(process.env.BENCH_RUNS ?? 3)
@@ -16,12 +16,10 @@ function convergedSeconds(output: string): number {
 
 let prepared: Prepared | undefined
 try {
-  prepared = await prepare(() => {})
+  prepared = await cleanPlatform(() => {})
   // Images present: the project's image is built before the clock starts, as up would build it.
   const tag = await activityTag(root)
   await buildImage('collectors', { root, registry: '', tag, nodeImage: nodeStandIn.tag, env: { ...process.env, DOCKER_BUILDKIT: '0' }, progress: () => {} })
-  const clean = await npmRun('down', ['--volumes'], prepared.env)
-  if (clean.code !== 0) throw new Error(`npm run down -- --volumes failed:\n${clean.output}`)
 
   const first = await npmRun('up', prepared.upArgs, prepared.env)
   if (first.code !== 0) throw new Error(`the first up failed:\n${first.output}`)

@@ -52,7 +52,7 @@ export interface Prepared {
  * that died before its clean-up left is removed first: its collector services hold the test APIs' network); the test
  * APIs run; the overlays are written.
  */
-export async function prepare(log: (line: string) => void): Promise<Prepared> {
+export async function cleanPlatform(log: (line: string) => void): Promise<Prepared> {
   requireBinary('docker', 'docker.io')
   const info = await engineInfo()
   if (!info) throw new Error('no Docker Engine answers: start it (bash test/e2e/ci-setup.sh starts dockerd in the background)')
@@ -173,11 +173,6 @@ export interface PushedGroup {
 export async function pushedGroups(): Promise<PushedGroup[]> {
   const response = await fetch(`http://127.0.0.1:${hostPorts.pushgateway}/api/v1/metrics`)
   return ((await response.json()) as { data: PushedGroup[] }).data
-}
-
-/** A prepared engine with nothing of the platform on it (what a run that died before its clean-up left is removed). */
-export async function cleanPlatform(log: (line: string) => void): Promise<Prepared> {
-  return prepare(log)
 }
 
 /** cleanPlatform, then `npm run up` as a person runs it; throws when it fails. */
