@@ -31,12 +31,22 @@ interface BlockMeta {
   stats?: { numSamples?: number; numSeries?: number }
 }
 
-/** The files of the finished blocks in a TSDB folder, relative to it (what a snapshot will hold, but for the head). */
+/**
+ * The files of the finished blocks in a TSDB folder, relative to it (what a snapshot will hold, but for the head). A
+ * block Prometheus compacts away while it is listed is left out: the snapshot decides what the part holds.
+ */
 function blockFilesIn(dir: string): string[] {
   if (!existsSync(dir)) return []
   return readdirSync(dir)
     .filter((entry) => ulid.test(entry) && existsSync(join(dir, entry, 'meta.json')))
-    .flatMap((entry) => filesUnder(join(dir, entry)).map((path) => `${entry}/${path}`))
+    .flatMap((entry) => {
+      try {
+        return filesUnder(join(dir, entry)).map((path) => `${entry}/${path}`)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+        throw error
+      }
+    })
 }
 
 /** The persisted blocks in a TSDB folder (the head and WAL are not blocks). */
