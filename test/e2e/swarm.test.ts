@@ -218,10 +218,13 @@ swarm('an API answering 500 fails the collector job visibly, and the last good v
   // The health group says the run failed; the data group keeps the last successful push.
   // The backup job pushes the same health metric under job="backup" (scripts/data/backup-health.ts); it calls no API, so
   // its runs succeed whenever it has finished one: only the collector jobs' series are the failed runs.
+  let seen: Awaited<ReturnType<typeof query>> = []
   const health = await poll('the failed runs to reach the metrics Prometheus', async () => {
-    const series = await query(hostPorts.metricsPrometheus, 'activity_collector_last_run_success{job!="backup"}')
+    const series = (seen = await query(hostPorts.metricsPrometheus, 'activity_collector_last_run_success{job!="backup"}'))
     return series.length >= lastGood.size && series.every((s) => s.value === 0) ? series : undefined
-  }, 150_000)
+  }, 150_000).catch((error: Error) => {
+    throw new Error(`${error.message}; last seen: ${seen.map((s) => `${JSON.stringify(s.metric)} ${s.value}`).join(', ')}; data groups before: ${[...lastGood.keys()].join(', ')}`)
+  })
   assert.ok(health.length >= lastGood.size)
   const after = await pushedGroups()
   for (const group of after.filter((g) => g.labels.group === undefined)) {
