@@ -15,6 +15,7 @@ import { parseExposition, valueOf } from '../support/collect.ts'
 import { buildData, defaultData } from '../support/fake-apis.ts'
 import { requireBinary, tempDir } from '../support/servers.ts'
 import { cleanUp, freshPlatform, gitopsAnswering, hostPorts, poll, pushedGroups, query, root, type Prepared } from './platform.ts'
+import { apisClock } from './test-apis.ts'
 
 const run = promisify(execFile)
 const test = suite('gitops on a single-node swarm')
@@ -22,7 +23,7 @@ const log = (line: string) => process.stdout.write(`  ${line}\n`)
 const echo = (line: string) => process.stdout.write(`    | ${line}\n`)
 const gitopsPort = 8088
 const newNamespace = 'bitnami'
-const expectedPulls = new Map(buildData(defaultData).dockerhub.namespaces[newNamespace]!.map((r) => [r.name, r.pull_count!]))
+const expectedPulls = new Map(buildData(defaultData, apisClock).dockerhub.namespaces[newNamespace]!.map((r) => [r.name, r.pull_count!]))
 
 let prepared: Prepared | undefined
 let repo: { path: string; remove(): void } | undefined
@@ -184,7 +185,7 @@ test('a commit adding a Docker Hub namespace redeploys the collectors only, the 
 })
 
 test('a commit adding the npm source with one package in a project deploys its job, and its series reach Prometheus with their project label', async () => {
-  const npm = buildData(defaultData).npm
+  const npm = buildData(defaultData, apisClock).npm
   const days = npm.packages['prom-client']!
   const pushed = await commitAndPush('watch prom-client on npm, in the prometheus project', {
     'activity.yml': editConfig((doc) => {

@@ -8,14 +8,14 @@ import { buildData, defaultData } from '../support/fake-apis.ts'
 import { activityTag, buildImage, imageName } from '../../stacks/deploy/images.ts'
 import { absentServices, cleanPlatform, cleanUp, hostPorts, npmRun, platformServices, poll, pushedGroups, query, root, volumeExists, type Prepared, type PushedGroup } from './platform.ts'
 import { nodeStandIn } from './standins.ts'
-import { failingApi } from './test-apis.ts'
+import { apisClock, failingApi } from './test-apis.ts'
 
 const swarm = suite('npm run up on a single-node swarm')
 const log = (line: string) => process.stdout.write(`  ${line}\n`)
 const echo = (line: string) => process.stdout.write(`    | ${line}\n`)
 let prepared: Prepared | undefined
 
-const data = buildData(defaultData)
+const data = buildData(defaultData, apisClock)
 const owner = (login: string) => data.github.owners.find((o) => o.login === login)!
 const expectedStars = new Map(owner('prometheus').repositories.map((r) => [r.name, r.stargazerCount]))
 const expectedPulls = new Map(data.dockerhub.namespaces.prom!.map((r) => [r.name, r.pull_count!]))

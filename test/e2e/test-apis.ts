@@ -14,6 +14,13 @@ export const fakeApis = { service: 'activity-test-fake-apis', url: 'http://activ
 export const failingApi = { service: 'activity-test-failing-api', url: 'http://activity-test-failing-api:8080' }
 const image = 'activity-test/fake-apis:latest'
 
+/**
+ * The clock the fake APIs build their data on, fixed when a test file starts: the file's expectations
+ * (buildData(defaultData, apisClock)) and the server's answers then name the same days, also across midnight UTC
+ * (npm's last day moved under the gitops e2e once, in CI, and its expected last-day count with it).
+ */
+export const apisClock = Date.now()
+
 const failingServer = `require('node:http').createServer((request, response) => {
   response.writeHead(500, { 'content-type': 'application/json' })
   response.end(JSON.stringify({ message: 'Server Error' }))
@@ -55,7 +62,7 @@ export async function startTestApis(): Promise<void> {
     await docker(['network', 'create', '--driver', 'overlay', '--attachable', apisNetwork])
   }
   const common = ['service', 'create', '--detach', '--network', apisNetwork, '--endpoint-mode', 'dnsrr', '--restart-condition', 'any']
-  await docker([...common, '--name', fakeApis.service, image])
+  await docker([...common, '--name', fakeApis.service, image, '--now', String(apisClock)])
   await docker([...common, '--name', failingApi.service, '--entrypoint', 'node', nodeStandIn.tag, '-e', failingServer])
   await waitFor('the test APIs to run in the swarm', async () => {
     const states = await serviceStates([fakeApis.service, failingApi.service])

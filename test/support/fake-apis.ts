@@ -1,4 +1,4 @@
-// Fake GitHub, Docker Hub and npm on one port, standalone: `node --import tsx test/support/fake-apis.ts --port N [--host H] [--data FILE]`.
+// Fake GitHub, Docker Hub and npm on one port, standalone: `node --import tsx test/support/fake-apis.ts --port N [--host H] [--data FILE] [--now MS]`.
 // GitHub: GraphQL at /graphql (and /api/graphql), REST at /users, /orgs, /user, /repos (and under /api/v3);
 // Docker Hub at /v2/... ; npm's download counts at /downloads/range/... . The Swarm e2e points GITHUB_API_URL,
 // DOCKERHUB_API_URL and NPM_API_URL here.
@@ -77,8 +77,8 @@ export function buildData(input: FakeApisData, now = Date.now()): { github: GitH
   return { github: { owners, tokens: spec.github.tokens }, dockerhub: { namespaces }, npm: { lastDay, packages } }
 }
 
-export async function startFakeApis(input: FakeApisData = defaultData, listen: { port?: number; host?: string } = {}): Promise<ApiServer> {
-  const data = buildData(input)
+export async function startFakeApis(input: FakeApisData = defaultData, listen: { port?: number; host?: string } = {}, now = Date.now()): Promise<ApiServer> {
+  const data = buildData(input, now)
   const github = githubHandler(data.github)
   return startApiServer(async (request) => {
     if (request.url === '/' || request.url === '/healthz') return { body: { github_graphql: '/graphql', github_rest: '/users/{owner}/repos', dockerhub: '/v2/namespaces/{namespace}/repositories' } }
@@ -92,11 +92,15 @@ export async function startFakeApis(input: FakeApisData = defaultData, listen: {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, data: { type: 'string' } } })
+  const { values } = parseArgs({ options: { port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, data: { type: 'string' }, now: { type: 'string' } } })
   const port = Number(values.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port}: give a port number`)
+  // --now MS fixes the clock the data is built on (npm's last day is the day before it), so that a test started
+  // before midnight UTC expects the same days as the server it started, and a restarted server answers the same.
+  const now = values.now === undefined ? Date.now() : Number(values.now)
+  if (!Number.isSafeInteger(now)) throw new Error(`--now ${values.now}: give milliseconds since 1970`)
   const input = values.data ? (parseYaml(readFileSync(values.data, 'utf8')) as FakeApisData) : defaultData
-  const server = await startFakeApis(input, { port, host: values.host })
+  const server = await startFakeApis(input, { port, host: values.host }, now)
   process.stdout.write(`fake GitHub and Docker Hub APIs on http://${values.host}:${new URL(server.url).port}${values.data ? ` (data: ${values.data})` : ' (default data)'}\n`)
   const stop = () => void server.close().then(() => process.exit(0))
   process.on('SIGTERM', stop)
