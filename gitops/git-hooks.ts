@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { checkoutCommit } from './checkout.ts'
 import type { AttemptRecorder } from './attempts.ts'
 import type { Deployer, DeploySteps } from './deployer.ts'
-import { parseHookInput, type Push } from './git-server.ts'
+import { parseHookInput, pushOptions, type Push } from './git-server.ts'
 import { countInvalid, type GitopsMetrics } from './metrics.ts'
 
 export interface GitHooksContext {
@@ -58,6 +58,12 @@ export async function answerHook(hooks: GitHooks, hook: HookName, input: string,
 }
 
 async function preReceive(context: GitHooksContext, validatedCommits: Set<string>, input: string, env: Record<string, string>, write: (line: string) => void): Promise<boolean> {
+  const options = pushOptions(env)
+  if (options.length) {
+    for (const option of options) write(refusedOption(option))
+    write('the push is refused; the running platform is unchanged')
+    return false
+  }
   let ok = true
   for (const push of parseHookInput(input)) {
     if (push.ref !== context.branchRef) {
@@ -73,6 +79,19 @@ async function preReceive(context: GitHooksContext, validatedCommits: Set<string
     else ok = false
   }
   return ok
+}
+
+/**
+ * This remote takes no push option: one it took and ignored would be a setting accepted and not applied. `rollback=`
+ * in particular cannot work as one: git sends options only with a push that moves a branch, and a rollback moves none.
+ */
+function refusedOption(option: string): string {
+  const rollback = /^rollback(?:=(.*))?$/.exec(option)
+  if (rollback) {
+    const to = rollback[1] ? ` --to ${rollback[1]}` : ''
+    return `push option '${option}': not taken here; git sends push options only with a push that moves the branch, and a rollback moves none (it keeps the branch and pins the platform): run activity rollback${to} --remote <this remote>`
+  }
+  return `push option '${option}': this remote takes no push options; push again without -o`
 }
 
 /** Checks out a pushed commit (still in quarantine) into a temporary folder and validates it. */

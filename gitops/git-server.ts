@@ -18,6 +18,9 @@ export async function prepareRepository(root: string, hookUrl: string, branch: s
   const git = simpleGit(repo)
   await git.raw(['config', 'http.receivepack', 'true'])
   await git.raw(['config', 'receive.denyDeletes', 'true'])
+  // Push options reach the pre-receive hook (GIT_PUSH_OPTION_*), which answers them: without this git refuses any
+  // `git push -o` before the hook runs, saying only that the remote does not support push options.
+  await git.raw(['config', 'receive.advertisePushOptions', 'true'])
   for (const hook of ['pre-receive', 'post-receive']) {
     const file = join(repo, 'hooks', hook)
     writeFileSync(file, hookScript(hookUrl, hook))
@@ -39,6 +42,7 @@ process.stdin.on('data', (c) => (input += c))
 process.stdin.on('end', async () => {
   const env = {}
   for (const k of ['GIT_OBJECT_DIRECTORY', 'GIT_ALTERNATE_OBJECT_DIRECTORIES', 'GIT_QUARANTINE_PATH']) if (process.env[k]) env[k] = process.env[k]
+  for (const k of Object.keys(process.env)) if (k.startsWith('GIT_PUSH_OPTION_')) env[k] = process.env[k]
   try {
     const res = await fetch(${JSON.stringify(url)} + '/hooks/${hook}', {
       method: 'POST',
@@ -68,6 +72,12 @@ export interface Push {
   oldCommit: string
   newCommit: string
   ref: string
+}
+
+/** The options of `git push -o OPTION`, in order, from the environment git gives the pre-receive hook. */
+export function pushOptions(env: Record<string, string>): string[] {
+  const count = Number(env.GIT_PUSH_OPTION_COUNT ?? 0)
+  return Array.from({ length: Number.isInteger(count) && count > 0 ? count : 0 }, (_, i) => env[`GIT_PUSH_OPTION_${i}`] ?? '')
 }
 
 export function parseHookInput(input: string): Push[] {

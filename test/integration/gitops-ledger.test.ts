@@ -166,6 +166,40 @@ test('rollback --unpin deploys the branch head at once; a rollback to an entry t
   assert.match(refused.stderr, /did not succeed \(rolled back by Swarm\); roll back to one that did/)
 })
 
+test('rollback --stack deploys that stack as the entry deployed it and leaves the others as they run', async () => {
+  const s = await start()
+  await push(s)
+  const metricsA = 'services:\n  prometheus:\n    image: prom/prometheus:v3.14.0\n'
+  await workspace.repo.commit({ ...app('A'), 'stacks/metrics.yml': metricsA })
+  await push(s)
+  await workspace.repo.commit({ ...app('B'), 'stacks/metrics.yml': 'services:\n  prometheus:\n    image: prom/prometheus:v3.14.1\n' })
+  await push(s)
+  const rollback = await activity(s, ['rollback', '--to', '2', '--stack', 'metrics'])
+  assert.is(rollback.code, 0, rollback.stdout + rollback.stderr)
+  const last = (await ledger(s)).at(-1)!
+  assert.equal([last.trigger, last.rollbackOf, last.result, last.stacks], ['rollback', 2, 'succeeded', ['metrics']])
+  assert.is(running.get('metrics'), metricsA, 'metrics runs what entry 2 deployed')
+  assert.is(running.get('app'), app('B')['stacks/app.yml'], 'app keeps what it ran')
+})
+
+test('git push -o rollback=COMMIT is refused by the remote, saying why and what to run; the branch and the platform stay', async () => {
+  const s = await start()
+  await push(s)
+  const a = await workspace.repo.commit(app('A'))
+  await push(s)
+  await workspace.repo.commit(app('B'))
+  const before = (await ledger(s)).length
+  const pushed = await gitAsync(['-C', workspace.repo.path, 'push', '-o', `rollback=${a.slice(0, 7)}`, remote(s), 'HEAD:refs/heads/main'])
+  assert.is.not(pushed.code, 0)
+  assert.match(pushed.output, new RegExp(`remote: push option 'rollback=${a.slice(0, 7)}': not taken here; .*run activity rollback --to ${a.slice(0, 7)} --remote`))
+  assert.match(pushed.output, /pre-receive hook declined/)
+  assert.is((await ledger(s)).length, before, 'nothing was deployed or recorded')
+  assert.is(running.get('app'), app('A')['stacks/app.yml'])
+  const other = await gitAsync(['-C', workspace.repo.path, 'push', '-o', 'ci.skip', remote(s), 'HEAD:refs/heads/main'])
+  assert.is.not(other.code, 0)
+  assert.match(other.output, /remote: push option 'ci.skip': this remote takes no push options; push again without -o/)
+})
+
 test('gitops stopped while following an update resumes following it after a restart, and records one entry, not two', async () => {
   const s = await start()
   await push(s)
