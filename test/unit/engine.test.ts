@@ -1,5 +1,6 @@
-// The engine check of up and activity cluster init, against recorded `docker version` / `docker info` outputs of Engine
-// 20.10 (this machine), 24, 27 and 29 (test/fixtures/engine/README.md says where each comes from). Every expected
+// The engine check of up and activity cluster init, against `docker version` / `docker info` outputs: Engine 20.10's
+// recorded on this machine, 24's, 27's and 29's written by hand in the same shape from upstream sources (no such engine
+// runs here; test/fixtures/engine/README.md names the source of each field). Every expected
 // verdict is written from the upstream facts: Engine 29 accepts API 1.44 and up and Traefik before v3.6.1 asks for 1.24
 // (traefik/traefik#12253); Engine 29's containerd image store hides containers from cAdvisor before v0.54.0
 // (google/cadvisor#3643); `docker stack config` is not in Debian's 20.10 CLI; replicated jobs need API 1.41.
