@@ -3,7 +3,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseExposition, valueOf } from '../support/collect.ts'
 import { runActivity } from '../support/cli.ts'
-import { dayMsOf, days, isoDay, pypiDay, startRegistryApi, type RegistryApi } from '../support/registry-apis.ts'
+import { dayMsOf, days, isoDay, pypiDay, startRegistryApi, type CratesData, type RegistryApi } from '../support/registry-apis.ts'
 
 const test = suite('registry collectors, built CLI')
 const yesterday = isoDay(Date.now() - 86_400_000)
@@ -12,8 +12,21 @@ const npmData = {
   packages: { 'left-pad': days(isoDay(Date.now() - 40 * 86_400_000), yesterday, (i) => 50 + i), '@acme/tool': days('2023-05-01', yesterday, (i) => 7 + (i % 3)), fresh: [] },
 }
 const pypiData = { packages: { requests: days(isoDay(Date.now() - 180 * 86_400_000), yesterday, (i) => 900 + i).map((d) => pypiDay(d.date, d.downloads)) } }
+const crateDays = days(isoDay(Date.now() - 90 * 86_400_000), yesterday, (i) => 300 + i)
+const cratesData: CratesData = {
+  crates: {
+    serde: {
+      downloads: 1_200_000,
+      recent_downloads: 90_000,
+      versions: [{ id: 901, num: '1.0.1', downloads: 700_000 }],
+      version_downloads: crateDays.map((d) => ({ version: 901, date: d.date, downloads: d.downloads })),
+      extra_downloads: crateDays.map((d) => ({ date: d.date, downloads: 4 })),
+    },
+  },
+}
 let npmApi: RegistryApi
 let pypiApi: RegistryApi
+let cratesApi: RegistryApi
 let throttled = 0
 
 const activity = (args: string[], env: Record<string, string>) => runActivity(args, { env: { PATH: process.env.PATH, HTTP_RETRIES: '2', ...env } })
@@ -24,11 +37,13 @@ function historyLines(text: string, name: string): { labels: string; value: numb
 
 test.before(async () => {
   npmApi = await startRegistryApi('npm', npmData)
+  cratesApi = await startRegistryApi('crates', cratesData)
   pypiApi = await startRegistryApi('pypi', pypiData, (request) => (request.url.includes('/python_minor') && throttled++ === 0 ? { status: 429, headers: { 'retry-after': '1' }, body: { message: 'Too Many Requests' } } : undefined))
 })
 test.after(async () => {
   await npmApi.close()
   await pypiApi.close()
+  await cratesApi.close()
 })
 
 test('collect npm --stdout prints the sums and every day with its own timestamp; one bulk request for the unscoped', async () => {
@@ -86,6 +101,25 @@ test('collect pypi waits out a 429 with retry-after, then prints the days by Pyt
   const python = historyLines(run.stdout, 'pypi_package_daily_downloads_by_python').find((l) => l.labels.includes('python="3.11"') && l.at === dayMsOf(last.date) / 1000)
   assert.is(python?.value, last.python['3.11'])
   assert.is(historyLines(run.stdout, 'pypi_package_daily_downloads').length, 180)
+})
+
+test('collect crates sends CRATES_USER_AGENT, prints the totals and each day per crate and version; a crate that does not exist fails alone, in one line', async () => {
+  const run = await activity(['collect', 'crates', '--target', 'serde', '--target', 'nope', '--stdout'], { CRATES_API_URL: cratesApi.url, CRATES_USER_AGENT: 'acme-activity (ops@acme.example)' })
+  assert.is(run.code, 1, 'one target failed')
+  assert.ok(cratesApi.requests.every((r) => r.headers['user-agent'] === 'acme-activity (ops@acme.example)'))
+  assert.equal(cratesApi.requests.map((r) => r.url).slice(0, 2), ['/api/v1/crates/serde', '/api/v1/crates/serde/downloads'])
+  const failed = run.stderr.split('\n').filter((l) => l.startsWith('activity: '))
+  assert.equal(failed.length, 1)
+  assert.match(failed[0]!, /^activity: crates nope: .*crates.io has no crate 'nope'/)
+  const pushed = parseExposition(run.stdout.replace(/^crates_(crate|version)_daily_downloads\{.*$/gm, ''))
+  assert.is(valueOf(pushed, 'crates_crate_downloads', { crate: 'serde' }), 1_200_000)
+  assert.is(valueOf(pushed, 'crates_version_downloads', { crate: 'serde', version: '1.0.1' }), 700_000)
+  const last = crateDays.at(-1)!
+  const perCrate = historyLines(run.stdout, 'crates_crate_daily_downloads')
+  assert.is(perCrate.length, crateDays.length)
+  assert.equal([perCrate.at(-1)!.at, perCrate.at(-1)!.value], [dayMsOf(last.date) / 1000, last.downloads + 4])
+  const other = historyLines(run.stdout, 'crates_version_daily_downloads').find((l) => l.labels.includes('version="other"') && l.at === dayMsOf(last.date) / 1000)
+  assert.is(other?.value, 4)
 })
 
 test.run()
