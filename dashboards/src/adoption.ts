@@ -1,5 +1,6 @@
 // Adoption: downloads from the package registries (npm, PyPI, crates.io) per day, per registry, package and version.
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
+import { releases } from './annotations.ts'
 import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, queryTable, stat, timeseries } from './common.ts'
 
 const npm = '{project=~"$project", package=~"$npm"}'
@@ -41,6 +42,8 @@ export function adoption() {
     .withVariable(labelVariable({ name: 'npm', label: 'npm package', series: 'npm_package_downloads_last_day{project=~"$project"}', labelName: 'package', description: 'npm packages of the selected projects.' }))
     .withVariable(labelVariable({ name: 'pypi', label: 'PyPI package', series: 'pypi_package_downloads_last_day{project=~"$project"}', labelName: 'package', description: 'PyPI packages of the selected projects.' }))
     .withVariable(labelVariable({ name: 'crate', label: 'Crate', series: 'crates_crate_downloads{project=~"$project"}', description: 'Crates of the selected projects.' }))
+    // A release of a selected project's repositories often explains a step in its downloads.
+    .annotation(releases('{project=~"$project"}'))
 
   board.withRow(new RowBuilder('Per registry'))
   board.withPanel(

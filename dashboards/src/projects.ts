@@ -1,5 +1,6 @@
 // Projects side by side: each project of activity.yml (projects:) with what all its sources say, one line per project.
 import { RowBuilder } from '@grafana/grafana-foundation-sdk/dashboard'
+import { releases } from './annotations.ts'
 import { dashboard, datasource, datasourceVariable, finish, labelVariable, prom, table, timeseries } from './common.ts'
 
 const project = 'project=~"$project"'
@@ -18,6 +19,8 @@ export function projects() {
   })
     .withVariable(datasourceVariable(datasource.prometheus))
     .withVariable(labelVariable({ name: 'project', label: 'Project', series: 'activity_collector_last_run_timestamp_seconds', description: 'Projects, as activity.yml names them (several may be chosen).' }))
+    // A release of a selected project's repositories often explains a step in its downloads.
+    .annotation(releases('{project=~"$project"}'))
 
   board.withRow(new RowBuilder('Side by side'))
   board.withPanel(

@@ -369,7 +369,7 @@ test("the release annotations mark grafana/grafana's release at the time the fak
   const annotations = dashboardFiles().flatMap((file) => (file.dashboard.annotations?.list ?? []).map((a) => ({ file: file.file, annotation: a as { name: string; expr?: string } })))
   assert.ok(annotations.length >= 2, 'the activity dashboards have release annotations')
   for (const { file, annotation } of annotations) {
-    const expr = (annotation.expr ?? '').replaceAll('$owner', '.*').replaceAll('$repository', '.*')
+    const expr = (annotation.expr ?? '').replaceAll('$owner', '.*').replaceAll('$repository', '.*').replaceAll('$project', '.*')
     // Grafana asks a range; every sample's value is a mark's time.
     const range = (await metrics.get('/api/v1/query_range', { query: expr, start: String(started), end: String(end), step: '1' })) as { result: { metric: Record<string, string>; values: [number, string][] }[] }
     const grafana = range.result.find((series) => series.metric.owner === 'grafana' && series.metric.repository === 'grafana')

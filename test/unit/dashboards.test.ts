@@ -188,12 +188,12 @@ test('every variable query resolves: label_values of a label the series carries,
   assert.equal(problems, [])
 })
 
-test('the GitHub, GitHub traffic and Overview dashboards mark releases: a Prometheus annotation whose values are the github collector\'s release publication times', async () => {
+test('the GitHub, GitHub traffic, Overview, Adoption and Projects dashboards mark releases: a Prometheus annotation whose values are the github collector\'s release publication times', async () => {
   const collectors = await loadCollectors(new URL('../../collectors/', import.meta.url))
   const releaseMetric = 'github_repository_latest_release_timestamp_seconds'
   assert.ok(releaseMetric in collectors.get('github')!.metrics, 'the github collector declares the release time')
   const marked = files.filter((file) => (file.dashboard.annotations?.list ?? []).some((a) => a.name === 'Releases'))
-  assert.equal(marked.map((file) => file.file).sort(), ['activity/github.json', 'activity/overview.json', 'activity/traffic.json'])
+  assert.equal(marked.map((file) => file.file).sort(), ['activity/adoption.json', 'activity/github.json', 'activity/overview.json', 'activity/projects.json', 'activity/traffic.json'])
   for (const file of marked) {
     const annotation = file.dashboard.annotations!.list!.find((a) => a.name === 'Releases')! as { expr?: string; useValueForTime?: boolean; datasource: { type?: string; uid?: string }; titleFormat?: string }
     assert.equal(metricNames(annotation.expr ?? ''), [releaseMetric], file.file)
