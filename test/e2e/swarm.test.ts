@@ -200,8 +200,12 @@ swarm('a killed Pushgateway task is restarted by Swarm with its pushes, and the 
 })
 
 swarm('an API answering 500 fails the collector job visibly, and the last good values stay', async () => {
+  // The collector jobs' data groups only: the backup job pushes a data group of its own (job="backup", target="stores")
+  // once its first run ended, and it calls no API. Counting it made the wait below expect one health series too many
+  // whenever the backup had run (seen in fresh-clone CI: 4 failed runs seen, 5 expected, "backup stores" among them).
+  const collectorData = (groups: Awaited<ReturnType<typeof pushedGroups>>) => groups.filter((g) => g.labels.group === undefined && prepared!.sources.includes(g.labels.job!))
   const before = await pushedGroups()
-  const lastGood = new Map(before.filter((g) => g.labels.group === undefined).map((g) => [`${g.labels.job} ${g.labels.target}`, pushTime(g)]))
+  const lastGood = new Map(collectorData(before).map((g) => [`${g.labels.job} ${g.labels.target}`, pushTime(g)]))
   const failingEnv = { ...prepared!.env, GITHUB_API_URL: failingApi.url, DOCKERHUB_API_URL: failingApi.url, HTTP_RETRIES: '1' }
   const run = await npmRun('up', prepared!.upArgs, failingEnv, echo)
   assert.is(run.code, 1, 'up fails when a collector job fails')
@@ -227,7 +231,7 @@ swarm('an API answering 500 fails the collector job visibly, and the last good v
   })
   assert.ok(health.length >= lastGood.size)
   const after = await pushedGroups()
-  for (const group of after.filter((g) => g.labels.group === undefined)) {
+  for (const group of collectorData(after)) {
     assert.is(pushTime(group), lastGood.get(`${group.labels.job} ${group.labels.target}`), `${group.labels.job} ${group.labels.target}: no push replaced the last good data`)
   }
   const pulls = await query(hostPorts.metricsPrometheus, 'dockerhub_repository_pulls{namespace="prom"}')
