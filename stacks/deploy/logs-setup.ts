@@ -50,22 +50,60 @@ export async function elasticsearchConstraints(): Promise<string[]> {
  */
 export function chownJobArgs(image: string, constraints: readonly string[]): string[] {
   return [
-    'service', 'create', '--name', chownJob, '--mode', 'global-job', '--restart-condition', 'none', '--detach=false', '--quiet',
+    'service', 'create', '--name', chownJob, '--mode', 'global-job', '--restart-condition', 'none', '--detach', '--quiet',
     ...constraints.flatMap((constraint) => ['--constraint', constraint]),
     '--mount', 'type=volume,source=logs_elasticsearch-snapshots,target=/snapshots',
     '--user', '0:0', '--entrypoint', 'chown', image, `${elasticsearchUser.uid}:${elasticsearchUser.gid}`, '/snapshots',
   ]
 }
 
-async function chownSnapshotVolume(image: string): Promise<void> {
+/** How long the hand-over may take, and how long a job with no task at all is given before no node is taken to match. */
+export interface HandOverTimes {
+  timeoutMs: number
+  noTaskMs: number
+}
+
+const terminal = /^(Complete|Failed|Rejected|Shutdown|Orphaned|Remove)\b/
+
+/**
+ * Gives the snapshot volume to Elasticsearch's user on every node logs_elasticsearch may run on; throws when a task
+ * did not complete. The job is created detached and followed here: `docker service create --detach=false` waits
+ * forever for a global job that no node matches (seen on Engine 20.10: 0/0, never done), which would hang up and gitops.
+ */
+export async function chownSnapshotVolume(image: string, times: HandOverTimes = { timeoutMs: 300_000, noTaskMs: 20_000 }): Promise<void> {
   const constraints = await elasticsearchConstraints()
   await dockerMaybe(['service', 'rm', chownJob])
   try {
     await docker(chownJobArgs(image, constraints))
-    const states = (await docker(['service', 'ps', '--format', '{{.Node}} {{.CurrentState}} {{.Error}}', chownJob])).trim().split('\n').filter(Boolean)
-    const failed = states.filter((line) => !/ Complete /.test(`${line} `))
-    if (!states.length || failed.length) throw new Error(`the snapshot volume's chown did not complete: ${failed.join('; ') || 'no task ran (no node matches ' + constraints.join(', ') + ')'}`)
+    const started = Date.now()
+    for (;;) {
+      const tasks = (await docker(['service', 'ps', '--format', '{{.CurrentState}}|{{.Node}}|{{.Error}}', chownJob])).trim().split('\n').filter(Boolean)
+      const elapsed = Date.now() - started
+      if (!tasks.length && elapsed > times.noTaskMs) {
+        throw new Error(`the snapshot volume's chown did not complete: no task ran (no node matches ${constraints.join(', ') || 'any node'})`)
+      }
+      if (tasks.length && tasks.every((t) => terminal.test(t))) {
+        const failed = tasks.filter((t) => !t.startsWith('Complete'))
+        if (failed.length) throw new Error(`the snapshot volume's chown did not complete: ${failed.map(describeTask).join('; ')}`)
+        return
+      }
+      if (elapsed > times.timeoutMs) {
+        throw new Error(`the snapshot volume's chown did not complete within ${Math.round(times.timeoutMs / 1000)} s: ${tasks.map(describeTask).join('; ') || 'no task'}`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000))
+    }
   } finally {
     await dockerMaybe(['service', 'rm', chownJob])
+    // Engine 20.10 leaves a finished job task's container behind when its service is removed (seen here: still there
+    // 11 minutes later), and it holds the volume: `npm run down -- --volumes` could not remove it. This node's go now;
+    // another node's stay until `docker container prune` there (README, Elasticsearch indices).
+    const left = (await dockerMaybe(['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${chownJob}`]))?.split('\n').filter(Boolean) ?? []
+    if (left.length) await dockerMaybe(['rm', '-f', ...left])
   }
+}
+
+/** `Failed 3 seconds ago|node-2|task: non-zero exit (1)` as `node-2: Failed 3 seconds ago (task: non-zero exit (1))`. */
+function describeTask(line: string): string {
+  const [state = '', node = '', error = ''] = line.split('|')
+  return `${node || 'no node'}: ${state}${error ? ` (${error})` : ''}`
 }
