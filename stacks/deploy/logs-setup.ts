@@ -3,6 +3,7 @@
 // on, then, in a one-off container of the gitops image on the logs network, waits until Elasticsearch answers and
 // installs what differs.
 import { elasticsearchUser } from '../backup-job.ts'
+import { serviceStates, waitForServices } from './converge.ts'
 import { docker, dockerMaybe } from './docker.ts'
 
 /** The Swarm job that hands the snapshot volume over; removed once done. */
@@ -63,12 +64,11 @@ export interface HandOverTimes {
   noTaskMs: number
 }
 
-const terminal = /^(Complete|Failed|Rejected|Shutdown|Orphaned|Remove)\b/
-
 /**
  * Gives the snapshot volume to Elasticsearch's user on every node logs_elasticsearch may run on; throws when a task
- * did not complete. The job is created detached and followed here: `docker service create --detach=false` waits
- * forever for a global job that no node matches (seen on Engine 20.10: 0/0, never done), which would hang up and gitops.
+ * did not complete. The job is created detached and followed as up follows every service (converge.ts):
+ * `docker service create --detach=false` waits forever for a global job that no node matches (seen on Engine 20.10:
+ * 0/0, never done), which would hang up and gitops.
  */
 export async function chownSnapshotVolume(image: string, times: HandOverTimes = { timeoutMs: 300_000, noTaskMs: 20_000 }): Promise<void> {
   const constraints = await elasticsearchConstraints()
@@ -76,22 +76,13 @@ export async function chownSnapshotVolume(image: string, times: HandOverTimes = 
   try {
     await docker(chownJobArgs(image, constraints))
     const started = Date.now()
-    for (;;) {
-      const tasks = (await docker(['service', 'ps', '--format', '{{.CurrentState}}|{{.Node}}|{{.Error}}', chownJob])).trim().split('\n').filter(Boolean)
-      const elapsed = Date.now() - started
-      if (!tasks.length && elapsed > times.noTaskMs) {
-        throw new Error(`the snapshot volume's chown did not complete: no task ran (no node matches ${constraints.join(', ') || 'any node'})`)
-      }
-      if (tasks.length && tasks.every((t) => terminal.test(t))) {
-        const failed = tasks.filter((t) => !t.startsWith('Complete'))
-        if (failed.length) throw new Error(`the snapshot volume's chown did not complete: ${failed.map(describeTask).join('; ')}`)
-        return
-      }
-      if (elapsed > times.timeoutMs) {
-        throw new Error(`the snapshot volume's chown did not complete within ${Math.round(times.timeoutMs / 1000)} s: ${tasks.map(describeTask).join('; ') || 'no task'}`)
-      }
+    // A global job that no node matches gets no task, and Swarm calls it neither done nor failed.
+    while (!(await serviceStates([chownJob]))[0]?.tasks.length) {
+      if (Date.now() - started > times.noTaskMs) throw new Error(`the snapshot volume's chown did not complete: no task ran (no node matches ${constraints.join(', ') || 'any node'})`)
       await new Promise((resolve) => setTimeout(resolve, 1000))
     }
+    const [state] = await waitForServices([chownJob], { timeoutMs: times.timeoutMs, since: started, progress: () => {} })
+    if (!state?.ready) throw new Error(`the snapshot volume's chown did not complete: ${state?.problem ?? 'no state'}`)
   } finally {
     await dockerMaybe(['service', 'rm', chownJob])
     // Engine 20.10 leaves a finished job task's container behind when its service is removed (seen here: still there
@@ -100,10 +91,4 @@ export async function chownSnapshotVolume(image: string, times: HandOverTimes = 
     const left = (await dockerMaybe(['ps', '-aq', '--filter', `label=com.docker.swarm.service.name=${chownJob}`]))?.split('\n').filter(Boolean) ?? []
     if (left.length) await dockerMaybe(['rm', '-f', ...left])
   }
-}
-
-/** `Failed 3 seconds ago|node-2|task: non-zero exit (1)` as `node-2: Failed 3 seconds ago (task: non-zero exit (1))`. */
-function describeTask(line: string): string {
-  const [state = '', node = '', error = ''] = line.split('|')
-  return `${node || 'no node'}: ${state}${error ? ` (${error})` : ''}`
 }

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { docker, dockerMaybe, engineInfo } from '../../stacks/deploy/docker.ts'
 import { chownSnapshotVolume } from '../../stacks/deploy/logs-setup.ts'
 import { ensureSwarm } from '../../stacks/deploy/swarm.ts'
-import { requireBinary } from '../support/servers.ts'
+import { requireBinary, waitFor } from '../support/servers.ts'
 import { baseImage } from './standins.ts'
 
 const test = suite('the Elasticsearch snapshot volume, handed over where Elasticsearch is placed')
@@ -32,9 +32,9 @@ async function standIn(constraint: string): Promise<void> {
 async function cleanUp(): Promise<void> {
   await dockerMaybe(['service', 'rm', service, 'logs_snapshots-owner'])
   // The job's and the reader's containers may still hold the volume a moment after their service is gone.
-  for (let i = 0; i < 20 && (await dockerMaybe(['volume', 'rm', volume])) === undefined && (await dockerMaybe(['volume', 'inspect', volume])) !== undefined; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 500))
-  }
+  await waitFor(`volume ${volume} to be removed`, async () => (await dockerMaybe(['volume', 'rm', volume])) !== undefined || (await dockerMaybe(['volume', 'inspect', volume])) === undefined, 10_000, 500).catch((error: Error) => {
+    process.stdout.write(`  ${error.message}; docker volume rm ${volume} removes it\n`)
+  })
   if (node) await dockerMaybe(['node', 'update', '--label-rm', label, node])
 }
 
