@@ -45,6 +45,12 @@ swarm.after(async () => {
   await cleanUp(prepared, log)
 })
 
+/**
+ * The collector jobs' data groups: the backup job pushes a data group of its own (job="backup", target="stores") once
+ * its first run ended, and a health group under job="backup" too; it calls no API.
+ */
+const collectorData = (groups: Awaited<ReturnType<typeof pushedGroups>>) => groups.filter((g) => g.labels.group === undefined && prepared!.sources.includes(g.labels.job!))
+
 swarm('up deploys every stack that has stand-ins and every service converges', async () => {
   const run = await npmRun('up', prepared!.upArgs, prepared!.env, echo)
   log(`first up: ${run.seconds.toFixed(1)} s`)
@@ -194,16 +200,14 @@ swarm('a killed Pushgateway task is restarted by Swarm with its pushes, and the 
   for (const run of runs) assert.ok(run.ready && run.exitCode === 0, `${run.name} ran again and exited 0 (${run.problem ?? ''})`)
   const pushedAgain = await pushedGroups()
   // Only the collector jobs were run again: the backup job's health group (job=backup) keeps its last push.
-  const collectorGroups = pushedAgain.filter((g) => g.labels.group === undefined && prepared!.sources.includes(g.labels.job!))
+  const collectorGroups = collectorData(pushedAgain)
   assert.ok(collectorGroups.length >= 4, 'the collectors pushed their data groups again')
   for (const group of collectorGroups) assert.ok(pushTime(group) > lastPush, `${key(group)} was pushed again`)
 })
 
 swarm('an API answering 500 fails the collector job visibly, and the last good values stay', async () => {
-  // The collector jobs' data groups only: the backup job pushes a data group of its own (job="backup", target="stores")
-  // once its first run ended, and it calls no API. Counting it made the wait below expect one health series too many
-  // whenever the backup had run (seen in fresh-clone CI: 4 failed runs seen, 5 expected, "backup stores" among them).
-  const collectorData = (groups: Awaited<ReturnType<typeof pushedGroups>>) => groups.filter((g) => g.labels.group === undefined && prepared!.sources.includes(g.labels.job!))
+  // The collector jobs' data groups only (collectorData): counting the backup job's made the wait below expect one health
+  // series too many whenever the backup had run (seen in fresh-clone CI: 4 failed runs seen, 5 expected, "backup stores").
   const before = await pushedGroups()
   const lastGood = new Map(collectorData(before).map((g) => [`${g.labels.job} ${g.labels.target}`, pushTime(g)]))
   const failingEnv = { ...prepared!.env, GITHUB_API_URL: failingApi.url, DOCKERHUB_API_URL: failingApi.url, HTTP_RETRIES: '1' }
